@@ -1,0 +1,3 @@
+//! stub
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]

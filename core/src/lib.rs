@@ -1,0 +1,3 @@
+//! paceline core (stub)
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
