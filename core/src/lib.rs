@@ -1,3 +1,53 @@
-//! paceline core (stub)
+//! # paceline
+//!
+//! Production-safe HTTP API clients, as deterministic state machines: stay under rate limits,
+//! recover correctly when you hit one, stop hammering a broken service, and page through every
+//! record. This crate is **sans-IO**: it never opens a socket, sleeps, reads a clock or spawns a
+//! thread. You (or an adapter such as `paceline-ureq`) do the I/O and feed back what happened,
+//! with the time; the machines say what to do next.
+//!
+//! The parts:
+//! - [`headers`]: what servers say about their limits (`Retry-After`, `X-RateLimit-*`, the IETF
+//!   `RateLimit` fields, vendor dialects) as one typed [`headers::Signal`];
+//! - [`retry`]: which outcomes to retry, when, and when to give up;
+//! - [`Pacer`]: the object you hold, asked before each request and told after.
+//!
+//! The whole loop, with a fake server that answers 503 twice:
+//!
+//! ```
+//! use http::{HeaderMap, Method, StatusCode};
+//! use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
+//! use std::time::{Instant, SystemTime};
+//!
+//! let mut pacer = Pacer::new(PacerConfig::default(), 7);
+//! let mut now = Now::new(Instant::now(), SystemTime::now());
+//! let mut server = [StatusCode::SERVICE_UNAVAILABLE, StatusCode::SERVICE_UNAVAILABLE, StatusCode::OK].into_iter();
+//! let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+//! loop {
+//!     match pacer.poll_send(&mut call, now) {
+//!         Begin::Send => {}
+//!         Begin::Wait(t) => { now = now.at(t); continue } // sleep until t
+//!         Begin::Reject(e) => panic!("{e}"),
+//!     }
+//!     let status = server.next().unwrap();                // send the request
+//!     match pacer.on_response(&mut call, now, status, &HeaderMap::new()) {
+//!         Finish::Done => break,
+//!         Finish::RetryAt(t) => now = now.at(t),          // sleep until t
+//!         Finish::Fail(e) => panic!("{e}"),
+//!     }
+//! }
+//! assert_eq!(call.attempts(), 3);
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod error;
+pub mod headers;
+mod pacer;
+pub mod retry;
+mod serde_secs;
+mod time;
+
+pub use error::{Attempted, Error};
+pub use pacer::{Begin, Call, Event, Finish, Pacer, PacerConfig, PauseCause};
+pub use time::Now;

@@ -1,0 +1,192 @@
+//! The IETF rate-limit fields (draft-ietf-httpapi-ratelimit-headers).
+//!
+//! Three generations are in use, all read here:
+//! - draft 08 and later, structured fields (RFC 9651) naming policies:
+//!   `RateLimit-Policy: "burst";q=100;w=60,"daily";q=1000;w=86400` and
+//!   `RateLimit: "burst";r=50;t=30`. Several policies per field; a malformed member is ignored
+//!   (with a warning) and the others are kept.
+//! - draft 07: `RateLimit: limit=100, remaining=50, reset=5` (a dictionary) and
+//!   `RateLimit-Policy: 100;w=60` (anonymous policies).
+//! - drafts up to 06: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, the reset
+//!   always in seconds from now.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName};
+use sfv::{BareItem, Dictionary, ListEntry, Parameters, Parser};
+
+use super::reset::ResetRule;
+use super::xratelimit::{MAX_NAME, limit_with_window};
+use super::{Context, PolicyState, Signal, WarningKind, first};
+
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+/// Structured `RateLimit` and `RateLimit-Policy` (drafts 07 and later).
+pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
+    let mut policies: Vec<PolicyState> = Vec::new();
+    for v in headers.get_all(RATELIMIT_POLICY) {
+        for_each_member(v.as_bytes(), "ratelimit-policy", s, |name, bare, params| {
+            let p = entry(&mut policies, name);
+            if let Some(q) =
+                int(params, "q").or_else(|| bare.and_then(BareItem::as_integer).map(i64::from))
+            {
+                p.limit = nonneg(q);
+            }
+            if let Some(w) = int(params, "w") {
+                p.window = nonneg(w).map(Duration::from_secs);
+            }
+        });
+    }
+    for v in headers.get_all(RATELIMIT) {
+        let bytes = v.as_bytes();
+        // Draft 07 sent a dictionary (`limit=.., remaining=.., reset=..`).
+        if let Ok(dict) = Parser::new(bytes).parse::<Dictionary>()
+            && dict.contains_key("remaining")
+        {
+            let p = entry(&mut policies, None);
+            let get = |k: &str| match dict.get(k) {
+                Some(ListEntry::Item(i)) => {
+                    i.bare_item.as_integer().map(i64::from).and_then(nonneg)
+                }
+                _ => None,
+            };
+            p.limit = p.limit.or(get("limit"));
+            p.remaining = get("remaining");
+            p.reset_in = get("reset").map(Duration::from_secs);
+            continue;
+        }
+        for_each_member(bytes, "ratelimit", s, |name, _bare, params| {
+            let p = entry(&mut policies, name);
+            if let Some(r) = int(params, "r") {
+                p.remaining = nonneg(r);
+            }
+            if let Some(t) = int(params, "t") {
+                p.reset_in = nonneg(t).map(Duration::from_secs);
+            }
+        });
+    }
+    if policies.is_empty() {
+        return;
+    }
+    // The binding policy: exhausted with the longest reset, else the fewest remaining.
+    let binding = policies
+        .iter()
+        .filter(|p| p.remaining.is_some())
+        .min_by_key(|p| (p.remaining, std::cmp::Reverse(p.reset_in)))
+        .or_else(|| policies.first())
+        .cloned();
+    if let Some(b) = binding {
+        s.limit = s.limit.or(b.limit);
+        s.remaining = s.remaining.or(b.remaining);
+        s.reset_in = s.reset_in.or(b.reset_in);
+        s.window = s.window.or(b.window);
+        s.policy = s.policy.clone().or(b.name.clone());
+    }
+    s.policies = policies;
+}
+
+/// `RateLimit-Limit/Remaining/Reset` (drafts up to 06; reset is always delta seconds).
+pub(crate) fn parse_draft(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
+    if s.limit.is_none()
+        && let Some(v) = first(headers, &RATELIMIT_LIMIT)
+    {
+        let (limit, window) = limit_with_window("ratelimit-limit", v, cx, s);
+        s.limit = limit;
+        s.window = s.window.or(window);
+    }
+    if s.remaining.is_none()
+        && let Some(v) = first(headers, &RATELIMIT_REMAINING)
+    {
+        s.remaining = cx.count("ratelimit-remaining", v, s);
+    }
+    if s.reset_in.is_none()
+        && let Some(v) = first(headers, &RATELIMIT_RESET)
+    {
+        s.reset_in = cx.reset_in_with(ResetRule::DeltaSeconds, "ratelimit-reset", v, s);
+    }
+}
+
+/// Calls `f(name, bare item, params)` for each list member, parsing members one at a time so a
+/// malformed one does not hide the others.
+fn for_each_member(
+    value: &[u8],
+    header: &str,
+    s: &mut Signal,
+    mut f: impl FnMut(Option<String>, Option<&BareItem>, &Parameters),
+) {
+    if let Ok(list) = Parser::new(value).parse::<sfv::List>() {
+        for member in &list {
+            visit(member, &mut f);
+        }
+        return;
+    }
+    for piece in split_members(value) {
+        match Parser::new(piece).parse::<sfv::List>() {
+            Ok(list) => list.iter().for_each(|m| visit(m, &mut f)),
+            Err(_) => s.warn(header, WarningKind::Malformed, piece),
+        }
+    }
+}
+
+fn visit(member: &ListEntry, f: &mut impl FnMut(Option<String>, Option<&BareItem>, &Parameters)) {
+    match member {
+        ListEntry::Item(item) => {
+            let name = match &item.bare_item {
+                BareItem::String(s) => Some(s.as_str()),
+                BareItem::Token(t) => Some(t.as_str()),
+                _ => None,
+            }
+            .map(|n| n.chars().take(MAX_NAME).collect());
+            f(name, Some(&item.bare_item), &item.params)
+        }
+        ListEntry::InnerList(inner) => f(None, None, &inner.params),
+    }
+}
+
+/// Splits a field value at commas outside quoted strings.
+fn split_members(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut in_quotes = false;
+    let mut escaped = false;
+    let mut start = 0;
+    let mut cuts = Vec::new();
+    for (i, &b) in v.iter().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if in_quotes => escaped = true,
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => {
+                cuts.push(&v[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    cuts.push(&v[start..]);
+    cuts.into_iter()
+}
+
+fn entry(policies: &mut Vec<PolicyState>, name: Option<String>) -> &mut PolicyState {
+    let i = match policies.iter().position(|p| p.name == name) {
+        Some(i) => i,
+        None => {
+            policies.push(PolicyState::named(name));
+            policies.len() - 1
+        }
+    };
+    &mut policies[i]
+}
+
+fn int(params: &Parameters, key: &str) -> Option<i64> {
+    params
+        .get(key)
+        .and_then(BareItem::as_integer)
+        .map(i64::from)
+}
+
+fn nonneg(x: i64) -> Option<u64> {
+    u64::try_from(x).ok()
+}

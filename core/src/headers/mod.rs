@@ -1,0 +1,460 @@
+//! Signals: what a server's status and headers say about its limits, as one typed value.
+//!
+//! [`SignalParser::parse`] reads a response's status and headers into a [`Signal`]. It knows:
+//!
+//! | family | headers |
+//! |---|---|
+//! | RFC 9110 | `Retry-After` (delay-seconds; IMF-fixdate, RFC 850, asctime), `Date` |
+//! | IETF structured (draft-ietf-httpapi-ratelimit-headers ≥ 08) | `RateLimit: "name";r=..;t=..`, `RateLimit-Policy: "name";q=..;w=..` (several policies) |
+//! | IETF draft 07 | `RateLimit: limit=..,remaining=..,reset=..`, `RateLimit-Policy: 10;w=1` |
+//! | IETF drafts ≤ 06 | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds) |
+//! | X-RateLimit | `X-RateLimit-*`, `X-Rate-Limit-*`, `X-RateLimit-Policy` |
+//! | GitHub | `x-ratelimit-used`, `x-ratelimit-resource`, 403 as throttling |
+//! | Discord | `X-RateLimit-Reset-After`, `-Bucket`, `-Global`, `-Scope` |
+//! | Reddit | decimal counts (`x-ratelimit-used: 4.0`) |
+//! | Shopify | `X-Shopify-Shop-Api-Call-Limit: 32/40` |
+//! | Salesforce | `Sforce-Limit-Info: api-usage=25/5000` (a 24-hour quota) |
+//! | Stripe | `Stripe-Should-Retry: true\|false` |
+//!
+//! Precedence when several families are present: IETF structured, then the IETF drafts, then
+//! `X-RateLimit-*`, then `X-Rate-Limit-*`, then vendor fields; a field already known is not
+//! overwritten by a later family. Dialects the caller adds ([`SignalParser::with_dialect`]) run
+//! last and may overwrite anything.
+//!
+//! **Time.** Waits are computed against the response's own `Date` header when it has a valid one
+//! (a client whose clock is off still waits the right amount), else against the wall-clock time
+//! the response was received. Reset values are told apart by [`ResetRule`].
+//!
+//! **Hostile values** never panic and never overflow: negative numbers, `NaN`, exponents and
+//! garbage are ignored with a [`Warning`] kept in the signal; values too large saturate (a
+//! 10 KB run of digits is a very long wait). Whether a long wait is acceptable is decided later,
+//! against the caller's maximum (see [`crate::retry::RetryPolicy::max_wait`]).
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use paceline::headers::SignalParser;
+//! use std::time::{Duration, SystemTime};
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("x-ratelimit-limit", "5000".parse().unwrap());
+//! headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+//! headers.insert("x-ratelimit-reset", "30".parse().unwrap());
+//! let signal = SignalParser::new().parse(StatusCode::TOO_MANY_REQUESTS, &headers, SystemTime::now());
+//! assert_eq!(signal.remaining, Some(0));
+//! assert_eq!(signal.must_wait(), Duration::from_secs(30));
+//! ```
+
+mod ietf;
+pub(crate) mod number;
+mod reset;
+mod retry_after;
+mod vendor;
+mod xratelimit;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{DATE, RETRY_AFTER};
+use http::{HeaderMap, HeaderName, StatusCode};
+
+pub use reset::ResetRule;
+pub use retry_after::{RetryAfter, RetryAfterError, parse_retry_after};
+
+/// Everything a response said about limits, in one value.
+///
+/// Top-level fields describe the *binding* limit: the one that runs out first. When a server
+/// reports several policies at once (IETF `RateLimit` with several names), each is also listed
+/// in [`Signal::policies`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Signal {
+    /// The response status, when the signal came from a response.
+    pub status: Option<StatusCode>,
+    /// The wait `Retry-After` asked for, from the time of the response (the first valid
+    /// instance wins when the header is repeated).
+    pub retry_after: Option<Duration>,
+    /// Requests (or units) allowed in the window.
+    pub limit: Option<u64>,
+    /// Requests (or units) left in the window.
+    pub remaining: Option<u64>,
+    /// Requests (or units) used in the window.
+    pub used: Option<u64>,
+    /// Time until the window resets, from the time of the response.
+    pub reset_in: Option<Duration>,
+    /// The window's length, when the server says it.
+    pub window: Option<Duration>,
+    /// The policy's name (`X-RateLimit-Policy`, an IETF policy name).
+    pub policy: Option<String>,
+    /// A bucket the server names (Discord's `X-RateLimit-Bucket`, GitHub's resource).
+    pub bucket: Option<String>,
+    /// Discord: the limit hit is the global one, which pauses every bucket.
+    pub global: bool,
+    /// Discord's `X-RateLimit-Scope` (`user`, `global`, `shared`).
+    pub scope: Option<String>,
+    /// Every policy reported, when there are several.
+    pub policies: Vec<PolicyState>,
+    /// A long-window quota (longer than [`SignalParser::quota_horizon`]) is used up: waiting for
+    /// it is a matter of hours or days, not a retry.
+    pub quota_exhausted: bool,
+    /// A vendor's explicit verdict on retrying (Stripe's `Stripe-Should-Retry`).
+    pub should_retry: Option<bool>,
+    /// The server's `Date`, when valid: the reference for every wall-clock value.
+    pub server_date: Option<SystemTime>,
+    /// Values that were present but not understood; each was ignored.
+    pub warnings: Vec<Warning>,
+}
+
+/// One rate-limit policy as a server reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PolicyState {
+    /// Its name (`"default"`, `"burst"`, `api-usage`), when it has one.
+    pub name: Option<String>,
+    /// Units allowed per window (`q`).
+    pub limit: Option<u64>,
+    /// Units left (`r`).
+    pub remaining: Option<u64>,
+    /// The window's length (`w`).
+    pub window: Option<Duration>,
+    /// Time until units are restored (`t`).
+    pub reset_in: Option<Duration>,
+}
+
+impl PolicyState {
+    /// A policy with this name and nothing else known yet.
+    pub fn named(name: Option<String>) -> Self {
+        PolicyState {
+            name,
+            ..PolicyState::default()
+        }
+    }
+}
+
+impl Signal {
+    /// How long a correct client waits before its next request to this bucket: the longest of
+    /// `Retry-After` and the reset of any exhausted window (zero when it may go now). A window
+    /// reported exhausted with no reset time says nothing about how long; it counts as zero here
+    /// and the retry machine's backoff takes over.
+    pub fn must_wait(&self) -> Duration {
+        let mut wait = self.retry_after.unwrap_or(Duration::ZERO);
+        if self.remaining == Some(0) {
+            wait = wait.max(self.reset_in.unwrap_or(Duration::ZERO));
+        }
+        for p in &self.policies {
+            if p.remaining == Some(0) {
+                wait = wait.max(p.reset_in.unwrap_or(Duration::ZERO));
+            }
+        }
+        wait
+    }
+
+    /// Whether the response carried any rate-limit information at all.
+    pub fn is_empty(&self) -> bool {
+        self.retry_after.is_none()
+            && self.limit.is_none()
+            && self.remaining.is_none()
+            && self.used.is_none()
+            && self.reset_in.is_none()
+            && self.policies.is_empty()
+    }
+
+    /// Adds a warning about `header`.
+    pub fn warn(&mut self, header: &str, kind: WarningKind, value: &[u8]) {
+        self.warnings.push(Warning::new(header, kind, value));
+    }
+}
+
+/// A header value that was present but ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Warning {
+    /// The header's name, lower case.
+    pub header: String,
+    /// What was wrong.
+    pub kind: WarningKind,
+    /// The start of the offending value (at most 64 bytes, lossily decoded).
+    pub value: String,
+}
+
+impl Warning {
+    const MAX_VALUE: usize = 64;
+
+    /// A warning about `header` whose `value` was not understood.
+    pub fn new(header: &str, kind: WarningKind, value: &[u8]) -> Self {
+        let cut = &value[..value.len().min(Self::MAX_VALUE)];
+        Warning {
+            header: header.to_ascii_lowercase(),
+            kind,
+            value: String::from_utf8_lossy(cut).into_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} ({:?}), ignored",
+            self.header, self.kind, self.value
+        )
+    }
+}
+
+/// What was wrong with an ignored header value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// `Retry-After` was not delay-seconds nor an HTTP-date.
+    RetryAfter(RetryAfterError),
+    /// A negative number where only non-negative ones make sense.
+    Negative,
+    /// Not a number (or not one in the expected form).
+    NotANumber,
+    /// A structured field (RFC 9651) that did not parse, or an item in it that made no sense.
+    Malformed,
+    /// `Date` was not an HTTP-date; the receive time was used instead.
+    BadDate,
+    /// Numbers that contradict each other (more remaining than the limit); the limit was kept.
+    Inconsistent,
+}
+
+impl fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WarningKind::RetryAfter(e) => e.fmt(f),
+            WarningKind::Negative => f.write_str("negative value"),
+            WarningKind::NotANumber => f.write_str("not a number"),
+            WarningKind::Malformed => f.write_str("malformed structured field"),
+            WarningKind::BadDate => f.write_str("not an HTTP-date"),
+            WarningKind::Inconsistent => f.write_str("remaining above limit"),
+        }
+    }
+}
+
+/// What a dialect is given besides the headers.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Context {
+    /// The response status.
+    pub status: StatusCode,
+    /// The reference for wall-clock values: the server's `Date` when valid, else the receive time.
+    pub reference: SystemTime,
+    /// How the parser reads ambiguous reset values.
+    pub reset_rule: ResetRule,
+}
+
+impl Context {
+    /// Interprets a reset value under this context's rule and reference (see [`ResetRule`]).
+    /// `None` (with a warning pushed) when the value is not a reset.
+    pub fn reset_in(&self, header: &str, value: &[u8], signal: &mut Signal) -> Option<Duration> {
+        self.reset_in_with(self.reset_rule, header, value, signal)
+    }
+
+    /// As [`Context::reset_in`], with an explicit rule.
+    pub fn reset_in_with(
+        &self,
+        rule: ResetRule,
+        header: &str,
+        value: &[u8],
+        signal: &mut Signal,
+    ) -> Option<Duration> {
+        match reset::reset_in(value, rule, self.reference) {
+            Ok(d) => Some(d),
+            Err(reset::ResetError::Negative) => {
+                signal.warn(header, WarningKind::Negative, value);
+                None
+            }
+            Err(reset::ResetError::Invalid) => {
+                signal.warn(header, WarningKind::NotANumber, value);
+                None
+            }
+        }
+    }
+
+    /// Parses a count (integer, or a decimal that is floored); `None` with a warning otherwise.
+    pub fn count(&self, header: &str, value: &[u8], signal: &mut Signal) -> Option<u64> {
+        match number::parse_count(value) {
+            Ok(n) => Some(n),
+            Err(number::NumberError::Negative) => {
+                signal.warn(header, WarningKind::Negative, value);
+                None
+            }
+            Err(_) => {
+                signal.warn(header, WarningKind::NotANumber, value);
+                None
+            }
+        }
+    }
+}
+
+/// A header dialect: reads some headers into the signal. Implement it for an API whose
+/// headers paceline does not know, and register it with [`SignalParser::with_dialect`].
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use paceline::headers::{Context, Dialect, Signal, SignalParser};
+/// use std::time::SystemTime;
+///
+/// /// An API that reports `X-Calls-Left: 17`.
+/// #[derive(Debug)]
+/// struct CallsLeft;
+/// impl Dialect for CallsLeft {
+///     fn parse(&self, headers: &HeaderMap, cx: &Context, signal: &mut Signal) {
+///         if let Some(v) = headers.get("x-calls-left") {
+///             signal.remaining = cx.count("x-calls-left", v.as_bytes(), signal);
+///         }
+///     }
+/// }
+///
+/// let parser = SignalParser::new().with_dialect(CallsLeft);
+/// let mut headers = HeaderMap::new();
+/// headers.insert("x-calls-left", "17".parse().unwrap());
+/// let signal = parser.parse(StatusCode::OK, &headers, SystemTime::now());
+/// assert_eq!(signal.remaining, Some(17));
+/// ```
+pub trait Dialect: Send + Sync + fmt::Debug {
+    /// Reads what this dialect knows from `headers` into `signal`.
+    fn parse(&self, headers: &HeaderMap, cx: &Context, signal: &mut Signal);
+}
+
+/// Parses responses into [`Signal`]s. Cheap to clone; configure once, use for every response.
+#[derive(Debug, Clone)]
+pub struct SignalParser {
+    reset_rule: ResetRule,
+    quota_horizon: Duration,
+    dialects: Vec<Arc<dyn Dialect>>,
+}
+
+impl Default for SignalParser {
+    fn default() -> Self {
+        SignalParser::new()
+    }
+}
+
+impl SignalParser {
+    /// The default: [`ResetRule::Auto`], a quota horizon of one hour, the built-in dialects.
+    pub fn new() -> Self {
+        SignalParser {
+            reset_rule: ResetRule::Auto,
+            quota_horizon: Duration::from_secs(3600),
+            dialects: Vec::new(),
+        }
+    }
+
+    /// How ambiguous `X-RateLimit-Reset` values are read (default [`ResetRule::Auto`]).
+    pub fn reset_rule(mut self, rule: ResetRule) -> Self {
+        self.reset_rule = rule;
+        self
+    }
+
+    /// A limit whose window (or, window unknown, time to reset) is longer than this is a quota:
+    /// exhausting it sets [`Signal::quota_exhausted`]. Default one hour, so GitHub's hourly
+    /// primary limit is a rate limit, and a daily or monthly budget is a quota.
+    pub fn quota_horizon(mut self, horizon: Duration) -> Self {
+        self.quota_horizon = horizon;
+        self
+    }
+
+    /// The current quota horizon.
+    pub fn horizon(&self) -> Duration {
+        self.quota_horizon
+    }
+
+    /// Adds a dialect of the caller's; it runs after the built-in ones.
+    pub fn with_dialect(mut self, dialect: impl Dialect + 'static) -> Self {
+        self.dialects.push(Arc::new(dialect));
+        self
+    }
+
+    /// Reads `status` and `headers` into a [`Signal`]. `received` is the wall-clock time the
+    /// response arrived; the response's `Date` header, when valid, takes its place as the
+    /// reference for wall-clock values. Total: never panics, whatever the headers hold.
+    pub fn parse(&self, status: StatusCode, headers: &HeaderMap, received: SystemTime) -> Signal {
+        let mut signal = Signal {
+            status: Some(status),
+            ..Signal::default()
+        };
+        let mut reference = received;
+        if let Some(v) = headers.get(DATE) {
+            match v
+                .to_str()
+                .ok()
+                .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
+            {
+                Some(date) => {
+                    signal.server_date = Some(date);
+                    reference = date;
+                }
+                None => signal.warn("date", WarningKind::BadDate, v.as_bytes()),
+            }
+        }
+        let cx = Context {
+            status,
+            reference,
+            reset_rule: self.reset_rule,
+        };
+
+        for v in headers.get_all(RETRY_AFTER) {
+            match parse_retry_after(v.as_bytes()) {
+                Ok(ra) if signal.retry_after.is_none() => {
+                    signal.retry_after = Some(ra.delay_from(reference));
+                }
+                Ok(_) => {}
+                Err(e) => signal.warn("retry-after", WarningKind::RetryAfter(e), v.as_bytes()),
+            }
+        }
+
+        ietf::parse_structured(headers, &mut signal);
+        ietf::parse_draft(headers, &cx, &mut signal);
+        xratelimit::parse(headers, &cx, &mut signal, xratelimit::Prefix::XRateLimit);
+        xratelimit::parse(
+            headers,
+            &cx,
+            &mut signal,
+            xratelimit::Prefix::XRateLimitDashed,
+        );
+        vendor::parse(headers, &cx, &mut signal);
+        for d in &self.dialects {
+            d.parse(headers, &cx, &mut signal);
+        }
+        self.finish(&mut signal);
+        signal
+    }
+
+    /// Derives what follows from the fields: remaining from used, consistency, quota.
+    fn finish(&self, s: &mut Signal) {
+        if s.remaining.is_none()
+            && let (Some(limit), Some(used)) = (s.limit, s.used)
+        {
+            s.remaining = Some(limit.saturating_sub(used));
+        }
+        if let (Some(limit), Some(remaining)) = (s.limit, s.remaining)
+            && remaining > limit
+        {
+            s.warn(
+                "x-ratelimit-remaining",
+                WarningKind::Inconsistent,
+                remaining.to_string().as_bytes(),
+            );
+            s.remaining = Some(limit);
+        }
+        let long = |window: Option<Duration>, reset: Option<Duration>| match window {
+            Some(w) => w > self.quota_horizon,
+            None => reset.is_some_and(|r| r > self.quota_horizon),
+        };
+        s.quota_exhausted = s.quota_exhausted
+            || (s.remaining == Some(0) && long(s.window, s.reset_in))
+            || s.policies
+                .iter()
+                .any(|p| p.remaining == Some(0) && long(p.window, p.reset_in));
+    }
+}
+
+/// Reads a header as bytes, for the first instance only.
+pub(crate) fn first<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {
+    headers.get(name).map(|v| v.as_bytes())
+}
+
+#[cfg(test)]
+mod tests;

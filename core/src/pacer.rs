@@ -1,0 +1,455 @@
+//! The Pacer: the one object a caller holds, asked before every request and told after.
+//!
+//! ```text
+//!            ┌──────────────────────── poll_send(call, now) ───────────────────────┐
+//!            │                                                                      │
+//!            ▼                                                                      │
+//!   Begin::Wait(t) ── sleep until t ──┐       Begin::Reject(e) ──► give up          │
+//!            │◄───────────────────────┘                                             │
+//!   Begin::Send ──► do the request ──► on_response / on_transport_error ──┐         │
+//!                                                                         ▼         │
+//!                              Finish::Done ◄──┬── Finish::RetryAt(t) ── sleep ─────┘
+//!                              (return it)     └── Finish::Fail(e) ──► give up
+//! ```
+//!
+//! The drain rule: after every call, drain [`Pacer::poll_event`] until `None` (adapters forward
+//! events to `tracing`). Events never change decisions; dropping them is safe.
+//!
+//! ```
+//! use http::{HeaderMap, Method, StatusCode};
+//! use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
+//! use std::time::{Duration, Instant, SystemTime};
+//!
+//! let mut pacer = Pacer::new(PacerConfig::default(), 42);
+//! let mut now = Now::new(Instant::now(), SystemTime::now());
+//! let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+//! let mut replies = vec![(StatusCode::OK, "0"), (StatusCode::TOO_MANY_REQUESTS, "2")];
+//! let status = loop {
+//!     match pacer.poll_send(&mut call, now) {
+//!         Begin::Send => {}
+//!         Begin::Wait(until) => { now = now.at(until); continue; } // a driver sleeps here
+//!         Begin::Reject(e) => panic!("{e}"),
+//!     }
+//!     let (status, retry_after) = replies.pop().unwrap(); // a driver sends here
+//!     let mut headers = HeaderMap::new();
+//!     headers.insert("retry-after", retry_after.parse().unwrap());
+//!     match pacer.on_response(&mut call, now, status, &headers) {
+//!         Finish::Done => break status,
+//!         Finish::RetryAt(at) => now = now.at(at),
+//!         Finish::Fail(e) => panic!("{e}"),
+//!     }
+//! };
+//! assert_eq!(status, StatusCode::OK);
+//! assert_eq!(call.attempts(), 2);
+//! while let Some(event) = pacer.poll_event() { println!("{event:?}"); }
+//! ```
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Attempted, Error};
+use crate::headers::{Signal, SignalParser, Warning};
+use crate::retry::{Class, RetryPolicy, Tokens, TransportError, TransportKind, classify};
+use crate::time::Now;
+
+/// Everything a Pacer is configured with. `Default` gives the documented defaults of each part.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct PacerConfig {
+    /// How to retry.
+    pub retry: RetryPolicy,
+}
+
+impl PacerConfig {
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// Before a request: what to do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Begin {
+    /// Send it now, then report the outcome with [`Pacer::on_response`] or
+    /// [`Pacer::on_transport_error`].
+    Send,
+    /// Not before this instant: sleep, then ask again.
+    Wait(Instant),
+    /// Do not send it at all.
+    Reject(Error),
+}
+
+/// After a request: what happens next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Finish {
+    /// Hand the response to the caller (a success, or a final error such as 404).
+    Done,
+    /// Retry, not before this instant: sleep, then [`Pacer::poll_send`] again.
+    RetryAt(Instant),
+    /// Give up.
+    Fail(Error),
+}
+
+/// Something worth telling an operator. Polled with [`Pacer::poll_event`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An attempt failed and will be retried after `wait`.
+    Retrying {
+        /// The attempt that failed (1 for the first).
+        attempt: u32,
+        /// What it produced.
+        cause: Attempted,
+        /// How long until the retry.
+        wait: Duration,
+        /// Whether the wait is the server's (`Retry-After`, a reset) rather than backoff.
+        server_asked: bool,
+    },
+    /// The server said to hold all requests for `wait` (`Retry-After`, an exhausted window).
+    Paused {
+        /// How long.
+        wait: Duration,
+        /// Why.
+        cause: PauseCause,
+    },
+    /// A request was given up.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// Why.
+        error: Error,
+    },
+    /// A header value was ignored.
+    HeaderWarning(Warning),
+}
+
+/// Why the Pacer paused every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PauseCause {
+    /// `Retry-After`.
+    RetryAfter,
+    /// `remaining: 0` with a reset.
+    WindowExhausted,
+}
+
+/// One logical request, across its attempts. Create with [`Pacer::call`].
+#[derive(Debug, Clone)]
+pub struct Call {
+    idempotent: bool,
+    has_key: bool,
+    attempts: u32,
+    started: Option<Instant>,
+    not_before: Option<Instant>,
+    previous_delay: Duration,
+    spent: u32,
+}
+
+impl Call {
+    /// Attempts sent so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether a retry of this request after it was sent is safe.
+    pub fn retry_safe(&self) -> bool {
+        self.idempotent || self.has_key
+    }
+}
+
+/// A server-imposed hold on every request.
+#[derive(Debug, Clone, Copy)]
+struct Pause {
+    from: Instant,
+    wait: Duration,
+    quota: bool,
+}
+
+impl Pause {
+    fn until(&self) -> Option<Instant> {
+        self.from.checked_add(self.wait)
+    }
+    fn active(&self, now: Instant) -> bool {
+        self.until().is_none_or(|u| now < u)
+    }
+}
+
+/// The composition a caller holds: one per API (or per key). See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    retry: RetryPolicy,
+    parser: SignalParser,
+    key_header: Option<http::HeaderName>,
+    rng: fastrand::Rng,
+    tokens: Tokens,
+    pause: Option<Pause>,
+    last_signal: Signal,
+    events: VecDeque<Event>,
+}
+
+impl Pacer {
+    /// A Pacer with this configuration, its jitter generator seeded with `seed` (adapters seed
+    /// from the OS, simulations from the scenario).
+    pub fn new(config: PacerConfig, seed: u64) -> Self {
+        Pacer {
+            key_header: config.retry.key_header(),
+            tokens: Tokens::new(&config.retry.budget),
+            retry: config.retry,
+            parser: SignalParser::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            pause: None,
+            last_signal: Signal::default(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Replaces the header parser (to add dialects, change the reset rule or quota horizon).
+    pub fn with_parser(mut self, parser: SignalParser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Starts a logical request. `headers` are the request's, checked for the idempotency key.
+    pub fn call(&self, method: &Method, headers: &HeaderMap) -> Call {
+        Call {
+            idempotent: crate::retry::is_idempotent(method),
+            has_key: self
+                .key_header
+                .as_ref()
+                .is_some_and(|k| headers.contains_key(k)),
+            attempts: 0,
+            started: None,
+            not_before: None,
+            previous_delay: self.retry.base,
+            spent: 0,
+        }
+    }
+
+    /// Before each attempt: send now, wait until an instant, or reject.
+    /// A `Wait` may be followed by more `Wait`s (another request's response can extend a pause).
+    pub fn poll_send(&mut self, call: &mut Call, now: Now) -> Begin {
+        if let Some(p) = self.pause {
+            if !p.active(now.mono) {
+                self.pause = None;
+            } else if p.quota {
+                return Begin::Reject(Error::QuotaExhausted {
+                    resets_in: p.until().map(|u| u - now.mono),
+                    last: None,
+                });
+            } else if p.wait > self.retry.max_wait {
+                return Begin::Reject(Error::ServerAskedTooLong {
+                    asked: p.wait,
+                    max: self.retry.max_wait,
+                });
+            }
+        }
+        let pause_until = self.pause.and_then(|p| p.until());
+        let not_before = match (call.not_before, pause_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(t) = not_before
+            && now.mono < t
+        {
+            return Begin::Wait(t);
+        }
+        call.attempts += 1;
+        call.started.get_or_insert(now.mono);
+        Begin::Send
+    }
+
+    /// After a response arrived: done, retry at an instant, or fail.
+    pub fn on_response(
+        &mut self,
+        call: &mut Call,
+        now: Now,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> Finish {
+        let signal = self.parser.parse(status, headers, now.wall);
+        self.events
+            .extend(signal.warnings.iter().cloned().map(Event::HeaderWarning));
+        let class = classify(&signal);
+        let must_wait = signal.must_wait();
+        if must_wait > Duration::ZERO || signal.quota_exhausted {
+            self.hold(now.mono, &signal, must_wait);
+        }
+        let finish = match class {
+            Class::Final => {
+                if status.is_success() {
+                    let refund = if call.spent > 0 {
+                        call.spent
+                    } else {
+                        self.retry.budget.success_refund
+                    };
+                    self.tokens.refund(&self.retry.budget, refund);
+                }
+                Finish::Done
+            }
+            Class::QuotaExhausted => Finish::Fail(Error::QuotaExhausted {
+                resets_in: signal.reset_in.or(signal.retry_after),
+                last: Some(Attempted::Status(status)),
+            }),
+            _ => {
+                let server_wait = signal
+                    .retry_after
+                    .or((must_wait > Duration::ZERO).then_some(must_wait));
+                self.decide(
+                    call,
+                    now.mono,
+                    class,
+                    Attempted::Status(status),
+                    true,
+                    server_wait,
+                )
+            }
+        };
+        self.last_signal = signal;
+        self.record_failure(call, &finish);
+        finish
+    }
+
+    /// After a request produced no response: retry at an instant, or fail.
+    pub fn on_transport_error(
+        &mut self,
+        call: &mut Call,
+        now: Now,
+        error: TransportError,
+    ) -> Finish {
+        let finish = if error.kind == TransportKind::Other {
+            Finish::Fail(Error::Transport(error))
+        } else {
+            let class = Class::Transport(error.kind);
+            self.decide(
+                call,
+                now.mono,
+                class,
+                Attempted::Transport(error),
+                error.sent,
+                None,
+            )
+        };
+        self.record_failure(call, &finish);
+        finish
+    }
+
+    /// The next event, if any. Drain after every call.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// What the last response said.
+    pub fn last_signal(&self) -> &Signal {
+        &self.last_signal
+    }
+
+    /// Holds every request for `wait` after `now`, as the server asked.
+    fn hold(&mut self, now: Instant, signal: &Signal, wait: Duration) {
+        let quota = signal.quota_exhausted;
+        let new = Pause {
+            from: now,
+            wait,
+            quota,
+        };
+        let extends = match self.pause {
+            Some(p) if p.active(now) => match (p.until(), new.until()) {
+                (Some(old), Some(new)) => new > old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            },
+            _ => true,
+        };
+        if extends {
+            self.pause = Some(new);
+            let cause = if signal.retry_after.is_some() {
+                PauseCause::RetryAfter
+            } else {
+                PauseCause::WindowExhausted
+            };
+            self.events.push_back(Event::Paused { wait, cause });
+        }
+    }
+
+    fn record_failure(&mut self, call: &Call, finish: &Finish) {
+        if let Finish::Fail(error) = finish {
+            self.events.push_back(Event::GaveUp {
+                attempts: call.attempts,
+                error: error.clone(),
+            });
+        }
+    }
+
+    /// The retry rules of [`crate::retry`], in their documented order.
+    fn decide(
+        &mut self,
+        call: &mut Call,
+        now: Instant,
+        class: Class,
+        last: Attempted,
+        sent: bool,
+        server_wait: Option<Duration>,
+    ) -> Finish {
+        let policy = &self.retry;
+        if sent && !call.retry_safe() {
+            return Finish::Fail(Error::NotIdempotent { last });
+        }
+        if call.attempts >= policy.max_attempts {
+            return Finish::Fail(Error::AttemptsExhausted {
+                attempts: call.attempts,
+                last,
+            });
+        }
+        let wait = match server_wait {
+            Some(asked) if asked > policy.max_wait => {
+                return Finish::Fail(Error::ServerAskedTooLong {
+                    asked,
+                    max: policy.max_wait,
+                });
+            }
+            Some(asked) => asked,
+            None => policy.backoff(call.attempts, call.previous_delay, &mut self.rng),
+        };
+        let started = call.started.unwrap_or(now);
+        let would_take = now.saturating_duration_since(started).saturating_add(wait);
+        if would_take > policy.max_elapsed {
+            return Finish::Fail(Error::DeadlineExceeded {
+                would_take,
+                max: policy.max_elapsed,
+                last,
+            });
+        }
+        let cost = match class {
+            Class::Throttled => 0,
+            Class::Transport(TransportKind::Timeout) => policy.budget.timeout_cost,
+            _ => policy.budget.retry_cost,
+        };
+        if cost > 0 {
+            if !self.tokens.try_spend(&policy.budget, cost) {
+                return Finish::Fail(Error::RetryBudgetExhausted { last });
+            }
+            call.spent = call.spent.saturating_add(cost);
+        }
+        let at = now + wait;
+        call.not_before = Some(at);
+        call.previous_delay = wait;
+        self.events.push_back(Event::Retrying {
+            attempt: call.attempts,
+            cause: last,
+            wait,
+            server_asked: server_wait.is_some(),
+        });
+        Finish::RetryAt(at)
+    }
+}

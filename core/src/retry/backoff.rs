@@ -1,0 +1,107 @@
+//! Exponential backoff with jitter, from a seeded generator the machine owns.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a backoff delay is randomised (see "Exponential Backoff And Jitter", AWS Architecture
+/// Blog, 2015, which measured all four).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jitter {
+    /// The exact exponential delay: clients that failed together retry together. Tests only.
+    None,
+    /// Uniform in `[0, d]`: the least contention; the default (AWS SDKs' standard mode).
+    #[default]
+    Full,
+    /// `d/2 + uniform[0, d/2]`: never shorter than half the delay.
+    Equal,
+    /// `min(cap, uniform[base, 3 × previous])`: grows from the previous delay, not the attempt
+    /// number.
+    Decorrelated,
+}
+
+/// The exponential delay before retry number `retry` (1 for the first retry):
+/// `min(cap, base × factor^(retry-1))`, computed without overflow.
+pub(crate) fn exponential(base: Duration, factor: f64, cap: Duration, retry: u32) -> Duration {
+    let exp = i32::try_from(retry.saturating_sub(1)).unwrap_or(i32::MAX);
+    let factor = if factor.is_finite() && factor >= 1.0 {
+        factor
+    } else {
+        1.0
+    };
+    let secs = base.as_secs_f64() * factor.powi(exp);
+    let d = if secs.is_finite() {
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    } else {
+        Duration::MAX
+    };
+    d.min(cap)
+}
+
+/// `d × u` for `u` in `[0, 1)`.
+fn scale(d: Duration, u: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * u).unwrap_or(d)
+}
+
+/// Applies `jitter` to the exponential delay `d`. `previous` is the last delay this request
+/// waited (for decorrelated jitter; `base` before the first retry). The result is in `[0, cap]`.
+pub(crate) fn jittered(
+    jitter: Jitter,
+    d: Duration,
+    base: Duration,
+    cap: Duration,
+    previous: Duration,
+    rng: &mut fastrand::Rng,
+) -> Duration {
+    let out = match jitter {
+        Jitter::None => d,
+        Jitter::Full => scale(d, rng.f64()),
+        Jitter::Equal => d / 2 + scale(d / 2, rng.f64()),
+        Jitter::Decorrelated => {
+            let hi = previous.max(base).saturating_mul(3);
+            base + scale(hi.saturating_sub(base), rng.f64())
+        }
+    };
+    out.min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponential_grows_then_caps() {
+        let b = Duration::from_millis(100);
+        let cap = Duration::from_secs(2);
+        let seq: Vec<_> = (1..=7)
+            .map(|n| exponential(b, 2.0, cap, n).as_millis())
+            .collect();
+        assert_eq!(seq, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(exponential(b, 2.0, cap, u32::MAX), cap);
+        assert_eq!(exponential(b, f64::NAN, cap, 5), b);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let (b, cap) = (Duration::from_millis(100), Duration::from_secs(1));
+        for j in [
+            Jitter::None,
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ] {
+            let mut prev = b;
+            for n in 1..50 {
+                let d = exponential(b, 2.0, cap, n);
+                let x = jittered(j, d, b, cap, prev, &mut rng);
+                assert!(x <= cap, "{j:?} {x:?}");
+                if j == Jitter::Equal {
+                    assert!(x >= d / 2);
+                }
+                prev = x;
+            }
+        }
+    }
+}
