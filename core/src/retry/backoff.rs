@@ -104,4 +104,53 @@ mod tests {
             }
         }
     }
+
+    /// Any policy, any attempt: the delay is within `[0, cap]`.
+    #[test]
+    fn prop_delay_within_zero_and_cap() {
+        fn prop(base_ms: u32, factor: f64, cap_ms: u32, retry: u32, seed: u64, j: u8) -> bool {
+            let jitter = [
+                Jitter::None,
+                Jitter::Full,
+                Jitter::Equal,
+                Jitter::Decorrelated,
+            ][j as usize % 4];
+            let (base, cap) = (
+                Duration::from_millis(base_ms.into()),
+                Duration::from_millis(cap_ms.into()),
+            );
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let d = exponential(base, factor, cap, retry);
+            let x = jittered(jitter, d, base, cap, d, &mut rng);
+            d <= cap && x <= cap
+        }
+        quickcheck::QuickCheck::new()
+            .tests(5000)
+            .quickcheck(prop as fn(u32, f64, u32, u32, u64, u8) -> bool);
+    }
+
+    /// With full and equal jitter, the mean delay grows with the attempt number until the cap.
+    #[test]
+    fn prop_expectation_grows_until_cap() {
+        fn prop(base_ms: u16, seed: u64, equal: bool) -> bool {
+            let jitter = if equal { Jitter::Equal } else { Jitter::Full };
+            let base = Duration::from_millis(u64::from(base_ms % 1000) + 1);
+            let cap = base * 64;
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let mean = |retry: u32, rng: &mut fastrand::Rng| {
+                let d = exponential(base, 2.0, cap, retry);
+                (0..400)
+                    .map(|_| jittered(jitter, d, base, cap, d, rng).as_secs_f64())
+                    .sum::<f64>()
+                    / 400.0
+            };
+            let means: Vec<f64> = (1..=9).map(|n| mean(n, &mut rng)).collect();
+            // Below the cap (retries 1..=7 reach 64 × base), each mean exceeds the previous.
+            means[..7].windows(2).all(|w| w[1] > w[0])
+                && means.iter().all(|m| *m <= cap.as_secs_f64())
+        }
+        quickcheck::QuickCheck::new()
+            .tests(200)
+            .quickcheck(prop as fn(u16, u64, bool) -> bool);
+    }
 }
