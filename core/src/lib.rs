@@ -44,6 +44,7 @@
 mod error;
 pub mod headers;
 mod pacer;
+pub mod paginate;
 pub mod retry;
 mod serde_secs;
 mod time;

@@ -1,0 +1,1 @@
+//! Pagination: one machine per walk through a list endpoint (in progress).
