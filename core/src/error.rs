@@ -84,6 +84,13 @@ pub enum Error {
     },
     /// A transport failure that is never retried (TLS, protocol, invalid URL).
     Transport(TransportError),
+    /// The request costs more units than a bucket can ever hold: it would wait forever.
+    CostTooHigh {
+        /// The request's cost.
+        cost: u64,
+        /// The largest bucket capacity in its way.
+        capacity: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -124,6 +131,12 @@ impl fmt::Display for Error {
                 write!(f, "retry budget exhausted (last: {last})")
             }
             Error::Transport(t) => write!(f, "transport error: {}", Attempted::Transport(*t)),
+            Error::CostTooHigh { cost, capacity } => {
+                write!(
+                    f,
+                    "request costs {cost} units, more than a bucket's capacity of {capacity}"
+                )
+            }
         }
     }
 }

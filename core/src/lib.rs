@@ -28,6 +28,7 @@
 //!         Begin::Send => {}
 //!         Begin::Wait(t) => { now = now.at(t); continue } // sleep until t
 //!         Begin::Reject(e) => panic!("{e}"),
+//!         Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
 //!     }
 //!     let status = server.next().unwrap();                // send the request
 //!     match pacer.on_response(&mut call, now, status, &HeaderMap::new()) {
@@ -47,6 +48,7 @@ mod pacer;
 pub mod paginate;
 pub mod retry;
 mod serde_secs;
+pub mod throttle;
 mod time;
 
 pub use error::{Attempted, Error};

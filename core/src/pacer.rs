@@ -29,6 +29,7 @@
 //!         Begin::Send => {}
 //!         Begin::Wait(until) => { now = now.at(until); continue; } // a driver sleeps here
 //!         Begin::Reject(e) => panic!("{e}"),
+//!         Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
 //!     }
 //!     let (status, retry_after) = replies.pop().unwrap(); // a driver sends here
 //!     let mut headers = HeaderMap::new();
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Attempted, Error};
 use crate::headers::{Signal, SignalParser, Warning};
 use crate::retry::{Class, RetryPolicy, Tokens, TransportError, TransportKind, classify};
+use crate::throttle::{Admission, Note, Priority, Throttle, ThrottleConfig, Ticket};
 use crate::time::Now;
 
 /// Everything a Pacer is configured with. `Default` gives the documented defaults of each part.
@@ -62,12 +64,29 @@ use crate::time::Now;
 pub struct PacerConfig {
     /// How to retry.
     pub retry: RetryPolicy,
+    /// How to stay under limits.
+    pub throttle: ThrottleConfig,
+    /// Strings that, found in a 429's body, mark it as a quota (not a rate limit): the error
+    /// codes an API uses for "daily limit reached". Empty by default.
+    pub quota_codes: Vec<String>,
 }
 
 impl PacerConfig {
     /// Sets the retry policy.
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sets the throttle.
+    pub fn throttle(mut self, throttle: ThrottleConfig) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Adds a body code that marks a 429 as a quota.
+    pub fn quota_code(mut self, code: &str) -> Self {
+        self.quota_codes.push(code.into());
         self
     }
 }
@@ -81,6 +100,9 @@ pub enum Begin {
     Send,
     /// Not before this instant: sleep, then ask again.
     Wait(Instant),
+    /// The concurrency limit is reached: ask again when another request of this Pacer has
+    /// finished (after its `on_response`, `on_transport_error` or `cancel`).
+    WaitForPermit,
     /// Do not send it at all.
     Reject(Error),
 }
@@ -128,6 +150,19 @@ pub enum Event {
     },
     /// A header value was ignored.
     HeaderWarning(Warning),
+    /// A quota crossed one of its thresholds.
+    QuotaThreshold {
+        /// Which configured quota (index in [`ThrottleConfig::quotas`]).
+        quota: usize,
+        /// The fraction used that was crossed (0.8, 0.95...).
+        fraction: f64,
+    },
+    /// A 429 no known limit explained: adaptive pacing now allows this many requests per
+    /// second on the route.
+    Adapted {
+        /// Requests per second.
+        rate: f64,
+    },
 }
 
 /// Why the Pacer paused every request.
@@ -143,6 +178,7 @@ pub enum PauseCause {
 /// One logical request, across its attempts. Create with [`Pacer::call`].
 #[derive(Debug, Clone)]
 pub struct Call {
+    ticket: Ticket,
     idempotent: bool,
     has_key: bool,
     attempts: u32,
@@ -161,6 +197,28 @@ impl Call {
     /// Whether a retry of this request after it was sent is safe.
     pub fn retry_safe(&self) -> bool {
         self.idempotent || self.has_key
+    }
+
+    /// Sets the units this request costs (default 1; a GraphQL query's estimated cost).
+    pub fn set_cost(&mut self, units: u64) {
+        self.ticket.cost = units.max(1);
+    }
+
+    /// Sets the request's priority (default foreground).
+    pub fn set_priority(&mut self, p: Priority) {
+        self.ticket.priority = p;
+    }
+
+    /// Sets the cost; chainable.
+    pub fn with_cost(mut self, units: u64) -> Self {
+        self.set_cost(units);
+        self
+    }
+
+    /// Sets the priority; chainable.
+    pub fn with_priority(mut self, p: Priority) -> Self {
+        self.set_priority(p);
+        self
     }
 }
 
@@ -185,6 +243,10 @@ impl Pause {
 #[derive(Debug, Clone)]
 pub struct Pacer {
     retry: RetryPolicy,
+    throttle: Throttle,
+    quota_codes: Vec<String>,
+    /// The first time seen: throttle times are nanoseconds since then.
+    epoch: Option<Now>,
     parser: SignalParser,
     key_header: Option<http::HeaderName>,
     rng: fastrand::Rng,
@@ -199,6 +261,9 @@ impl Pacer {
     /// from the OS, simulations from the scenario).
     pub fn new(config: PacerConfig, seed: u64) -> Self {
         Pacer {
+            throttle: Throttle::new(config.throttle),
+            quota_codes: config.quota_codes,
+            epoch: None,
             key_header: config.retry.key_header(),
             tokens: Tokens::new(&config.retry.budget),
             retry: config.retry,
@@ -221,9 +286,17 @@ impl Pacer {
         &self.retry
     }
 
-    /// Starts a logical request. `headers` are the request's, checked for the idempotency key.
+    /// Starts a logical request to no particular route. `headers` are the request's, checked
+    /// for the idempotency key.
     pub fn call(&self, method: &Method, headers: &HeaderMap) -> Call {
+        self.call_to(method, "", headers)
+    }
+
+    /// Starts a logical request to `path` (matched against the route rules; a query string is
+    /// ignored).
+    pub fn call_to(&self, method: &Method, path: &str, headers: &HeaderMap) -> Call {
         Call {
+            ticket: self.throttle.ticket(method.as_str(), path, None),
             idempotent: crate::retry::is_idempotent(method),
             has_key: self
                 .key_header
@@ -237,9 +310,36 @@ impl Pacer {
         }
     }
 
-    /// Before each attempt: send now, wait until an instant, or reject.
+    /// Makes the call draw from a consumer's share (see [`ThrottleConfig::shares`]); unknown
+    /// names are ignored.
+    pub fn set_consumer(&self, call: &mut Call, name: &str) {
+        call.ticket.share = self.throttle.ticket("", "", Some(name)).share;
+    }
+
+    /// Nanoseconds since the epoch (the first time this Pacer saw).
+    fn ns(&mut self, now: Now) -> u64 {
+        let epoch = *self.epoch.get_or_insert(now);
+        let wall = now
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let ns = u64::try_from(now.mono.saturating_duration_since(epoch.mono).as_nanos())
+            .unwrap_or(u64::MAX);
+        self.throttle.start(ns, wall);
+        ns
+    }
+
+    /// The instant `ns` after the epoch (`None` past what an `Instant` can hold).
+    fn instant(&self, ns: u64) -> Option<Instant> {
+        self.epoch
+            .and_then(|e| e.mono.checked_add(Duration::from_nanos(ns)))
+    }
+
+    /// Before each attempt: send now, wait until an instant, wait for a permit, or reject.
     /// A `Wait` may be followed by more `Wait`s (another request's response can extend a pause).
+    /// Deciding allocates nothing.
     pub fn poll_send(&mut self, call: &mut Call, now: Now) -> Begin {
+        let now_ns = self.ns(now);
         if let Some(p) = self.pause {
             if !p.active(now.mono) {
                 self.pause = None;
@@ -255,19 +355,49 @@ impl Pacer {
                 });
             }
         }
-        let pause_until = self.pause.and_then(|p| p.until());
-        let not_before = match (call.not_before, pause_until) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        if let Some(t) = not_before
+        if let Some(t) = call.not_before
             && now.mono < t
         {
             return Begin::Wait(t);
         }
+        match self.throttle.admit(&call.ticket, now_ns) {
+            Admission::Now => {}
+            Admission::At { at, server } => {
+                let wait = Duration::from_nanos(at - now_ns);
+                return match self.instant(at) {
+                    Some(t) if !server || wait <= self.retry.max_wait => Begin::Wait(t),
+                    _ => Begin::Reject(Error::ServerAskedTooLong {
+                        asked: wait,
+                        max: self.retry.max_wait,
+                    }),
+                };
+            }
+            Admission::NoPermit => return Begin::WaitForPermit,
+            Admission::QuotaExhausted { reset_at } => {
+                return Begin::Reject(Error::QuotaExhausted {
+                    resets_in: Some(Duration::from_nanos(reset_at.saturating_sub(now_ns))),
+                    last: None,
+                });
+            }
+            Admission::CostTooHigh { cost, capacity } => {
+                return Begin::Reject(Error::CostTooHigh { cost, capacity });
+            }
+        }
+        let events = &mut self.events;
+        self.throttle.commit(&mut call.ticket, now_ns, &mut |n| {
+            events.push_back(note_event(n))
+        });
         call.attempts += 1;
         call.started.get_or_insert(now.mono);
         Begin::Send
+    }
+
+    /// A request that got [`Begin::Send`] but will never be reported (the caller dropped it, a
+    /// task was cancelled): its permit and, where exact, its units go back. Safe to call on any
+    /// call, any number of times.
+    pub fn cancel(&mut self, call: &mut Call, now: Now) {
+        let now_ns = self.ns(now);
+        self.throttle.cancel(&mut call.ticket, now_ns);
     }
 
     /// After a response arrived: done, retry at an instant, or fail.
@@ -278,11 +408,39 @@ impl Pacer {
         status: StatusCode,
         headers: &HeaderMap,
     ) -> Finish {
-        let signal = self.parser.parse(status, headers, now.wall);
+        self.on_response_body(call, now, status, headers, &[])
+    }
+
+    /// As [`Pacer::on_response`], also reading the body: GraphQL costs reported in it
+    /// (Shopify's `extensions.cost.throttleStatus`, GitHub's `rateLimit`) and the configured
+    /// quota codes. Use it when the body is at hand.
+    pub fn on_response_body(
+        &mut self,
+        call: &mut Call,
+        now: Now,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Finish {
+        let now_ns = self.ns(now);
+        let mut signal = self.parser.parse(status, headers, now.wall);
+        if !body.is_empty() {
+            self.parser.parse_body(&mut signal, body);
+            if status == StatusCode::TOO_MANY_REQUESTS && contains_any(body, &self.quota_codes) {
+                signal.quota_exhausted = true;
+            }
+        }
         self.events
             .extend(signal.warnings.iter().cloned().map(Event::HeaderWarning));
         let class = classify(&signal);
         let must_wait = signal.must_wait();
+        let throttled = matches!(class, Class::Throttled | Class::QuotaExhausted);
+        let events = &mut self.events;
+        self.throttle
+            .on_signal(&call.ticket, now_ns, &signal, throttled, &mut |n| {
+                events.push_back(note_event(n))
+            });
+        self.throttle.release(&mut call.ticket);
         if must_wait > Duration::ZERO || signal.quota_exhausted {
             self.hold(now.mono, &signal, must_wait);
         }
@@ -348,6 +506,12 @@ impl Pacer {
     /// The next event, if any. Drain after every call.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// What the throttle knows now: windows, adaptive rate, quota left.
+    pub fn status(&mut self, now: Now) -> crate::throttle::Status {
+        let ns = self.ns(now);
+        self.throttle.status(ns)
     }
 
     /// What the last response said.
@@ -452,4 +616,23 @@ impl Pacer {
         });
         Finish::RetryAt(at)
     }
+}
+
+fn note_event(n: Note) -> Event {
+    match n {
+        Note::QuotaThreshold { index, fraction } => Event::QuotaThreshold {
+            quota: index,
+            fraction,
+        },
+        Note::Adapted { rate } => Event::Adapted { rate },
+    }
+}
+
+/// Whether `body` (its first 64 KiB) contains any of `codes`.
+fn contains_any(body: &[u8], codes: &[String]) -> bool {
+    let body = &body[..body.len().min(64 * 1024)];
+    codes
+        .iter()
+        .filter(|c| !c.is_empty())
+        .any(|c| body.windows(c.len()).any(|w| w == c.as_bytes()))
 }

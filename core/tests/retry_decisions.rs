@@ -63,6 +63,7 @@ fn run(
                 writeln!(log, "{:>8.3}s reject: {e}", t(now.mono)).unwrap();
                 break;
             }
+            Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
         }
         let reply = replies.next().expect("script long enough");
         let finish = match reply {
@@ -394,6 +395,7 @@ fn drive(
                 continue;
             }
             Begin::Reject(_) => return true,
+            Begin::WaitForPermit => return false,
         }
         let Some(Outcome(reply)) = outcomes.next() else {
             return true;

@@ -44,6 +44,7 @@
 //! assert_eq!(signal.must_wait(), Duration::from_secs(30));
 //! ```
 
+mod body;
 mod ietf;
 pub(crate) mod number;
 mod reset;
@@ -420,6 +421,14 @@ impl SignalParser {
         }
         self.finish(&mut signal);
         signal
+    }
+
+    /// Reads limits a response reports in its JSON body (GraphQL cost: Shopify's
+    /// `extensions.cost.throttleStatus`, GitHub's `data.rateLimit`) into `signal`, then
+    /// re-derives the quota flag. Headers win where both speak.
+    pub fn parse_body(&self, signal: &mut Signal, body: &[u8]) {
+        body::parse(signal, body);
+        self.finish(signal);
     }
 
     /// Derives what follows from the fields: remaining from used, consistency, quota.

@@ -1,0 +1,541 @@
+//! Proactive throttling: stay under every limit so a 429 is never needed to learn it.
+//!
+//! A request passes through, in order: the retry wait of its own [`crate::Call`], a pause the
+//! server asked for (`Retry-After`; Discord's global limit pauses every route), the concurrency
+//! limit, and then every bucket that applies to it — the global [`Limit`]s, its route's limits,
+//! its consumer's share, the window the server reported for its route (spread evenly until the
+//! reset), the adaptive bucket if an undocumented limit was discovered, and the quotas. It is
+//! admitted when all admit; otherwise the wait is the longest.
+//!
+//! ```text
+//!  Call ──► retry wait ─► server pause ─► concurrency ─► [global limits, route limits,
+//!           share, server window, adaptive, quotas] ─► max(earliest) ─► Send | Wait | Reject
+//! ```
+//!
+//! All state is integers (GCRA in exact `u128` ticks) except the adaptive rate (see
+//! [`AdaptiveConfig`]). Deciding allocates nothing.
+
+mod adaptive;
+mod gcra;
+mod limit;
+mod quota;
+mod server_window;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use adaptive::AdaptiveConfig;
+pub use limit::{Limit, LimitParseError, OnExhausted, Period, QuotaConfig, RouteRule};
+
+use crate::headers::Signal;
+use adaptive::Adaptive;
+use gcra::Gcra;
+use quota::{Admit, Quota};
+use server_window::{Report, ServerWindow};
+
+/// How urgent a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    /// May use the whole budget (the default).
+    #[default]
+    Foreground,
+    /// Uses only what foreground work leaves, keeping [`ThrottleConfig::background_share`]
+    /// of every bucket free.
+    Background,
+}
+
+/// A consumer's weight in a shared budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The consumer's name.
+    pub name: String,
+    /// Its weight: it gets `weight / Σ weights` of each global limit.
+    pub weight: u32,
+}
+
+/// Throttle settings. `Default` throttles nothing by configuration but follows every header,
+/// discovers undocumented limits, and keeps 20 % free from background work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ThrottleConfig {
+    /// Limits on every request (per second, per minute, per day...).
+    pub limits: Vec<Limit>,
+    /// Per-route limits; the first matching rule wins. Each route also gets its own server
+    /// window and pause.
+    pub routes: Vec<RouteRule>,
+    /// Requests in flight at once, at most (Salesforce-style concurrency limits). `None`: no
+    /// limit.
+    pub concurrency: Option<u32>,
+    /// Daily/monthly budgets.
+    pub quotas: Vec<QuotaConfig>,
+    /// Pace by what responses report (`remaining` until the reset). Default true.
+    pub follow_headers: bool,
+    /// Units of a reported window never used (a margin for other clients of the same key).
+    /// Default 0.
+    pub reserve: u64,
+    /// Discovery of undocumented limits.
+    pub adaptive: AdaptiveConfig,
+    /// The fraction of each bucket background requests leave free. Default 0.2.
+    pub background_share: f64,
+    /// Consumers sharing the global limits by weight (empty: no shares).
+    pub shares: Vec<Share>,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            limits: Vec::new(),
+            routes: Vec::new(),
+            concurrency: None,
+            quotas: Vec::new(),
+            follow_headers: true,
+            reserve: 0,
+            adaptive: AdaptiveConfig::default(),
+            background_share: 0.2,
+            shares: Vec::new(),
+        }
+    }
+}
+
+impl ThrottleConfig {
+    /// Adds a global limit.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+    /// Adds a route rule.
+    pub fn route(mut self, rule: RouteRule) -> Self {
+        self.routes.push(rule);
+        self
+    }
+    /// Sets the concurrency limit.
+    pub fn concurrency(mut self, n: u32) -> Self {
+        self.concurrency = Some(n.max(1));
+        self
+    }
+    /// Adds a quota.
+    pub fn quota(mut self, q: QuotaConfig) -> Self {
+        self.quotas.push(q);
+        self
+    }
+    /// Sets whether reported windows pace requests.
+    pub fn follow_headers(mut self, on: bool) -> Self {
+        self.follow_headers = on;
+        self
+    }
+    /// Sets the reserve kept in reported windows.
+    pub fn reserve(mut self, units: u64) -> Self {
+        self.reserve = units;
+        self
+    }
+    /// Sets adaptive discovery.
+    pub fn adaptive(mut self, a: AdaptiveConfig) -> Self {
+        self.adaptive = a;
+        self
+    }
+    /// Sets the share background work leaves free (clamped to 0..=0.95).
+    pub fn background_share(mut self, share: f64) -> Self {
+        self.background_share = if share.is_finite() {
+            share.clamp(0.0, 0.95)
+        } else {
+            0.2
+        };
+        self
+    }
+    /// Adds a consumer share.
+    pub fn share(mut self, name: &str, weight: u32) -> Self {
+        self.shares.push(Share {
+            name: name.into(),
+            weight: weight.max(1),
+        });
+        self
+    }
+}
+
+/// What a throttle knows about one route (index 0: requests no rule matched).
+#[derive(Debug, Clone)]
+struct Route {
+    limits: Vec<Gcra>,
+    /// Index into `windows` once a response named the window this route draws from.
+    window: Option<usize>,
+    adaptive: Adaptive,
+    /// Until when the server asked this route to wait, ns.
+    paused_until: u64,
+}
+
+/// A window a server reported, under the name it gave (bucket, resource, policy) or none.
+#[derive(Debug, Clone)]
+struct NamedWindow {
+    name: Option<String>,
+    win: ServerWindow,
+}
+
+/// The admission verdict for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Send now.
+    Now,
+    /// Not before this time (ns); `server` when the binding wait came from the server.
+    At { at: u64, server: bool },
+    /// Wait for a request in flight to finish.
+    NoPermit,
+    /// A quota configured to fail is used up until `reset_at` (ns).
+    QuotaExhausted { reset_at: u64 },
+    /// The request costs more than a bucket can ever hold.
+    CostTooHigh { cost: u64, capacity: u64 },
+}
+
+/// A request's throttle coordinates, kept in its [`crate::Call`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Ticket {
+    pub(crate) route: u16,
+    pub(crate) share: Option<u16>,
+    pub(crate) cost: u64,
+    pub(crate) priority: Priority,
+    pub(crate) permit: bool,
+    /// The route window's send count when this request left (to correct its report).
+    pub(crate) window_seq: Option<(usize, u64)>,
+    /// Sent and not yet answered.
+    pub(crate) in_flight: bool,
+}
+
+/// Something the throttle wants announced.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Note {
+    QuotaThreshold { index: usize, fraction: f64 },
+    Adapted { rate: f64 },
+}
+
+/// The throttle's state. Owned by the Pacer.
+#[derive(Debug, Clone)]
+pub(crate) struct Throttle {
+    cfg: ThrottleConfig,
+    global: Vec<Gcra>,
+    routes: Vec<Route>,
+    windows: Vec<NamedWindow>,
+    shares: Vec<Vec<Gcra>>,
+    quotas: Vec<Quota>,
+    in_flight: u32,
+    /// Until when every route waits (Discord's global limit), ns.
+    global_pause: u64,
+    started: bool,
+}
+
+const NS_PER_S: f64 = 1e9;
+
+fn dur_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Throttle {
+    pub(crate) fn new(cfg: ThrottleConfig) -> Self {
+        let route = |limits: &[Limit]| Route {
+            limits: limits.iter().map(Gcra::new).collect(),
+            window: None,
+            adaptive: Adaptive::new(cfg.adaptive),
+            paused_until: 0,
+        };
+        let mut routes = vec![route(&[])];
+        routes.extend(cfg.routes.iter().map(|r| route(&r.limits)));
+        let total: u64 = cfg
+            .shares
+            .iter()
+            .map(|s| u64::from(s.weight))
+            .sum::<u64>()
+            .max(1);
+        let shares = cfg
+            .shares
+            .iter()
+            .map(|s| {
+                cfg.limits
+                    .iter()
+                    .map(|l| {
+                        // weight/total of the rate: the same count over a longer period.
+                        let per = l
+                            .per
+                            .saturating_mul(u32::try_from(total).unwrap_or(u32::MAX))
+                            / s.weight.max(1);
+                        Gcra::new(&Limit { per, ..*l })
+                    })
+                    .collect()
+            })
+            .collect();
+        Throttle {
+            global: cfg.limits.iter().map(Gcra::new).collect(),
+            routes,
+            windows: Vec::new(),
+            shares,
+            quotas: Vec::new(),
+            in_flight: 0,
+            global_pause: 0,
+            started: false,
+            cfg,
+        }
+    }
+
+    /// Creates time-dependent state (quota periods) on first use.
+    pub(crate) fn start(&mut self, now_ns: u64, wall_ns: u128) {
+        if !self.started {
+            self.started = true;
+            self.quotas = self
+                .cfg
+                .quotas
+                .iter()
+                .map(|q| Quota::new(q.clone(), now_ns, wall_ns))
+                .collect();
+        }
+    }
+
+    /// The ticket for a request: its route (first matching rule), its consumer share.
+    pub(crate) fn ticket(&self, method: &str, path: &str, share: Option<&str>) -> Ticket {
+        let route = self
+            .cfg
+            .routes
+            .iter()
+            .position(|r| r.matches(method, path))
+            .map_or(0, |i| u16::try_from(i + 1).unwrap_or(0));
+        let share = share
+            .and_then(|name| self.cfg.shares.iter().position(|s| s.name == name))
+            .and_then(|i| u16::try_from(i).ok());
+        Ticket {
+            route,
+            share,
+            cost: 1,
+            ..Ticket::default()
+        }
+    }
+
+    /// The slack background requests leave in a GCRA with this rate, ns.
+    fn slack(&self, g: &Gcra, p: Priority) -> u64 {
+        match p {
+            Priority::Foreground => 0,
+            Priority::Background => {
+                let share = self.cfg.background_share;
+                let t = NS_PER_S / g.rate().max(1e-9);
+                let burst = g.capacity() as f64;
+                (t * burst * share / (1.0 - share).max(0.05)) as u64
+            }
+        }
+    }
+
+    /// Whether, and when, a request may go. Does not change state.
+    pub(crate) fn admit(&mut self, t: &Ticket, now: u64) -> Admission {
+        let mut at = now;
+        let mut server = false;
+        let route = &self.routes[usize::from(t.route)];
+        let pause = route.paused_until.max(self.global_pause);
+        if pause > at {
+            at = pause;
+            server = true;
+        }
+        if let Some(max) = self.cfg.concurrency
+            && !t.permit
+            && self.in_flight >= max
+        {
+            return Admission::NoPermit;
+        }
+        let gcras = self.global.iter().chain(&route.limits).chain(
+            t.share
+                .and_then(|s| self.shares.get(usize::from(s)))
+                .into_iter()
+                .flatten(),
+        );
+        for g in gcras {
+            match g.earliest_with_slack(now, t.cost, self.slack(g, t.priority)) {
+                Some(x) => at = at.max(x),
+                None => {
+                    return Admission::CostTooHigh {
+                        cost: t.cost,
+                        capacity: g.capacity(),
+                    };
+                }
+            }
+        }
+        if self.cfg.follow_headers
+            && let Some(w) = route.window
+        {
+            let reserve = match t.priority {
+                Priority::Foreground => self.cfg.reserve,
+                Priority::Background => {
+                    let limit = self.windows[w].win.limit().unwrap_or(0) as f64;
+                    self.cfg
+                        .reserve
+                        .max((limit * self.cfg.background_share) as u64)
+                }
+            };
+            if let Some(x) = self.windows[w].win.earliest(now, t.cost, reserve)
+                && x > at
+            {
+                at = x;
+                server = true;
+            }
+        }
+        let route = &self.routes[usize::from(t.route)];
+        let adaptive_at = route.adaptive.earliest(now);
+        if adaptive_at > at {
+            at = adaptive_at;
+            server = false;
+        }
+        for q in &mut self.quotas {
+            match q.admit(now, t.cost) {
+                Admit::At(x) => {
+                    if x > at {
+                        at = x;
+                        server = false;
+                    }
+                }
+                Admit::Exhausted { reset_at } => return Admission::QuotaExhausted { reset_at },
+            }
+        }
+        if at <= now {
+            Admission::Now
+        } else {
+            Admission::At { at, server }
+        }
+    }
+
+    /// The request goes now: take its units from every bucket, and its permit.
+    pub(crate) fn commit(&mut self, t: &mut Ticket, now: u64, notes: &mut impl FnMut(Note)) {
+        let route = &mut self.routes[usize::from(t.route)];
+        for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+            g.consume(now, t.cost);
+        }
+        if let Some(s) = t.share.and_then(|s| self.shares.get_mut(usize::from(s))) {
+            s.iter_mut().for_each(|g| g.consume(now, t.cost));
+        }
+        route.adaptive.consume(now, t.cost);
+        t.window_seq = route.window.map(|w| {
+            let win = &mut self.windows[w].win;
+            win.consume(now, t.cost);
+            (w, win.sent())
+        });
+        for (index, q) in self.quotas.iter_mut().enumerate() {
+            if let Some(fraction) = q.consume(now, t.cost) {
+                notes(Note::QuotaThreshold { index, fraction });
+            }
+        }
+        if !t.permit && self.cfg.concurrency.is_some() {
+            self.in_flight += 1;
+            t.permit = true;
+        }
+        t.in_flight = true;
+    }
+
+    /// The request is over (answered, failed or abandoned): its permit goes back.
+    pub(crate) fn release(&mut self, t: &mut Ticket) {
+        if t.permit {
+            self.in_flight = self.in_flight.saturating_sub(1);
+            t.permit = false;
+        }
+        t.in_flight = false;
+    }
+
+    /// A request that was committed but never sent: give its units back where that is exact.
+    pub(crate) fn cancel(&mut self, t: &mut Ticket, now: u64) {
+        if t.in_flight {
+            let route = &mut self.routes[usize::from(t.route)];
+            for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+                g.refund(now, t.cost);
+            }
+            if let Some((w, _)) = t.window_seq.take() {
+                self.windows[w].win.refund(t.cost);
+            }
+            for q in &mut self.quotas {
+                q.refund(t.cost);
+            }
+        }
+        self.release(t);
+    }
+
+    /// What a response said. `throttled`: it was a 429 (or throttling 403).
+    pub(crate) fn on_signal(
+        &mut self,
+        t: &Ticket,
+        now: u64,
+        s: &Signal,
+        throttled: bool,
+        notes: &mut impl FnMut(Note),
+    ) {
+        let r = usize::from(t.route);
+        if self.cfg.follow_headers
+            && let Some(remaining) = s.remaining
+        {
+            let report = Report {
+                remaining,
+                limit: s.limit,
+                reset_at: s.reset_in.map(|d| now.saturating_add(dur_ns(d))),
+                window: s.window.map(dur_ns),
+            };
+            let name = s.bucket.as_deref().or(s.policy.as_deref());
+            let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
+                Some(w) => w,
+                None => {
+                    self.windows.push(NamedWindow {
+                        name: name.map(str::to_owned),
+                        win: ServerWindow::new(report, 0),
+                    });
+                    self.windows.len() - 1
+                }
+            };
+            let sent_after = match t.window_seq {
+                Some((tw, seq)) if tw == w => self.windows[w].win.sent().saturating_sub(seq),
+                _ => 0,
+            };
+            self.windows[w].win.update(report, sent_after);
+            self.routes[r].window = Some(w);
+        }
+        if let Some(wait) = s.retry_after.filter(|d| !d.is_zero()) {
+            let until = now.saturating_add(dur_ns(wait));
+            if s.global {
+                self.global_pause = self.global_pause.max(until);
+            } else {
+                self.routes[r].paused_until = self.routes[r].paused_until.max(until);
+            }
+        }
+        let explained = s.remaining == Some(0) || s.policies.iter().any(|p| p.remaining == Some(0));
+        let adaptive = &mut self.routes[r].adaptive;
+        if throttled && !explained {
+            adaptive.on_throttle(now);
+            if let Some(rate) = adaptive.rate() {
+                notes(Note::Adapted { rate });
+            }
+        } else if !throttled && adaptive.is_active() {
+            adaptive.on_success(now);
+        }
+    }
+
+    /// What the throttle knows, for progress displays and reports.
+    pub(crate) fn status(&self, now: u64) -> Status {
+        let route = &self.routes[0];
+        let window = route.window.map(|w| &self.windows[w].win);
+        Status {
+            in_flight: self.in_flight,
+            adaptive_rate: self.routes.iter().find_map(|r| r.adaptive.rate()),
+            window_remaining: window.map(ServerWindow::remaining),
+            window_limit: window.and_then(ServerWindow::limit),
+            limits_available: self.global.iter().map(|g| g.available(now)).min(),
+            quota_remaining: self.quotas.iter().map(Quota::remaining).min(),
+        }
+    }
+}
+
+/// A snapshot of what the throttle knows (see [`crate::Pacer::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Status {
+    /// Requests sent and not yet answered (counted only under a concurrency limit).
+    pub in_flight: u32,
+    /// The adaptive rate in force, requests per second, if a hidden limit was discovered.
+    pub adaptive_rate: Option<f64>,
+    /// Units left in the window the server reported (for requests with no route).
+    pub window_remaining: Option<u64>,
+    /// That window's limit.
+    pub window_limit: Option<u64>,
+    /// Units available now in the tightest configured limit.
+    pub limits_available: Option<u64>,
+    /// Units left in the tightest quota.
+    pub quota_remaining: Option<u64>,
+}

@@ -1,0 +1,217 @@
+//! Long-window budgets (per day, per month): counted, thresholds raised, exhaustion handled.
+
+use super::limit::{OnExhausted, Period, QuotaConfig};
+
+const DAY_S: u64 = 86_400;
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian), after H. Hinnant's
+/// `days_from_civil` (public domain); the core has no date crate and needs only this.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+fn year_month(days: i64) -> (i64, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m)
+}
+
+/// The next period boundary strictly after `wall_s` (seconds since the Unix epoch, UTC).
+pub(crate) fn next_boundary(period: Period, wall_s: u64, start_s: u64) -> u64 {
+    match period {
+        Period::Day => (wall_s / DAY_S + 1) * DAY_S,
+        Period::Month => {
+            let days = i64::try_from(wall_s / DAY_S).unwrap_or(i64::MAX / 2);
+            let (y, m) = year_month(days);
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            u64::try_from(days_from_civil(ny, nm, 1)).unwrap_or(0) * DAY_S
+        }
+        Period::Seconds(n) => {
+            let n = n.max(1);
+            let elapsed = wall_s.saturating_sub(start_s);
+            start_s.saturating_add((elapsed / n + 1).saturating_mul(n))
+        }
+    }
+}
+
+/// A configured quota's running state. Times are ns since the Pacer's epoch; `wall0_s` maps
+/// that epoch to wall-clock seconds, for calendar boundaries.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Quota {
+    pub(crate) cfg: QuotaConfig,
+    pub(crate) used: u64,
+    /// End of the current period, ns since the epoch.
+    pub(crate) reset_at: u64,
+    start_s: u64,
+    wall0_ns: u128,
+    /// How many thresholds have been announced this period.
+    pub(crate) fired: usize,
+    last_send: Option<u64>,
+}
+
+/// What admission says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    At(u64),
+    Exhausted { reset_at: u64 },
+}
+
+impl Quota {
+    pub(crate) fn new(cfg: QuotaConfig, now_ns: u64, wall_now_ns: u128) -> Self {
+        let wall0_ns = wall_now_ns.saturating_sub(u128::from(now_ns));
+        let start_s = u64::try_from(wall_now_ns / 1_000_000_000).unwrap_or(u64::MAX);
+        let mut q = Quota {
+            cfg,
+            used: 0,
+            reset_at: 0,
+            start_s,
+            wall0_ns,
+            fired: 0,
+            last_send: None,
+        };
+        q.reset_at = q.boundary_after(now_ns);
+        q
+    }
+
+    fn boundary_after(&self, now_ns: u64) -> u64 {
+        let wall_s =
+            u64::try_from((self.wall0_ns + u128::from(now_ns)) / 1_000_000_000).unwrap_or(u64::MAX);
+        let b = next_boundary(self.cfg.period, wall_s, self.start_s);
+        let b_ns = u128::from(b) * 1_000_000_000;
+        u64::try_from(b_ns.saturating_sub(self.wall0_ns)).unwrap_or(u64::MAX)
+    }
+
+    fn roll(&mut self, now: u64) {
+        if now >= self.reset_at {
+            self.used = 0;
+            self.fired = 0;
+            self.last_send = None;
+            self.reset_at = self.boundary_after(now);
+        }
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.cfg.count.saturating_sub(self.used)
+    }
+
+    pub(crate) fn admit(&mut self, now: u64, cost: u64) -> Admit {
+        self.roll(now);
+        if self.remaining() < cost {
+            return match self.cfg.on_exhausted {
+                OnExhausted::Fail => Admit::Exhausted {
+                    reset_at: self.reset_at,
+                },
+                OnExhausted::Wait => Admit::At(self.reset_at),
+            };
+        }
+        if self.cfg.spread {
+            // The remaining units evenly over the time left, from the last send.
+            let from = self.last_send.unwrap_or(now);
+            let slots = self.remaining() / cost.max(1) + 1;
+            let spacing = self.reset_at.saturating_sub(from) / slots;
+            if self.last_send.is_some() {
+                return Admit::At(from.saturating_add(spacing).max(now));
+            }
+        }
+        Admit::At(now)
+    }
+
+    /// Counts `cost` units; returns the fraction used if it crossed a threshold.
+    pub(crate) fn consume(&mut self, now: u64, cost: u64) -> Option<f64> {
+        self.roll(now);
+        self.used = self.used.saturating_add(cost);
+        self.last_send = Some(now);
+        let used = self.used as f64 / self.cfg.count.max(1) as f64;
+        let mut crossed = None;
+        while let Some(&t) = self.cfg.thresholds.get(self.fired) {
+            if used + 1e-12 < t {
+                break;
+            }
+            crossed = Some(t);
+            self.fired += 1;
+        }
+        crossed
+    }
+
+    /// A unit that was counted but never went (cancelled).
+    pub(crate) fn refund(&mut self, cost: u64) {
+        self.used = self.used.saturating_sub(cost);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        for days in [0, 59, 60, 365, 11_016, 11_017, 19_000, 20_000, 47_000] {
+            let (y, m) = year_month(days);
+            assert!(days_from_civil(y, m, 1) <= days && days < days_from_civil(y, m, 1) + 31);
+        }
+    }
+
+    #[test]
+    fn boundaries() {
+        // 2026-11-23 19:00:00 UTC = 1795460400.
+        let t = 1_795_460_400;
+        assert_eq!(next_boundary(Period::Day, t, 0), 1_795_478_400); // 2026-11-24 00:00
+        assert_eq!(next_boundary(Period::Month, t, 0), 1_796_083_200); // 2026-12-01 00:00
+        // December rolls into January.
+        assert_eq!(
+            next_boundary(Period::Month, 1_796_083_200, 0),
+            1_798_761_600
+        ); // 2027-01-01
+        assert_eq!(next_boundary(Period::Seconds(60), 130, 100), 160);
+    }
+
+    #[test]
+    fn exhaustion_and_thresholds() {
+        let cfg = QuotaConfig::new(10, Period::Seconds(100));
+        let mut q = Quota::new(cfg, 0, 1_000_000_000_000);
+        let mut crossed = Vec::new();
+        for i in 0..10 {
+            assert_eq!(q.admit(i, 1), Admit::At(i));
+            crossed.extend(q.consume(i, 1));
+        }
+        assert_eq!(crossed, [0.8, 0.95]);
+        assert_eq!(
+            q.admit(20, 1),
+            Admit::Exhausted {
+                reset_at: 100_000_000_000
+            }
+        );
+        assert_eq!(q.admit(100_000_000_000, 1), Admit::At(100_000_000_000));
+    }
+
+    #[test]
+    fn spread_lasts_the_period() {
+        let cfg = QuotaConfig::new(100, Period::Seconds(100)).spread(true);
+        let mut q = Quota::new(cfg, 0, 0);
+        let mut t = 0;
+        for _ in 0..100 {
+            let Admit::At(at) = q.admit(t, 1) else {
+                panic!()
+            };
+            t = at;
+            q.consume(t, 1);
+        }
+        // The hundredth unit goes near the end of the period, not in the first seconds.
+        assert!(t > 95_000_000_000 && t < 100_000_000_000, "{t}");
+    }
+}

@@ -1,0 +1,219 @@
+//! A window the server told us about: `remaining` units until a reset. Paced evenly.
+//!
+//! With `remaining` R (less the configured reserve) and the reset T away, the next request is
+//! due `T / R` after the previous one: the budget is spread over the window, not fired in a
+//! burst that then stalls. Requests in flight are counted against the estimate: a response's
+//! `remaining` is corrected by the requests sent after it left.
+
+/// What a server reported about one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub(crate) remaining: u64,
+    pub(crate) limit: Option<u64>,
+    /// The reset, ns since the epoch, if known.
+    pub(crate) reset_at: Option<u64>,
+    /// The window's length in ns, if known.
+    pub(crate) window: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ServerWindow {
+    /// Estimated units left in the current window, in flight deducted.
+    remaining: u64,
+    limit: Option<u64>,
+    reset_at: Option<u64>,
+    window: Option<u64>,
+    /// When the last unit went, ns.
+    last_send: Option<u64>,
+    /// Units sent since the window was created (a sequence to correct reports by).
+    sent: u64,
+}
+
+impl ServerWindow {
+    pub(crate) fn new(r: Report, sent_after: u64) -> Self {
+        let mut w = ServerWindow {
+            remaining: 0,
+            limit: None,
+            reset_at: None,
+            window: None,
+            last_send: None,
+            sent: 0,
+        };
+        w.update(r, sent_after);
+        w
+    }
+
+    /// The units sent through this window so far (callers remember it at send time to compute
+    /// `sent_after` for a later report).
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// A fresh report. `sent_after` is how many units left after the request this report
+    /// answers (they are not in the server's count yet).
+    pub(crate) fn update(&mut self, r: Report, sent_after: u64) {
+        let estimate = r.remaining.saturating_sub(sent_after);
+        let fresh_window = match (self.reset_at, r.reset_at) {
+            (Some(old), Some(new)) => new > old.saturating_add(r.window.unwrap_or(0) / 2),
+            _ => true,
+        };
+        // Within one window the count only goes down: a report older than our estimate (it left
+        // before others were counted) cannot raise it. A new window replaces it.
+        if fresh_window || estimate < self.remaining || self.reset_at.is_none() {
+            self.remaining = estimate;
+        }
+        self.limit = r.limit.or(self.limit);
+        self.window = r.window.or(self.window);
+        if r.reset_at.is_some() {
+            self.reset_at = r.reset_at;
+        }
+    }
+
+    /// Rolls over to a new window if the reset has passed.
+    fn roll(&mut self, now: u64) {
+        if let Some(reset) = self.reset_at
+            && now >= reset
+        {
+            match (self.limit, self.window) {
+                (Some(limit), Some(window)) if window > 0 => {
+                    let windows = (now - reset) / window + 1;
+                    self.reset_at = reset.checked_add(windows.saturating_mul(window));
+                    self.remaining = limit;
+                }
+                (Some(limit), _) => {
+                    // The length is unknown: the next response tells. Allow the full limit.
+                    self.reset_at = None;
+                    self.remaining = limit;
+                }
+                _ => {
+                    self.reset_at = None;
+                    self.remaining = u64::MAX;
+                }
+            }
+        }
+    }
+
+    /// The earliest time `cost` units may go, keeping `reserve` units unused; `None` when the
+    /// window is exhausted and nothing says when it resets.
+    pub(crate) fn earliest(&mut self, now: u64, cost: u64, reserve: u64) -> Option<u64> {
+        self.roll(now);
+        let usable = self.remaining.saturating_sub(reserve);
+        if usable < cost {
+            return self.reset_at.map(|r| r.max(now));
+        }
+        let (Some(reset), Some(last)) = (self.reset_at, self.last_send) else {
+            return Some(now);
+        };
+        if reset <= now {
+            return Some(now);
+        }
+        // Spread: the time from the last send to the reset is cut into `usable + 1` equal slots,
+        // the last send at the start of the first: over a fresh window of L units that is one
+        // every W / L, the last one a slot before the reset.
+        let spacing = reset.saturating_sub(last) / (usable + 1) * cost;
+        Some(last.saturating_add(spacing).max(now).min(reset))
+    }
+
+    /// `cost` units went at `now`.
+    pub(crate) fn consume(&mut self, now: u64, cost: u64) {
+        self.roll(now);
+        self.remaining = self.remaining.saturating_sub(cost);
+        self.last_send = Some(now);
+        self.sent = self.sent.saturating_add(cost);
+    }
+
+    /// `cost` units were cancelled before they went.
+    pub(crate) fn refund(&mut self, cost: u64) {
+        self.remaining = self.remaining.saturating_add(cost);
+        self.sent = self.sent.saturating_sub(cost);
+    }
+
+    pub(crate) fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    pub(crate) fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
+    #[cfg(test)]
+    pub(crate) fn reset_at(&self) -> Option<u64> {
+        self.reset_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn spreads_remaining_over_the_window() {
+        let r = Report {
+            remaining: 10,
+            limit: Some(10),
+            reset_at: Some(10 * S),
+            window: Some(10 * S),
+        };
+        let mut w = ServerWindow::new(r, 0);
+        let mut t = 0;
+        let mut times = Vec::new();
+        for _ in 0..10 {
+            t = w.earliest(t, 1, 0).unwrap();
+            w.consume(t, 1);
+            times.push(t / (S / 10));
+        }
+        // First goes at once, then one every W / L: evenly, the last a slot before the reset.
+        assert_eq!(times, [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+        // Exhausted: wait for the reset, then a fresh window of 10.
+        assert_eq!(w.earliest(t, 1, 0), Some(10 * S));
+        w.consume(10 * S, 1);
+        assert_eq!(w.remaining(), 9);
+        assert_eq!(w.reset_at(), Some(20 * S));
+    }
+
+    #[test]
+    fn in_flight_requests_are_deducted_and_stale_reports_ignored() {
+        let r = Report {
+            remaining: 100,
+            limit: Some(100),
+            reset_at: Some(60 * S),
+            window: None,
+        };
+        let mut w = ServerWindow::new(r, 0);
+        w.consume(0, 1);
+        w.consume(1, 1);
+        w.consume(2, 1);
+        // The answer to the first says 99, but two more left after it.
+        w.update(Report { remaining: 99, ..r }, 2);
+        assert_eq!(w.remaining(), 97);
+        // A stale report cannot raise the estimate within the window.
+        w.update(Report { remaining: 99, ..r }, 0);
+        assert_eq!(w.remaining(), 97);
+        // A new window can.
+        w.update(
+            Report {
+                remaining: 100,
+                reset_at: Some(120 * S),
+                ..r
+            },
+            0,
+        );
+        assert_eq!(w.remaining(), 100);
+    }
+
+    #[test]
+    fn reserve_is_kept() {
+        let r = Report {
+            remaining: 3,
+            limit: Some(10),
+            reset_at: Some(5 * S),
+            window: None,
+        };
+        let mut w = ServerWindow::new(r, 0);
+        assert_eq!(w.earliest(0, 1, 2), Some(0));
+        w.consume(0, 1);
+        assert_eq!(w.earliest(1, 1, 2), Some(5 * S));
+    }
+}
