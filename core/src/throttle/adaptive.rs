@@ -4,9 +4,11 @@
 //! most of each cycle well below `W`; CUBIC returns quickly towards the rate that last worked,
 //! flattens near it (probing gently where 429s would start), and only then accelerates. Against
 //! a fixed hidden limit that gives ~92 % of the limit on average with one 429 per cycle, which
-//! is what the simulations measure. The constants are AWS's: `β = 0.7`, `C = 0.4`, the rate
-//! capped at twice the measured send rate (so an idle client does not "discover" capacity it
-//! never used) and floored at 0.5 requests per second.
+//! is what the simulations measure. The constants are AWS's — `β = 0.7`, the rate capped at
+//! twice the measured send rate (so an idle client does not "discover" capacity it never used)
+//! and floored at 0.5 requests per second — except CUBIC's `C`, which is scaled to the rate
+//! (see [`AdaptiveConfig::cycle_requests`]). One decrease per round trip: 429s for requests
+//! sent before the last decrease do not decrease the rate again.
 //!
 //! Arithmetic is in `f64`: the rate is an estimate, and `f64` is deterministic for the same
 //! inputs on the same platform.
@@ -24,8 +26,13 @@ pub struct AdaptiveConfig {
     pub enabled: bool,
     /// Multiplicative decrease on a 429 (AWS: 0.7).
     pub beta: f64,
-    /// CUBIC's scale constant (AWS: 0.4).
-    pub scale: f64,
+    /// Requests one CUBIC cycle spans: the time back to the last rate that worked is
+    /// `K = cycle_requests / rate`, and CUBIC's scale constant follows as
+    /// `C = rate × (1 − β) / K³`. Default 66, which gives AWS's `C = 0.4` at 25 requests per
+    /// second; AWS keeps `C` fixed, which at 2 requests per second probes every other request
+    /// and at 1,000 takes minutes to recover. Scaling it keeps 429s near `1 / cycle_requests`
+    /// of requests at any rate.
+    pub cycle_requests: f64,
     /// The lowest rate, requests per second (AWS: 0.5).
     pub min_rate: f64,
     /// How often the send rate is measured, seconds (AWS: 0.5).
@@ -37,7 +44,7 @@ impl Default for AdaptiveConfig {
         AdaptiveConfig {
             enabled: true,
             beta: 0.7,
-            scale: 0.4,
+            cycle_requests: 66.0,
             min_rate: 0.5,
             measure_every: 0.5,
         }
@@ -55,6 +62,8 @@ pub(crate) struct Adaptive {
     last_throttle_ns: u64,
     /// CUBIC's K: seconds from the throttle until the rate is back at `last_max_rate`.
     k: f64,
+    /// CUBIC's scale for the current cycle.
+    c: f64,
     /// Measured send rate (smoothed), per second.
     measured: f64,
     measure_start_ns: u64,
@@ -72,6 +81,7 @@ impl Adaptive {
             last_max_rate: 0.0,
             last_throttle_ns: 0,
             k: 0.0,
+            c: 0.0,
             measured: 0.0,
             measure_start_ns: 0,
             measure_count: 0,
@@ -130,9 +140,11 @@ impl Adaptive {
         self.rate = new_rate.min(ceiling).max(self.cfg.min_rate);
     }
 
-    /// A 429 that no known limit explains.
-    pub(crate) fn on_throttle(&mut self, now: u64) {
-        if !self.cfg.enabled {
+    /// A 429 that no known limit explains, for a request sent at `sent_at`. Requests sent
+    /// before the last decrease cannot confirm the new rate is still too high: their 429s are
+    /// the same congestion event and do not decrease it again (one decrease per round trip).
+    pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64) {
+        if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
         }
         // Before a full measurement bucket, what was sent so far stands in for the rate.
@@ -150,7 +162,8 @@ impl Adaptive {
         };
         let current = current.max(self.cfg.min_rate);
         self.last_max_rate = current;
-        self.k = (current * (1.0 - self.cfg.beta) / self.cfg.scale).cbrt();
+        self.k = self.cfg.cycle_requests.max(1.0) / current;
+        self.c = current * (1.0 - self.cfg.beta) / self.k.powi(3);
         self.last_throttle_ns = now;
         self.active = true;
         self.cap(current * self.cfg.beta);
@@ -162,7 +175,7 @@ impl Adaptive {
             return;
         }
         let t = now.saturating_sub(self.last_throttle_ns) as f64 / NS;
-        let cubic = self.cfg.scale * (t - self.k).powi(3) + self.last_max_rate;
+        let cubic = self.c * (t - self.k).powi(3) + self.last_max_rate;
         self.cap(cubic);
     }
 }
@@ -180,14 +193,20 @@ mod tests {
             a.consume(t, 1);
             t += 50_000_000;
         }
-        a.on_throttle(t);
+        a.on_throttle(t, t);
         let max = a.last_max_rate;
         assert!((max - 20.0).abs() < 1.0, "{max}");
         assert!((a.rate().unwrap() - 0.7 * max).abs() < 1e-9);
-        // K seconds later the rate is back at the last max.
+        // Sending on at 20/s, K seconds later the rate is back at the last max.
         let k_ns = (a.k * 1e9) as u64;
-        for step in 0..=10 {
-            let now = t + k_ns * step / 10;
+        assert_eq!(
+            k_ns / 1_000_000,
+            66_000 / 20,
+            "K spans cycle_requests at the last rate"
+        );
+        let mut now = t;
+        while now < t + k_ns {
+            now += 50_000_000;
             a.consume(now, 1);
             a.on_success(now);
         }
@@ -202,9 +221,9 @@ mod tests {
     fn inactive_until_throttled_and_floored() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
         assert_eq!(a.earliest(5), 5);
-        a.on_throttle(0);
+        a.on_throttle(0, 0);
         for i in 0..20 {
-            a.on_throttle(i);
+            a.on_throttle(i, i);
         }
         assert!(a.rate().unwrap() >= 0.5);
     }

@@ -39,17 +39,20 @@ impl Gcra {
         self.earliest_with_slack(now_ns, cost, 0)
     }
 
-    /// As [`Gcra::earliest`], but leaving `slack_ns` of capacity unused (for background work).
+    /// As [`Gcra::earliest`], but only once the bucket has been idle for `slack_ns` (for
+    /// background work, which must leave room for foreground).
     pub(crate) fn earliest_with_slack(&self, now_ns: u64, cost: u64, slack_ns: u64) -> Option<u64> {
         let cost = u128::from(cost);
         if cost > self.burst {
             return None;
         }
         let now = u128::from(now_ns) * self.count;
-        let new_tat = self.tat.max(idle_from(now, self.count)) + cost * self.per_ns;
-        let tolerance = self.burst * self.per_ns;
         let slack = u128::from(slack_ns) * self.count;
-        let allow_at = (new_tat + slack).saturating_sub(tolerance);
+        // Background work acts as if the bucket were `slack` fuller than it is: it goes only
+        // once the bucket has been idle that long, so foreground always finds room.
+        let new_tat = (self.tat + slack).max(idle_from(now, self.count)) + cost * self.per_ns;
+        let tolerance = self.burst * self.per_ns;
+        let allow_at = new_tat.saturating_sub(tolerance);
         if allow_at <= now {
             return Some(now_ns);
         }

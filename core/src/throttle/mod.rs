@@ -76,6 +76,10 @@ pub struct ThrottleConfig {
     /// Units of a reported window never used (a margin for other clients of the same key).
     /// Default 0.
     pub reserve: u64,
+    /// Spread reported quotas (windows longer than an hour: daily, monthly) until their reset
+    /// too. Default false: a quota is spent as fast as the rate limits allow, and exhausting it
+    /// refuses requests until the reset. Shorter windows are always spread.
+    pub spread_quotas: bool,
     /// Discovery of undocumented limits.
     pub adaptive: AdaptiveConfig,
     /// The fraction of each bucket background requests leave free. Default 0.2.
@@ -93,6 +97,7 @@ impl Default for ThrottleConfig {
             quotas: Vec::new(),
             follow_headers: true,
             reserve: 0,
+            spread_quotas: false,
             adaptive: AdaptiveConfig::default(),
             background_share: 0.2,
             shares: Vec::new(),
@@ -131,6 +136,11 @@ impl ThrottleConfig {
         self.reserve = units;
         self
     }
+    /// Sets whether reported quotas are spread until their reset.
+    pub fn spread_quotas(mut self, on: bool) -> Self {
+        self.spread_quotas = on;
+        self
+    }
     /// Sets adaptive discovery.
     pub fn adaptive(mut self, a: AdaptiveConfig) -> Self {
         self.adaptive = a;
@@ -159,8 +169,8 @@ impl ThrottleConfig {
 #[derive(Debug, Clone)]
 struct Route {
     limits: Vec<Gcra>,
-    /// Index into `windows` once a response named the window this route draws from.
-    window: Option<usize>,
+    /// Indices into `windows` of the windows responses said this route draws from.
+    windows: Vec<usize>,
     adaptive: Adaptive,
     /// Until when the server asked this route to wait, ns.
     paused_until: u64,
@@ -196,8 +206,10 @@ pub(crate) struct Ticket {
     pub(crate) cost: u64,
     pub(crate) priority: Priority,
     pub(crate) permit: bool,
-    /// The route window's send count when this request left (to correct its report).
-    pub(crate) window_seq: Option<(usize, u64)>,
+    /// Each route window's send count when this request left (to correct its reports).
+    pub(crate) window_seq: [Option<(usize, u64)>; MAX_TRACKED],
+    /// When it was sent, ns.
+    pub(crate) sent_at: u64,
     /// Sent and not yet answered.
     pub(crate) in_flight: bool,
 }
@@ -226,6 +238,13 @@ pub(crate) struct Throttle {
 
 const NS_PER_S: f64 = 1e9;
 
+/// Windows per route whose in-flight requests are tracked exactly (more are tracked without
+/// the in-flight correction, which errs on the safe side only for them).
+const MAX_TRACKED: usize = 4;
+
+/// Windows longer than this are quotas (the signal parser's default horizon).
+const QUOTA_HORIZON_NS: u64 = 3_600_000_000_000;
+
 fn dur_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -234,7 +253,7 @@ impl Throttle {
     pub(crate) fn new(cfg: ThrottleConfig) -> Self {
         let route = |limits: &[Limit]| Route {
             limits: limits.iter().map(Gcra::new).collect(),
-            window: None,
+            windows: Vec::new(),
             adaptive: Adaptive::new(cfg.adaptive),
             paused_until: 0,
         };
@@ -354,23 +373,27 @@ impl Throttle {
                 }
             }
         }
-        if self.cfg.follow_headers
-            && let Some(w) = route.window
-        {
-            let reserve = match t.priority {
-                Priority::Foreground => self.cfg.reserve,
-                Priority::Background => {
-                    let limit = self.windows[w].win.limit().unwrap_or(0) as f64;
-                    self.cfg
-                        .reserve
-                        .max((limit * self.cfg.background_share) as u64)
+        if self.cfg.follow_headers {
+            for &w in &route.windows {
+                let win = &mut self.windows[w].win;
+                let reserve = match t.priority {
+                    Priority::Foreground => self.cfg.reserve,
+                    Priority::Background => {
+                        let limit = win.limit().unwrap_or(0) as f64;
+                        self.cfg
+                            .reserve
+                            .max((limit * self.cfg.background_share) as u64)
+                    }
+                };
+                if let Some(reset_at) = win.quota_exhausted(now, t.cost, reserve) {
+                    return Admission::QuotaExhausted { reset_at };
                 }
-            };
-            if let Some(x) = self.windows[w].win.earliest(now, t.cost, reserve)
-                && x > at
-            {
-                at = x;
-                server = true;
+                if let Some(x) = win.earliest(now, t.cost, reserve)
+                    && x > at
+                {
+                    at = x;
+                    server = true;
+                }
             }
         }
         let route = &self.routes[usize::from(t.route)];
@@ -407,11 +430,15 @@ impl Throttle {
             s.iter_mut().for_each(|g| g.consume(now, t.cost));
         }
         route.adaptive.consume(now, t.cost);
-        t.window_seq = route.window.map(|w| {
+        t.window_seq = [None; MAX_TRACKED];
+        for (i, &w) in route.windows.iter().enumerate() {
             let win = &mut self.windows[w].win;
             win.consume(now, t.cost);
-            (w, win.sent())
-        });
+            if let Some(slot) = t.window_seq.get_mut(i) {
+                *slot = Some((w, win.sent()));
+            }
+        }
+        t.sent_at = now;
         for (index, q) in self.quotas.iter_mut().enumerate() {
             if let Some(fraction) = q.consume(now, t.cost) {
                 notes(Note::QuotaThreshold { index, fraction });
@@ -440,7 +467,7 @@ impl Throttle {
             for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
                 g.refund(now, t.cost);
             }
-            if let Some((w, _)) = t.window_seq.take() {
+            for (w, _) in t.window_seq.iter_mut().filter_map(Option::take) {
                 self.windows[w].win.refund(t.cost);
             }
             for q in &mut self.quotas {
@@ -460,32 +487,31 @@ impl Throttle {
         notes: &mut impl FnMut(Note),
     ) {
         let r = usize::from(t.route);
-        if self.cfg.follow_headers
-            && let Some(remaining) = s.remaining
-        {
-            let report = Report {
-                remaining,
-                limit: s.limit,
-                reset_at: s.reset_in.map(|d| now.saturating_add(dur_ns(d))),
-                window: s.window.map(dur_ns),
-            };
-            let name = s.bucket.as_deref().or(s.policy.as_deref());
-            let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
-                Some(w) => w,
-                None => {
-                    self.windows.push(NamedWindow {
-                        name: name.map(str::to_owned),
-                        win: ServerWindow::new(report, 0),
-                    });
-                    self.windows.len() - 1
+        if self.cfg.follow_headers {
+            let reset_at = |d: Option<Duration>| d.map(|d| now.saturating_add(dur_ns(d)));
+            if s.policies.is_empty() {
+                if let Some(remaining) = s.remaining {
+                    let report = Report {
+                        remaining,
+                        limit: s.limit,
+                        reset_at: reset_at(s.reset_in),
+                        window: s.window.map(dur_ns),
+                    };
+                    self.learn(r, t, s.bucket.as_deref().or(s.policy.as_deref()), report);
                 }
-            };
-            let sent_after = match t.window_seq {
-                Some((tw, seq)) if tw == w => self.windows[w].win.sent().saturating_sub(seq),
-                _ => 0,
-            };
-            self.windows[w].win.update(report, sent_after);
-            self.routes[r].window = Some(w);
+            } else {
+                for p in &s.policies {
+                    if let Some(remaining) = p.remaining {
+                        let report = Report {
+                            remaining,
+                            limit: p.limit,
+                            reset_at: reset_at(p.reset_in),
+                            window: p.window.map(dur_ns),
+                        };
+                        self.learn(r, t, p.name.as_deref(), report);
+                    }
+                }
+            }
         }
         if let Some(wait) = s.retry_after.filter(|d| !d.is_zero()) {
             let until = now.saturating_add(dur_ns(wait));
@@ -498,7 +524,7 @@ impl Throttle {
         let explained = s.remaining == Some(0) || s.policies.iter().any(|p| p.remaining == Some(0));
         let adaptive = &mut self.routes[r].adaptive;
         if throttled && !explained {
-            adaptive.on_throttle(now);
+            adaptive.on_throttle(now, t.sent_at);
             if let Some(rate) = adaptive.rate() {
                 notes(Note::Adapted { rate });
             }
@@ -507,10 +533,42 @@ impl Throttle {
         }
     }
 
+    /// Updates (or starts tracking) the window `name` from a report answering `t`, and notes
+    /// that route `r` draws from it.
+    fn learn(&mut self, r: usize, t: &Ticket, name: Option<&str>, report: Report) {
+        let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
+            Some(w) => w,
+            None => {
+                self.windows.push(NamedWindow {
+                    name: name.map(str::to_owned),
+                    win: ServerWindow::new(report, 0),
+                });
+                self.windows.len() - 1
+            }
+        };
+        let win = &mut self.windows[w].win;
+        let sent_after = t
+            .window_seq
+            .iter()
+            .flatten()
+            .find(|(i, _)| *i == w)
+            .map_or(0, |(_, seq)| win.sent().saturating_sub(*seq));
+        win.update(report, sent_after);
+        let long = match (report.window, report.reset_at) {
+            (Some(window), _) => window > QUOTA_HORIZON_NS,
+            (None, Some(reset)) => reset.saturating_sub(t.sent_at) > QUOTA_HORIZON_NS,
+            (None, None) => false,
+        };
+        win.set_kind(long, !long || self.cfg.spread_quotas);
+        if !self.routes[r].windows.contains(&w) {
+            self.routes[r].windows.push(w);
+        }
+    }
+
     /// What the throttle knows, for progress displays and reports.
     pub(crate) fn status(&self, now: u64) -> Status {
         let route = &self.routes[0];
-        let window = route.window.map(|w| &self.windows[w].win);
+        let window = route.windows.first().map(|&w| &self.windows[w].win);
         Status {
             in_flight: self.in_flight,
             adaptive_rate: self.routes.iter().find_map(|r| r.adaptive.rate()),

@@ -27,6 +27,11 @@ pub(crate) struct ServerWindow {
     last_send: Option<u64>,
     /// Units sent since the window was created (a sequence to correct reports by).
     sent: u64,
+    /// Whether to spread the remaining units until the reset (else: use them as fast as other
+    /// limits allow, and wait for the reset only once they are gone).
+    spread: bool,
+    /// A long window (a quota): exhausting it is not a wait but a refusal until the reset.
+    quota: bool,
 }
 
 impl ServerWindow {
@@ -38,6 +43,8 @@ impl ServerWindow {
             window: None,
             last_send: None,
             sent: 0,
+            spread: true,
+            quota: false,
         };
         w.update(r, sent_after);
         w
@@ -101,6 +108,9 @@ impl ServerWindow {
         if usable < cost {
             return self.reset_at.map(|r| r.max(now));
         }
+        if !self.spread {
+            return Some(now);
+        }
         let (Some(reset), Some(last)) = (self.reset_at, self.last_send) else {
             return Some(now);
         };
@@ -112,6 +122,19 @@ impl ServerWindow {
         // every W / L, the last one a slot before the reset.
         let spacing = reset.saturating_sub(last) / (usable + 1) * cost;
         Some(last.saturating_add(spacing).max(now).min(reset))
+    }
+
+    /// Marks the window as a quota (or not), and whether its units are spread to the reset.
+    pub(crate) fn set_kind(&mut self, quota: bool, spread: bool) {
+        self.quota = quota;
+        self.spread = spread;
+    }
+
+    /// A quota that cannot admit `cost` more units (keeping `reserve`) before its reset.
+    pub(crate) fn quota_exhausted(&mut self, now: u64, cost: u64, reserve: u64) -> Option<u64> {
+        self.roll(now);
+        (self.quota && self.remaining.saturating_sub(reserve) < cost)
+            .then_some(self.reset_at.unwrap_or(u64::MAX))
     }
 
     /// `cost` units went at `now`.

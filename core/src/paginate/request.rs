@@ -1,0 +1,243 @@
+//! The request a walk starts from, the requests it asks for, and how parameters are set.
+
+use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde_json::Value;
+use url::Url;
+
+use super::error::SpecError;
+use super::fnv::Fnv;
+use super::pointer::{Pointer, parse_index};
+use super::spec::Param;
+
+/// The first page's request, as the caller would send it without pagination.
+///
+/// Its [fingerprint](RequestTemplate::fingerprint) ties checkpoints to it. Headers are the
+/// caller's (credentials included): the walk copies them into each [`PageRequest`], dropping
+/// credentials when a next URL leads to another origin. They are never part of a fingerprint
+/// or a checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RequestTemplate {
+    /// The method (`GET`; `POST` for GraphQL and search bodies).
+    pub method: Method,
+    /// The URL, with any fixed query parameters.
+    pub url: Url,
+    /// Headers to send with every page request.
+    pub headers: HeaderMap,
+    /// The body, if any. Styles that put parameters in the body need a JSON object here (or
+    /// nothing: an empty object is created).
+    pub body: Option<Vec<u8>>,
+}
+
+impl RequestTemplate {
+    /// A template with no headers and no body.
+    pub fn new(method: Method, url: Url) -> Self {
+        RequestTemplate {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// A `GET` of `url`.
+    pub fn get(url: &str) -> Result<Self, SpecError> {
+        let url = Url::parse(url).map_err(|e| SpecError::BadUrl(e.to_string()))?;
+        Ok(RequestTemplate::new(Method::GET, url))
+    }
+
+    /// A `POST` of `body` as JSON to `url` (GraphQL, search APIs), with
+    /// `content-type: application/json`.
+    pub fn post_json(url: &str, body: &Value) -> Result<Self, SpecError> {
+        let url = Url::parse(url).map_err(|e| SpecError::BadUrl(e.to_string()))?;
+        let mut t = RequestTemplate::new(Method::POST, url);
+        t.headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        t.body = Some(body.to_string().into_bytes());
+        Ok(t)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// A stable 64-bit fingerprint of the method, URL and body: FNV-1a 64 over
+    /// `METHOD "\n" URL "\n" ("-" | "+" BODY)`. Headers are left out on purpose (they hold
+    /// secrets, and rotating a token must not invalidate a checkpoint). Not cryptographic: it
+    /// tells "a different request" from "the same request", nothing more.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = Fnv::new();
+        h.write(self.method.as_str().as_bytes())
+            .write(b"\n")
+            .write(self.url.as_str().as_bytes())
+            .write(b"\n");
+        match &self.body {
+            None => h.write(b"-"),
+            Some(b) => h.write(b"+").write(b),
+        };
+        h.finish()
+    }
+}
+
+/// A page request the walk asks the caller to send.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PageRequest {
+    /// The method (the template's).
+    pub method: Method,
+    /// The URL: the template's with the walk's parameters, or a next URL from the server.
+    pub url: Url,
+    /// The headers to send: the template's, minus credentials when `credentials` is false.
+    pub headers: HeaderMap,
+    /// The body: the template's, with the walk's body parameters set.
+    pub body: Option<Vec<u8>>,
+    /// Whether credentials may go with this request. `false` when the URL is on another origin
+    /// than the template's (an allowed one, see [`super::Guards::allowed_origins`]): the walk
+    /// has already dropped credential headers from `headers`, and an adapter that adds
+    /// credentials of its own (an agent-wide bearer token, cookies) must not add them.
+    pub credentials: bool,
+}
+
+/// Sets query parameter `name` to `value`, replacing every existing occurrence, keeping the
+/// rest of the query byte for byte. The value is form-urlencoded.
+pub(crate) fn set_query(url: &mut Url, name: &str, value: &str) {
+    let mut out = String::new();
+    if let Some(q) = url.query() {
+        for pair in q.split('&').filter(|p| !p.is_empty()) {
+            let key = pair.split('=').next().unwrap_or("");
+            let same = url::form_urlencoded::parse(key.as_bytes())
+                .next()
+                .is_some_and(|(k, _)| k == name);
+            if !same {
+                out.push_str(pair);
+                out.push('&');
+            }
+        }
+    }
+    out.extend(url::form_urlencoded::byte_serialize(name.as_bytes()));
+    out.push('=');
+    out.extend(url::form_urlencoded::byte_serialize(value.as_bytes()));
+    url.set_query(Some(&out));
+}
+
+/// Sets `value` at `pointer` in `body`, creating objects on the way. Fails when the way goes
+/// through a scalar or past the end of an array.
+pub(crate) fn set_body(body: &mut Value, pointer: &Pointer, value: Value) -> Result<(), ()> {
+    let mut at = body;
+    for token in pointer.tokens() {
+        if at.is_null() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        at = match at {
+            Value::Object(m) => m.entry(token.clone()).or_insert(Value::Null),
+            Value::Array(a) => parse_index(token).and_then(|i| a.get_mut(i)).ok_or(())?,
+            _ => return Err(()),
+        };
+    }
+    *at = value;
+    Ok(())
+}
+
+/// A JSON value as a query parameter: strings as they are, numbers and booleans as written,
+/// anything else as compact JSON.
+pub(crate) fn query_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Sets a parameter in a URL or JSON body.
+pub(crate) fn set_param(
+    url: &mut Url,
+    body: &mut Option<Value>,
+    param: &Param,
+    value: Value,
+) -> Result<(), ()> {
+    match param {
+        Param::Query(name) => {
+            set_query(url, name, &query_text(&value));
+            Ok(())
+        }
+        Param::Body(p) => set_body(body.get_or_insert(Value::Null), p, value),
+    }
+}
+
+/// The template's headers, minus credentials.
+pub(crate) fn without_credentials(headers: &HeaderMap, extra: &[String]) -> HeaderMap {
+    let mut h = headers.clone();
+    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
+        h.remove(name);
+    }
+    for name in extra {
+        if let Ok(n) = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
+            h.remove(n);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_query_replaces_and_keeps_the_rest() {
+        let mut u = Url::parse("https://x.test/l?a=1&cursor=old&b=%20x&cursor=older").unwrap();
+        set_query(&mut u, "cursor", "dXNlcjpVMEc5V0ZYTlo=+/");
+        assert_eq!(
+            u.as_str(),
+            "https://x.test/l?a=1&b=%20x&cursor=dXNlcjpVMEc5V0ZYTlo%3D%2B%2F"
+        );
+        let mut u = Url::parse("https://x.test/l").unwrap();
+        set_query(&mut u, "page", "2");
+        assert_eq!(u.as_str(), "https://x.test/l?page=2");
+    }
+
+    #[test]
+    fn set_body_creates_the_way() {
+        let mut b = serde_json::json!({"query": "q"});
+        set_body(&mut b, &Pointer::from_static("/variables/after"), "c1".into()).unwrap();
+        assert_eq!(b, serde_json::json!({"query": "q", "variables": {"after": "c1"}}));
+        let mut s = serde_json::json!({"a": 1});
+        assert!(set_body(&mut s, &Pointer::from_static("/a/b"), Value::Null).is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_headers() {
+        let a = RequestTemplate::get("https://x.test/l").unwrap();
+        let b = a.clone().header(AUTHORIZATION, HeaderValue::from_static("Bearer s"));
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        let c = a.clone().body(b"{}".to_vec());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        // Pinned: checkpoints written by one build are read by the next.
+        assert_eq!(a.fingerprint(), {
+            let mut h = Fnv::new();
+            h.write(b"GET\nhttps://x.test/l\n-");
+            h.finish()
+        });
+    }
+
+    #[test]
+    fn credentials_are_dropped() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer s"));
+        h.insert(COOKIE, HeaderValue::from_static("sid=1"));
+        h.insert("x-api-key", HeaderValue::from_static("k"));
+        h.insert("accept", HeaderValue::from_static("application/json"));
+        let out = without_credentials(&h, &["X-Api-Key".into()]);
+        assert_eq!(out.len(), 1);
+        assert!(out.contains_key("accept"));
+    }
+}
