@@ -1,1 +1,30 @@
-fn main() {}
+//! The `paceline` command. Each subcommand lives in its own module; this file only dispatches.
+#![forbid(unsafe_code)]
+
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Production-safe HTTP API clients: rate limits, retries, pagination.
+#[derive(Debug, Parser)]
+#[command(name = "paceline", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what paceline reads from a server's answer.
+    #[command(subcommand)]
+    Inspect(inspect::Inspect),
+}
+
+fn main() -> ExitCode {
+    // clap exits with 2 on bad usage; subcommands return 0 (ok) or 1 (unreadable input).
+    match Cli::parse().command {
+        Command::Inspect(cmd) => inspect::run(cmd),
+    }
+}
