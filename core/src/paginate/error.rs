@@ -67,7 +67,9 @@ impl fmt::Display for PageError {
             PageError::Status(s) => write!(f, "page response has status {}", s.as_u16()),
             PageError::Body(e) => write!(f, "page {e}"),
             PageError::ItemsMissing { pointer } => write!(f, "no items at {pointer:?}"),
-            PageError::ItemsNotArray { pointer } => write!(f, "items at {pointer:?} are not an array"),
+            PageError::ItemsNotArray { pointer } => {
+                write!(f, "items at {pointer:?} are not an array")
+            }
             PageError::WrongType { pointer, expected } => {
                 write!(f, "value at {pointer:?} is not a {expected}")
             }
@@ -162,7 +164,10 @@ impl fmt::Display for GuardError {
             GuardError::BadNextUrl { value } => write!(f, "next URL is not a URL: {value:?}"),
             GuardError::BadLinkHeader(e) => write!(f, "{e}"),
             GuardError::NextMissing { page } => {
-                write!(f, "page {page} says there is more but gives no next pointer")
+                write!(
+                    f,
+                    "page {page} says there is more but gives no next pointer"
+                )
             }
             GuardError::MaxPages { max } => write!(f, "stopped at the maximum of {max} pages"),
             GuardError::TooManyEmptyPages { count } => {
@@ -202,7 +207,10 @@ impl fmt::Display for SpecError {
             SpecError::BadUrl(e) => write!(f, "template URL: {e}"),
             SpecError::BodyNotJson => f.write_str("body parameters need a JSON object body"),
             SpecError::BadBodyParam { pointer } => {
-                write!(f, "body parameter {pointer:?} cannot be set in the template's body")
+                write!(
+                    f,
+                    "body parameter {pointer:?} cannot be set in the template's body"
+                )
             }
             SpecError::NoKeys => f.write_str("keyset style without keys"),
             SpecError::BadOrigin(o) => write!(f, "allowed origin {o:?} is not a URL"),
@@ -250,7 +258,10 @@ impl fmt::Display for ResumeError {
                 "checkpoint is for another request (fingerprint {found:016x}, expected {expected:016x})"
             ),
             ResumeError::StyleMismatch { spec, checkpoint } => {
-                write!(f, "checkpoint style {checkpoint} does not fit spec style {spec}")
+                write!(
+                    f,
+                    "checkpoint style {checkpoint} does not fit spec style {spec}"
+                )
             }
             ResumeError::NoSpec => f.write_str("no spec given and none in the checkpoint"),
             ResumeError::Spec(e) => write!(f, "{e}"),

@@ -218,7 +218,8 @@ fn parse_into<'a>(v: &'a [u8], links: &mut Vec<Link<'a>>) -> Result<(), LinkErro
                     i += 1;
                 }
                 if i < v.len() && v[i] == b'"' {
-                    let (value, end) = quoted(v, i).ok_or(LinkError::UnterminatedQuote { at: i })?;
+                    let (value, end) =
+                        quoted(v, i).ok_or(LinkError::UnterminatedQuote { at: i })?;
                     i = end;
                     value
                 } else {
@@ -287,7 +288,9 @@ pub fn links_in(headers: &HeaderMap) -> Result<Vec<Link<'_>>, LinkError> {
 
 /// The first link with relation type `rel` and no `anchor`, in a parsed list.
 pub fn find_rel<'l, 'a>(links: &'l [Link<'a>], rel: &str) -> Option<&'l Link<'a>> {
-    links.iter().find(|l| l.anchor().is_none() && l.has_rel(rel))
+    links
+        .iter()
+        .find(|l| l.anchor().is_none() && l.has_rel(rel))
 }
 
 /// The target of the first `rel` link in one `Link` value, resolved against `base` (the URL of
@@ -327,21 +330,19 @@ mod tests {
     #[test]
     fn rfc8288_examples() {
         // RFC 8288 §3.5.
-        let v = r#"<http://example.com/TheBook/chapter2>; rel="previous"; title="previous chapter""#;
+        let v =
+            r#"<http://example.com/TheBook/chapter2>; rel="previous"; title="previous chapter""#;
         let l = &parse_link(v.as_bytes()).unwrap()[0];
         assert_eq!(l.param("title"), Some("previous chapter"));
         assert!(l.has_rel("previous"));
         let v = r#"</>; rel="http://example.net/foo""#;
         assert!(parse_link(v.as_bytes()).unwrap()[0].has_rel("http://example.net/foo"));
-        let v = r#"</terms>; rel="copyright"; anchor="#foo""#;
+        let v = r##"</terms>; rel="copyright"; anchor="#foo""##;
         let links = parse_link(v.as_bytes()).unwrap();
         assert_eq!(links[0].anchor(), Some("#foo"));
         assert!(find_rel(&links, "copyright").is_none());
         let v = r#"</TheBook/chapter2>; rel="previous"; title*=UTF-8'de'letztes%20Kapitel, </TheBook/chapter4>; rel="next"; title*=UTF-8'de'n%c3%a4chstes%20Kapitel"#;
-        assert_eq!(
-            targets(v),
-            ["/TheBook/chapter2", "/TheBook/chapter4"]
-        );
+        assert_eq!(targets(v), ["/TheBook/chapter2", "/TheBook/chapter4"]);
         let v = r#"<http://example.org/>; rel="start http://example.net/relation/other""#;
         let l = &parse_link(v.as_bytes()).unwrap()[0];
         assert!(l.has_rel("start") && l.has_rel("http://example.net/relation/other"));
@@ -353,7 +354,10 @@ mod tests {
         assert_eq!(targets(v), ["https://x.test/a?q=1,2;3", "https://x.test/b"]);
         let links = parse_link(v.as_bytes()).unwrap();
         assert_eq!(links[0].param("title"), Some("a, b; c"));
-        assert_eq!(find_rel(&links, "next").unwrap().target(), "https://x.test/b");
+        assert_eq!(
+            find_rel(&links, "next").unwrap().target(),
+            "https://x.test/b"
+        );
     }
 
     #[test]
@@ -397,8 +401,14 @@ mod tests {
             parse_link(b"<a>; title=\"open"),
             Err(LinkError::UnterminatedQuote { at: 11 })
         );
-        assert_eq!(parse_link(b"<a> rel=next"), Err(LinkError::ExpectedSeparator { at: 4 }));
-        assert_eq!(parse_link(b"<a>; =next"), Err(LinkError::BadParam { at: 5 }));
+        assert_eq!(
+            parse_link(b"<a> rel=next"),
+            Err(LinkError::ExpectedSeparator { at: 4 })
+        );
+        assert_eq!(
+            parse_link(b"<a>; =next"),
+            Err(LinkError::BadParam { at: 5 })
+        );
         assert_eq!(parse_link(b"<a>; rel="), Err(LinkError::BadParam { at: 9 }));
         assert_eq!(parse_link(b"<a\x01>"), Err(LinkError::BadTarget { at: 0 }));
         assert_eq!(parse_link(b"<\xff>"), Err(LinkError::BadTarget { at: 0 }));
@@ -412,10 +422,19 @@ mod tests {
                 .unwrap()
                 .map(|u| u.to_string())
         };
-        assert_eq!(r("<?page=2>; rel=next").unwrap(), "https://api.test/v1/items?page=2");
-        assert_eq!(r("<items?page=2>; rel=next").unwrap(), "https://api.test/v1/items?page=2");
+        assert_eq!(
+            r("<?page=2>; rel=next").unwrap(),
+            "https://api.test/v1/items?page=2"
+        );
+        assert_eq!(
+            r("<items?page=2>; rel=next").unwrap(),
+            "https://api.test/v1/items?page=2"
+        );
         assert_eq!(r("<../v2/x>; rel=next").unwrap(), "https://api.test/v2/x");
-        assert_eq!(r("<//other.test/p>; rel=next").unwrap(), "https://other.test/p");
+        assert_eq!(
+            r("<//other.test/p>; rel=next").unwrap(),
+            "https://other.test/p"
+        );
         assert_eq!(r("<a>; rel=prev"), None);
     }
 

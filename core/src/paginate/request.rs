@@ -208,8 +208,16 @@ mod tests {
     #[test]
     fn set_body_creates_the_way() {
         let mut b = serde_json::json!({"query": "q"});
-        set_body(&mut b, &Pointer::from_static("/variables/after"), "c1".into()).unwrap();
-        assert_eq!(b, serde_json::json!({"query": "q", "variables": {"after": "c1"}}));
+        set_body(
+            &mut b,
+            &Pointer::from_static("/variables/after"),
+            "c1".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"query": "q", "variables": {"after": "c1"}})
+        );
         let mut s = serde_json::json!({"a": 1});
         assert!(set_body(&mut s, &Pointer::from_static("/a/b"), Value::Null).is_err());
     }
@@ -217,7 +225,9 @@ mod tests {
     #[test]
     fn fingerprint_ignores_headers() {
         let a = RequestTemplate::get("https://x.test/l").unwrap();
-        let b = a.clone().header(AUTHORIZATION, HeaderValue::from_static("Bearer s"));
+        let b = a
+            .clone()
+            .header(AUTHORIZATION, HeaderValue::from_static("Bearer s"));
         assert_eq!(a.fingerprint(), b.fingerprint());
         let c = a.clone().body(b"{}".to_vec());
         assert_ne!(a.fingerprint(), c.fingerprint());

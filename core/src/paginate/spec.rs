@@ -615,7 +615,8 @@ impl PageSpec {
     /// `pageSize=size`. Source: google.aip.dev/158.
     #[track_caller]
     pub fn google(items: &str, size: u64) -> Self {
-        PageSpec::token(items, "/nextPageToken", "pageToken").page_size(Param::query("pageSize"), size)
+        PageSpec::token(items, "/nextPageToken", "pageToken")
+            .page_size(Param::query("pageSize"), size)
     }
 
     /// Sets [`PageSpec::page_size`].
@@ -681,7 +682,9 @@ mod tests {
     #[test]
     fn every_preset_round_trips_through_json() {
         for spec in [
-            PageSpec::offset("/data", 50).total("/total").dedupe_by("/id"),
+            PageSpec::offset("/data", 50)
+                .total("/total")
+                .dedupe_by("/id"),
             PageSpec::page_number("", 30).has_more("/more"),
             PageSpec::slack("/members"),
             PageSpec::stripe(),
@@ -700,10 +703,18 @@ mod tests {
                     param: Param::query("cursor"),
                     has_more: None,
                 })
-                .guards(Guards::default().max_pages(5).allow_origin("https://cdn.test")),
+                .guards(
+                    Guards::default()
+                        .max_pages(5)
+                        .allow_origin("https://cdn.test"),
+                ),
         ] {
             let json = serde_json::to_string(&spec).unwrap();
-            assert_eq!(serde_json::from_str::<PageSpec>(&json).unwrap(), spec, "{json}");
+            assert_eq!(
+                serde_json::from_str::<PageSpec>(&json).unwrap(),
+                spec,
+                "{json}"
+            );
         }
     }
 

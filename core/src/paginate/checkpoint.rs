@@ -1,0 +1,294 @@
+//! Checkpoints: where a walk stands, as a small versioned record that survives a crash.
+//!
+//! The order that makes a crash safe: **deliver the page's records, then persist the
+//! checkpoint** (adapters write it atomically: temp file, fsync, rename). A crash before the
+//! write re-delivers at most that one page on resume; a crash after it re-delivers nothing.
+//! With [`super::PageSpec::dedupe`], a resumed walk also filters the records an offset shift
+//! brings back, for the last [`super::Guards::resume_window`] keys.
+//!
+//! What a checkpoint holds: the version, the style, the next position (offset, page, cursor or
+//! token, URL, keyset or `search_after` values), pages and records done, the last record's key,
+//! the first and last `total` seen, the request template's [fingerprint]
+//! (super::RequestTemplate::fingerprint), the recent key hashes (de-duplicating walks only) and,
+//! for auto-detected walks, the detected spec. Never a header value: no secrets.
+//!
+//! ```
+//! use paceline::paginate::Checkpoint;
+//!
+//! let err = Checkpoint::from_bytes(br#"{"version": 99}"#).unwrap_err();
+//! assert_eq!(err.to_string(), "unknown checkpoint version 99");
+//! ```
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use super::error::CheckpointError;
+use super::fnv::Fnv;
+use super::spec::{PageSpec, StyleKind};
+
+/// Where the next request starts. Cursors, page tokens and Relay end cursors are all
+/// [`Position::Cursor`]; keyset and `search_after` values are [`Position::After`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "at", content = "value", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Position {
+    /// The first page.
+    Start,
+    /// An offset.
+    Offset(u64),
+    /// A page number.
+    Page(u64),
+    /// A cursor or token.
+    Cursor(String),
+    /// An absolute URL.
+    Url(String),
+    /// Keyset or `search_after` values, one per key parameter.
+    After(Vec<Value>),
+    /// Nothing left.
+    End,
+}
+
+impl Position {
+    /// A hash identifying this position among those a walk has used (cursors, URLs and keys
+    /// only: offsets and pages never repeat).
+    pub(crate) fn repeat_hash(&self) -> Option<u64> {
+        let mut h = Fnv::new();
+        match self {
+            Position::Cursor(c) => h.write(b"c").write(c.as_bytes()),
+            Position::Url(u) => h.write(b"u").write(u.as_bytes()),
+            Position::After(v) => h
+                .write(b"a")
+                .write(Value::from(v.clone()).to_string().as_bytes()),
+            _ => return None,
+        };
+        Some(h.finish())
+    }
+}
+
+/// The checkpoint format version this build writes and reads.
+pub const CHECKPOINT_VERSION: u32 = 1;
+
+/// A walk's progress, taken with [`super::Walk::checkpoint`] after a page's records were
+/// delivered, and given to [`super::Walk::resume`]. See the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Checkpoint {
+    pub(crate) version: u32,
+    pub(crate) style: StyleKind,
+    pub(crate) next: Position,
+    pub(crate) pages: u64,
+    pub(crate) records: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) first_total: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_total: Option<u64>,
+    #[serde(with = "hex_u64")]
+    pub(crate) fingerprint: u64,
+    #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
+    pub(crate) recent_keys: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) spec: Option<PageSpec>,
+}
+
+impl Checkpoint {
+    /// The longest checkpoint [`Checkpoint::from_bytes`] accepts: 1 MiB.
+    pub const MAX_LEN: usize = 1 << 20;
+
+    /// Decodes a checkpoint. A parser: any bytes give a checkpoint or a typed error, never a
+    /// panic. The version is read first, so a checkpoint from a newer build is reported as
+    /// [`CheckpointError::UnknownVersion`], not as garbage.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        if bytes.len() > Self::MAX_LEN {
+            return Err(CheckpointError::TooLarge {
+                len: bytes.len(),
+                max: Self::MAX_LEN,
+            });
+        }
+        #[derive(Deserialize)]
+        struct Peek {
+            version: u32,
+        }
+        let peek: Peek =
+            serde_json::from_slice(bytes).map_err(|_| CheckpointError::NotACheckpoint)?;
+        if peek.version != CHECKPOINT_VERSION {
+            return Err(CheckpointError::UnknownVersion(peek.version));
+        }
+        serde_json::from_slice(bytes).map_err(|e| CheckpointError::Invalid(e.to_string()))
+    }
+
+    /// Encodes the checkpoint as compact JSON (deterministic: same checkpoint, same bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Only strings, numbers and derived structs: serializing cannot fail.
+        serde_json::to_vec(self).expect("a checkpoint always serializes")
+    }
+
+    /// The format version.
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The style in use when it was taken.
+    pub fn style(&self) -> StyleKind {
+        self.style
+    }
+
+    /// Where the next request starts.
+    pub fn next(&self) -> &Position {
+        &self.next
+    }
+
+    /// Whether the walk had reached the end of the list.
+    pub fn is_complete(&self) -> bool {
+        self.next == Position::End
+    }
+
+    /// Pages received.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
+    /// Records delivered.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// The key of the last record delivered, when the spec names one (at most 256 bytes).
+    pub fn last_key(&self) -> Option<&str> {
+        self.last_key.as_deref()
+    }
+
+    /// The `total` the first page reported.
+    pub fn first_total(&self) -> Option<u64> {
+        self.first_total
+    }
+
+    /// The request template's fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// The spec an auto-detected walk chose.
+    pub fn detected_spec(&self) -> Option<&PageSpec> {
+        self.spec.as_ref()
+    }
+}
+
+/// A `u64` as 16 lower-case hex digits.
+mod hex_u64 {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        parse(&s).ok_or_else(|| serde::de::Error::custom("expected 16 hex digits"))
+    }
+
+    pub(super) fn parse(s: &str) -> Option<u64> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u64::from_str_radix(s, 16).ok()
+    }
+}
+
+/// Key hashes as one string of 16 hex digits each: compact, and one value to validate.
+mod hex_keys {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(v.len() * 16);
+        for k in v {
+            out.push_str(&format!("{k:016x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.len() % 16 != 0 || !s.is_ascii() {
+            return Err(serde::de::Error::custom("expected groups of 16 hex digits"));
+        }
+        (0..s.len() / 16)
+            .map(|i| {
+                super::hex_u64::parse(&s[i * 16..i * 16 + 16])
+                    .ok_or_else(|| serde::de::Error::custom("expected hex digits"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        Checkpoint {
+            version: 1,
+            style: StyleKind::Offset,
+            next: Position::Offset(200),
+            pages: 2,
+            records: 198,
+            last_key: Some("rec-199".into()),
+            first_total: Some(1000),
+            last_total: Some(1003),
+            fingerprint: 0x0123_4567_89ab_cdef,
+            recent_keys: vec![1, u64::MAX],
+            spec: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_format() {
+        let cp = sample();
+        let bytes = cp.to_bytes();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"version":1,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"last_key":"rec-199","first_total":1000,"last_total":1003,"fingerprint":"0123456789abcdef","recent_keys":"0000000000000001ffffffffffffffff"}"#
+        );
+        assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), cp);
+    }
+
+    #[test]
+    fn hostile_bytes_are_typed_errors() {
+        assert_eq!(
+            Checkpoint::from_bytes(b"\xff\x00"),
+            Err(CheckpointError::NotACheckpoint)
+        );
+        assert_eq!(
+            Checkpoint::from_bytes(b"{}"),
+            Err(CheckpointError::NotACheckpoint)
+        );
+        assert_eq!(
+            Checkpoint::from_bytes(br#"{"version":2}"#),
+            Err(CheckpointError::UnknownVersion(2))
+        );
+        assert!(matches!(
+            Checkpoint::from_bytes(br#"{"version":1}"#),
+            Err(CheckpointError::Invalid(_))
+        ));
+        let bad_hex = String::from_utf8(sample().to_bytes())
+            .unwrap()
+            .replace("0123456789abcdef", "0123456789abcdeg");
+        assert!(matches!(
+            Checkpoint::from_bytes(bad_hex.as_bytes()),
+            Err(CheckpointError::Invalid(_))
+        ));
+        let odd_keys = String::from_utf8(sample().to_bytes())
+            .unwrap()
+            .replace("ffffffffffffffff\"", "fffffffffffffff\"");
+        assert!(matches!(
+            Checkpoint::from_bytes(odd_keys.as_bytes()),
+            Err(CheckpointError::Invalid(_))
+        ));
+        let big = vec![b' '; Checkpoint::MAX_LEN + 1];
+        assert!(matches!(
+            Checkpoint::from_bytes(&big),
+            Err(CheckpointError::TooLarge { .. })
+        ));
+    }
+}
