@@ -318,15 +318,19 @@ impl Pacer {
 
     /// Nanoseconds since the epoch (the first time this Pacer saw).
     fn ns(&mut self, now: Now) -> u64 {
-        let epoch = *self.epoch.get_or_insert(now);
-        let wall = now
-            .wall
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let ns = u64::try_from(now.mono.saturating_duration_since(epoch.mono).as_nanos())
-            .unwrap_or(u64::MAX);
-        self.throttle.start(ns, wall);
-        ns
+        let epoch = match self.epoch {
+            Some(e) => e,
+            None => {
+                self.epoch = Some(now);
+                let wall = now
+                    .wall
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                self.throttle.start(0, wall);
+                now
+            }
+        };
+        u64::try_from(now.mono.saturating_duration_since(epoch.mono).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The instant `ns` after the epoch (`None` past what an `Instant` can hold).

@@ -70,6 +70,8 @@ pub(crate) struct Adaptive {
     measure_count: u64,
     /// Next time a unit may go, ns.
     next_ns: u64,
+    /// `measure_every` in ns.
+    measure_every_ns: u64,
 }
 
 impl Adaptive {
@@ -86,6 +88,7 @@ impl Adaptive {
             measure_start_ns: 0,
             measure_count: 0,
             next_ns: 0,
+            measure_every_ns: (cfg.measure_every.clamp(0.001, 3600.0) * NS) as u64,
         }
     }
 
@@ -117,8 +120,9 @@ impl Adaptive {
     /// The send rate, measured over buckets of `measure_every` seconds and smoothed
     /// (`0.8 × old + 0.2 × new`, AWS's).
     fn measure(&mut self, now: u64, cost: u64) {
-        let span = now.saturating_sub(self.measure_start_ns) as f64 / NS;
-        if span >= self.cfg.measure_every {
+        let elapsed = now.saturating_sub(self.measure_start_ns);
+        if elapsed >= self.measure_every_ns {
+            let span = elapsed as f64 / NS;
             let r = self.measure_count as f64 / span;
             self.measured = if self.measured == 0.0 {
                 r

@@ -1,35 +1,136 @@
 //! GCRA (the generic cell rate algorithm) in exact integer arithmetic.
 //!
-//! Time is nanoseconds since the Pacer's epoch. To stay exact when `per / count` is not a whole
-//! number of nanoseconds (3 per second), time is scaled by `count`: one nanosecond is `count`
-//! ticks and one unit costs `per` (in ns) ticks. All arithmetic is `u128`, so nothing drifts or
-//! overflows over any realistic run (a century of nanoseconds × a billion per period fits).
+//! Time is nanoseconds since the Pacer's epoch. The emission interval `T = per / count` is
+//! rarely a whole number of nanoseconds (3 per second), so every instant the bucket keeps is a
+//! [`Tick`]: whole nanoseconds plus a remainder in `1/count` ns. Adding `T` is two additions
+//! and a carry; nothing is rounded, so nothing drifts over any run, and the hot path has no
+//! multiplication or division (only a cost above 1 multiplies).
 
 use super::limit::Limit;
+
+/// An instant: `ns + frac / count` nanoseconds (`frac < count`). Ordered lexicographically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Tick {
+    ns: u64,
+    frac: u64,
+}
 
 /// One GCRA bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Gcra {
-    count: u128,
-    per_ns: u128,
-    burst: u128,
-    /// The theoretical arrival time, in ticks.
-    tat: u128,
+    count: u64,
+    /// The emission interval `T`.
+    t: Tick,
+    /// The tolerance: `burst × T` (a unit conforms when `tat + T − tolerance ≤ now`).
+    tolerance: Tick,
+    /// `(burst − 1) × T`: one unit conforms exactly when `tat ≤ now + lead`.
+    lead: Tick,
+    burst: u64,
+    per_ns: u64,
+    /// The theoretical arrival time.
+    tat: Tick,
 }
 
 impl Gcra {
     pub(crate) fn new(limit: &Limit) -> Self {
+        let count = limit.count.max(1);
+        let per_ns = u64::try_from(limit.per.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let burst = limit.burst.max(1);
+        let split = |units: u128| {
+            let total = units * u128::from(per_ns);
+            Tick {
+                ns: u64::try_from(total / u128::from(count)).unwrap_or(u64::MAX),
+                frac: (total % u128::from(count)) as u64,
+            }
+        };
         Gcra {
-            count: u128::from(limit.count.max(1)),
-            per_ns: limit.per.as_nanos().max(1),
-            burst: u128::from(limit.burst.max(1)),
-            tat: 0,
+            count,
+            t: split(1),
+            tolerance: split(u128::from(burst)),
+            lead: split(u128::from(burst - 1)),
+            burst,
+            per_ns,
+            tat: Tick::default(),
         }
     }
 
     /// The burst, in units.
     pub(crate) fn capacity(&self) -> u64 {
-        u64::try_from(self.burst).unwrap_or(u64::MAX)
+        self.burst
+    }
+
+    #[inline]
+    fn add(&self, a: Tick, b: Tick) -> Tick {
+        let frac = a.frac + b.frac;
+        let carry = frac >= self.count;
+        Tick {
+            ns: a.ns.saturating_add(b.ns).saturating_add(u64::from(carry)),
+            frac: if carry { frac - self.count } else { frac },
+        }
+    }
+
+    /// `a − b`, or zero if `b > a`.
+    #[inline]
+    fn sub(&self, a: Tick, b: Tick) -> Tick {
+        if b >= a {
+            return Tick::default();
+        }
+        if a.frac >= b.frac {
+            Tick {
+                ns: a.ns - b.ns,
+                frac: a.frac - b.frac,
+            }
+        } else {
+            Tick {
+                ns: a.ns - b.ns - 1,
+                frac: a.frac + self.count - b.frac,
+            }
+        }
+    }
+
+    /// `cost × T`.
+    fn times(&self, cost: u64) -> Tick {
+        if cost == 1 {
+            return self.t;
+        }
+        let total = u128::from(cost) * u128::from(self.per_ns);
+        Tick {
+            ns: u64::try_from(total / u128::from(self.count)).unwrap_or(u64::MAX),
+            frac: (total % u128::from(self.count)) as u64,
+        }
+    }
+
+    /// An arrival at whole nanosecond `now` could have been anywhere in the nanosecond before
+    /// it: counting the rounding as idle time would accumulate into drift.
+    #[inline]
+    fn arrival(&self, now: u64) -> Tick {
+        if now == 0 || self.count == 1 {
+            Tick { ns: now, frac: 0 }
+        } else {
+            Tick {
+                ns: now - 1,
+                frac: 1,
+            }
+        }
+    }
+
+    /// The theoretical arrival time after `cost` more units at `now`, `slack_ns` of idle time
+    /// being required first.
+    fn next_tat(&self, now: u64, cost: u64, slack_ns: u64) -> Tick {
+        let tat = if slack_ns == 0 {
+            self.tat
+        } else {
+            self.add(
+                self.tat,
+                Tick {
+                    ns: slack_ns,
+                    frac: 0,
+                },
+            )
+        };
+        self.add(tat.max(self.arrival(now)), self.times(cost))
     }
 
     /// The earliest time (ns) at which `cost` units conform; `None` if `cost` exceeds the burst
@@ -41,37 +142,45 @@ impl Gcra {
 
     /// As [`Gcra::earliest`], but only once the bucket has been idle for `slack_ns` (for
     /// background work, which must leave room for foreground).
+    #[inline]
     pub(crate) fn earliest_with_slack(&self, now_ns: u64, cost: u64, slack_ns: u64) -> Option<u64> {
-        let cost = u128::from(cost);
+        if cost == 1 && slack_ns == 0 {
+            // The hot path, the general one below simplified: an arrival later than `tat`
+            // always conforms (the lead is never negative), so one comparison decides.
+            let at = self.sub(self.tat, self.lead);
+            return Some(if at.ns < now_ns || (at.ns == now_ns && at.frac == 0) {
+                now_ns
+            } else {
+                at.ns.saturating_add(u64::from(at.frac > 0))
+            });
+        }
         if cost > self.burst {
             return None;
         }
-        let now = u128::from(now_ns) * self.count;
-        let slack = u128::from(slack_ns) * self.count;
         // Background work acts as if the bucket were `slack` fuller than it is: it goes only
         // once the bucket has been idle that long, so foreground always finds room.
-        let new_tat = (self.tat + slack).max(idle_from(now, self.count)) + cost * self.per_ns;
-        let tolerance = self.burst * self.per_ns;
-        let allow_at = new_tat.saturating_sub(tolerance);
-        if allow_at <= now {
+        let allow_at = self.sub(self.next_tat(now_ns, cost, slack_ns), self.tolerance);
+        if allow_at
+            <= (Tick {
+                ns: now_ns,
+                frac: 0,
+            })
+        {
             return Some(now_ns);
         }
-        Some(to_ns(allow_at.div_ceil(self.count)))
+        Some(allow_at.ns.saturating_add(u64::from(allow_at.frac > 0)))
     }
 
-    /// Records `cost` units sent at `now_ns` (call only once [`Gcra::earliest`] allows it).
+    /// Records `cost` units sent at `now` (call only once [`Gcra::earliest`] allows it).
+    #[inline]
     pub(crate) fn consume(&mut self, now_ns: u64, cost: u64) {
-        let now = u128::from(now_ns) * self.count;
-        self.tat = self.tat.max(idle_from(now, self.count)) + u128::from(cost) * self.per_ns;
+        self.tat = self.next_tat(now_ns, cost, 0);
     }
 
     /// Gives back `cost` units (a request that was cancelled before it was sent).
     pub(crate) fn refund(&mut self, now_ns: u64, cost: u64) {
-        let now = u128::from(now_ns) * self.count;
-        self.tat = self
-            .tat
-            .saturating_sub(u128::from(cost) * self.per_ns)
-            .max(now.min(self.tat));
+        let floor = self.arrival(now_ns).min(self.tat);
+        self.tat = self.sub(self.tat, self.times(cost)).max(floor);
     }
 
     /// The rate in units per second.
@@ -82,20 +191,17 @@ impl Gcra {
     /// Units available right now (for reporting).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn available(&self, now_ns: u64) -> u64 {
-        let now = u128::from(now_ns) * self.count;
-        let used = self.tat.saturating_sub(now).div_ceil(self.per_ns);
-        u64::try_from(self.burst.saturating_sub(used)).unwrap_or(0)
+        let ahead = self.sub(
+            self.tat,
+            Tick {
+                ns: now_ns,
+                frac: 0,
+            },
+        );
+        let ahead_ticks = u128::from(ahead.ns) * u128::from(self.count) + u128::from(ahead.frac);
+        let used = ahead_ticks.div_ceil(u128::from(self.per_ns));
+        u64::try_from(u128::from(self.burst).saturating_sub(used)).unwrap_or(0)
     }
-}
-
-/// A time given in whole nanoseconds stands for the `count` ticks up to it: an arrival rounded up
-/// to the nanosecond must not count as idle time, or rounding would accumulate into drift.
-fn idle_from(now: u128, count: u128) -> u128 {
-    now.saturating_sub(count - 1)
-}
-
-fn to_ns(x: u128) -> u64 {
-    u64::try_from(x).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

@@ -328,6 +328,7 @@ impl Throttle {
     }
 
     /// The slack background requests leave in a GCRA with this rate, ns.
+    #[inline]
     fn slack(&self, g: &Gcra, p: Priority) -> u64 {
         match p {
             Priority::Foreground => 0,
@@ -356,20 +357,20 @@ impl Throttle {
         {
             return Admission::NoPermit;
         }
-        let gcras = self.global.iter().chain(&route.limits).chain(
-            t.share
-                .and_then(|s| self.shares.get(usize::from(s)))
-                .into_iter()
-                .flatten(),
-        );
-        for g in gcras {
-            match g.earliest_with_slack(now, t.cost, self.slack(g, t.priority)) {
-                Some(x) => at = at.max(x),
-                None => {
-                    return Admission::CostTooHigh {
-                        cost: t.cost,
-                        capacity: g.capacity(),
-                    };
+        let share: &[Gcra] = match t.share {
+            Some(i) => self.shares.get(usize::from(i)).map_or(&[], Vec::as_slice),
+            None => &[],
+        };
+        for set in [self.global.as_slice(), route.limits.as_slice(), share] {
+            for g in set {
+                match g.earliest_with_slack(now, t.cost, self.slack(g, t.priority)) {
+                    Some(x) => at = at.max(x),
+                    None => {
+                        return Admission::CostTooHigh {
+                            cost: t.cost,
+                            capacity: g.capacity(),
+                        };
+                    }
                 }
             }
         }
@@ -423,14 +424,21 @@ impl Throttle {
     /// The request goes now: take its units from every bucket, and its permit.
     pub(crate) fn commit(&mut self, t: &mut Ticket, now: u64, notes: &mut impl FnMut(Note)) {
         let route = &mut self.routes[usize::from(t.route)];
-        for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+        for g in &mut self.global {
             g.consume(now, t.cost);
         }
-        if let Some(s) = t.share.and_then(|s| self.shares.get_mut(usize::from(s))) {
-            s.iter_mut().for_each(|g| g.consume(now, t.cost));
+        for g in &mut route.limits {
+            g.consume(now, t.cost);
+        }
+        if let Some(i) = t.share
+            && let Some(set) = self.shares.get_mut(usize::from(i))
+        {
+            set.iter_mut().for_each(|g| g.consume(now, t.cost));
         }
         route.adaptive.consume(now, t.cost);
-        t.window_seq = [None; MAX_TRACKED];
+        if !route.windows.is_empty() {
+            t.window_seq = [None; MAX_TRACKED];
+        }
         for (i, &w) in route.windows.iter().enumerate() {
             let win = &mut self.windows[w].win;
             win.consume(now, t.cost);

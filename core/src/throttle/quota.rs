@@ -59,6 +59,8 @@ pub(crate) struct Quota {
     wall0_ns: u128,
     /// How many thresholds have been announced this period.
     pub(crate) fired: usize,
+    /// Units used at which the next one is crossed.
+    next_threshold: u64,
     last_send: Option<u64>,
 }
 
@@ -80,9 +82,11 @@ impl Quota {
             start_s,
             wall0_ns,
             fired: 0,
+            next_threshold: 0,
             last_send: None,
         };
         q.reset_at = q.boundary_after(now_ns);
+        q.next_threshold = q.threshold_units();
         q
     }
 
@@ -98,6 +102,7 @@ impl Quota {
         if now >= self.reset_at {
             self.used = 0;
             self.fired = 0;
+            self.next_threshold = self.threshold_units();
             self.last_send = None;
             self.reset_at = self.boundary_after(now);
         }
@@ -134,6 +139,9 @@ impl Quota {
         self.roll(now);
         self.used = self.used.saturating_add(cost);
         self.last_send = Some(now);
+        if self.used < self.next_threshold {
+            return None;
+        }
         let used = self.used as f64 / self.cfg.count.max(1) as f64;
         let mut crossed = None;
         while let Some(&t) = self.cfg.thresholds.get(self.fired) {
@@ -143,7 +151,15 @@ impl Quota {
             crossed = Some(t);
             self.fired += 1;
         }
+        self.next_threshold = self.threshold_units();
         crossed
+    }
+
+    /// Units used at which the next threshold is crossed (`u64::MAX` when none is left).
+    fn threshold_units(&self) -> u64 {
+        self.cfg.thresholds.get(self.fired).map_or(u64::MAX, |t| {
+            ((t * self.cfg.count as f64).ceil().max(0.0) as u64).min(self.cfg.count)
+        })
     }
 
     /// A unit that was counted but never went (cancelled).
