@@ -37,7 +37,10 @@ fn cycle(pacer: &mut Pacer, now: Now, h: &HeaderMap, empty: &HeaderMap) -> Now {
             other => panic!("{other:?}"),
         }
     }
-    assert_eq!(pacer.on_response(&mut call, now, StatusCode::OK, h), Finish::Done);
+    assert_eq!(
+        pacer.on_response(&mut call, now, StatusCode::OK, h),
+        Finish::Done
+    );
     while pacer.poll_event().is_some() {}
     now
 }
