@@ -7,10 +7,11 @@
 //! brings back, for the last [`super::Guards::resume_window`] keys.
 //!
 //! What a checkpoint holds: the version, the style, the next position (offset, page, cursor or
-//! token, URL, keyset or `search_after` values), pages and records done, the last record's key,
-//! the first and last `total` seen, the request template's [fingerprint]
-//! (super::RequestTemplate::fingerprint), the recent key hashes (de-duplicating walks only) and,
-//! for auto-detected walks, the detected spec. Never a header value: no secrets.
+//! token, URL, keyset or `search_after` values), pages, items and records done, the last
+//! record's key, the first and last `total` seen, the guards' state (the last page's hash, the
+//! run of empty pages), the request template's fingerprint
+//! ([`super::RequestTemplate::fingerprint`]), the recent key hashes (de-duplicating walks only)
+//! and, for auto-detected walks, the detected spec. Never a header value: no secrets.
 //!
 //! ```
 //! use paceline::paginate::Checkpoint;
@@ -78,6 +79,15 @@ pub struct Checkpoint {
     pub(crate) next: Position,
     pub(crate) pages: u64,
     pub(crate) records: u64,
+    /// Items received, duplicates included.
+    #[serde(default)]
+    pub(crate) items: u64,
+    /// Consecutive empty pages at the end so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) empty_streak: u32,
+    /// The hash of the last non-empty page's items (the repeated-page guard).
+    #[serde(default, with = "hex_opt", skip_serializing_if = "Option::is_none")]
+    pub(crate) last_page: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +185,26 @@ impl Checkpoint {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// An optional `u64` as 16 lower-case hex digits.
+mod hex_opt {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::hex_u64::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        super::hex_u64::deserialize(d).map(Some)
+    }
+}
+
 /// A `u64` as 16 lower-case hex digits.
 mod hex_u64 {
     use super::*;
@@ -233,6 +263,9 @@ mod tests {
             next: Position::Offset(200),
             pages: 2,
             records: 198,
+            items: 200,
+            empty_streak: 0,
+            last_page: Some(0xfeed),
             last_key: Some("rec-199".into()),
             first_total: Some(1000),
             last_total: Some(1003),
@@ -248,7 +281,7 @@ mod tests {
         let bytes = cp.to_bytes();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"version":1,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"last_key":"rec-199","first_total":1000,"last_total":1003,"fingerprint":"0123456789abcdef","recent_keys":"0000000000000001ffffffffffffffff"}"#
+            r#"{"version":1,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"items":200,"last_page":"000000000000feed","last_key":"rec-199","first_total":1000,"last_total":1003,"fingerprint":"0123456789abcdef","recent_keys":"0000000000000001ffffffffffffffff"}"#
         );
         assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), cp);
     }

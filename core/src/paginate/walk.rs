@@ -418,6 +418,9 @@ impl Walk {
         }
         walk.pages = checkpoint.pages;
         walk.records = checkpoint.records;
+        walk.raw_seen = checkpoint.items;
+        walk.empty_streak = checkpoint.empty_streak;
+        walk.last_items = checkpoint.last_page;
         walk.first_total = checkpoint.first_total;
         walk.last_total = checkpoint.last_total;
         walk.last_key = checkpoint.last_key.clone();
@@ -491,7 +494,7 @@ impl Walk {
             body_params.push(p);
         }
         if !body_params.is_empty() {
-            let mut body = match &self.template.body {
+            let body = match &self.template.body {
                 None => Value::Object(serde_json::Map::new()),
                 Some(b) => match serde_json::from_slice::<Value>(b) {
                     Ok(v @ Value::Object(_)) => v,
@@ -499,8 +502,9 @@ impl Walk {
                 },
             };
             for p in body_params {
-                let current = p.find(&body).cloned().unwrap_or(Value::Null);
-                set_body(&mut body, p, current)
+                // Checked on a copy: a parameter not set yet stays absent from the first request
+                // (`search_after: null` is an error to Elasticsearch).
+                set_body(&mut body.clone(), p, Value::Null)
                     .map_err(|()| SpecError::BadBodyParam { pointer: p.clone() })?;
             }
             self.body_json = Some(body);
@@ -522,6 +526,14 @@ impl Walk {
             Some(_) => WalkState::Running,
             None => WalkState::Complete,
         };
+        // A next URL pointing back at a request already sent (the first page's own URL) is a
+        // repeat too.
+        if let (Some(req), Some(Mech::Link { .. } | Mech::NextUrl)) =
+            (&self.pending, self.plan.as_ref().map(|p| &p.mech))
+            && let Some(h) = Position::Url(req.url.to_string()).repeat_hash()
+        {
+            self.seen.insert(h);
+        }
     }
 
     /// The request for a position (the template's own first request while auto-detecting).
@@ -998,6 +1010,9 @@ impl Walk {
             next: self.position.clone(),
             pages: self.pages,
             records: self.records,
+            items: self.raw_seen,
+            empty_streak: self.empty_streak,
+            last_page: self.last_items,
             last_key: self.last_key.clone(),
             first_total: self.first_total,
             last_total: self.last_total,
