@@ -1,0 +1,386 @@
+//! The blocking client: a ureq [`Agent`] with a [`Pacer`] applied to every request.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use http::{Method, Request, Response};
+use paceline::{Begin, Call, Event, Finish, Now, Pacer, PacerConfig};
+use ureq::config::RedirectAuthHeaders;
+use ureq::{Agent, AsSendBody};
+
+use crate::error::{AttemptRecord, Error};
+use crate::events;
+use crate::transport::{Failure, classify_run_error, transport_error};
+
+/// The largest response body [`Client::send`] reads by default: 10 MiB, ureq's own default for
+/// `read_to_vec`.
+pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// A blocking HTTP client that asks a [`Pacer`] before every request and tells it after.
+///
+/// `&Client` is usable from many threads at once: the Pacer sits behind a mutex that is held
+/// only while the Pacer decides, never while sleeping or doing I/O.
+///
+/// Whatever agent it is given, every request is sent with two settings forced:
+/// - HTTP error statuses come back as responses (`http_status_as_error(false)`), since the Pacer
+///   decides what a 429 or a 503 means;
+/// - the `Authorization` header is never carried across a redirect
+///   ([`RedirectAuthHeaders::Never`]): ureq's `SameHost` compares host names only, not ports,
+///   and allows `http` to `https`, so it would hand a credential to another origin on the same
+///   host. A redirect that needs the credential again must be followed by the caller.
+#[derive(Debug)]
+pub struct Client {
+    agent: Agent,
+    shared: Mutex<Shared>,
+    /// Signalled after every report, so that requests waiting for a permit ask again.
+    finished: Condvar,
+    body_limit: u64,
+}
+
+impl Client {
+    /// A client with a new agent and a Pacer built from `config`, its jitter seeded from the
+    /// OS (the process's hash keys and the time).
+    pub fn new(config: PacerConfig) -> Self {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .redirect_auth_headers(RedirectAuthHeaders::Never)
+            .build()
+            .into();
+        Client::with_agent(agent, Pacer::new(config, os_seed()))
+    }
+
+    /// A client over this agent and this Pacer. The agent keeps its configuration, but for the
+    /// two settings every request is sent with (see [`Client`]).
+    pub fn with_agent(agent: Agent, pacer: Pacer) -> Self {
+        Client {
+            agent,
+            shared: Mutex::new(Shared { pacer, finished: 0 }),
+            finished: Condvar::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+
+    /// Sets the largest response body read, in bytes (default [`DEFAULT_BODY_LIMIT`]). A longer
+    /// body fails the attempt as a transport error of kind `Other`, which is not retried.
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The agent requests go through.
+    pub fn agent(&self) -> &Agent {
+        &self.agent
+    }
+
+    /// Runs `f` on the Pacer (to read [`Pacer::last_signal`] or [`Pacer::status`], say), under
+    /// the lock every request of this client takes: keep it short. Events `f` leaves queued are
+    /// forwarded by the next request.
+    pub fn with_pacer<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
+        let result = {
+            let mut shared = self.lock();
+            let result = f(&mut shared.pacer);
+            // `f` may have freed a permit (a `cancel`).
+            shared.finished = shared.finished.wrapping_add(1);
+            result
+        };
+        self.finished.notify_all();
+        result
+    }
+
+    /// A GET of `url`, through [`Client::send`].
+    pub fn get(&self, url: &str) -> Result<Response<Vec<u8>>, Error> {
+        let request = Request::get(url)
+            .body(Vec::new())
+            .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))?;
+        self.send(request)
+    }
+
+    /// Sends `request` under the Pacer: waits when told, retries when told, and returns the
+    /// response the Pacer is done with (whatever its status, a final 404 included) with its body
+    /// read in full, or the reason it gave up with every attempt's outcome.
+    ///
+    /// The loop, which holds no policy of its own:
+    /// 1. [`Pacer::poll_send`]: `Send`; or `Wait(t)`: sleep until `t`, read the clock, ask
+    ///    again; or `WaitForPermit`: block until another request of this client finishes, ask
+    ///    again; or `Reject`;
+    /// 2. send; read the clock as soon as the response head arrives; read the body;
+    /// 3. [`Pacer::on_response_body`] (or [`Pacer::on_transport_error`] when there is no
+    ///    complete response: see the crate docs for how ureq errors are sorted): `Done`,
+    ///    `RetryAt(t)` (sleep until `t`, back to 1), or `Fail`.
+    ///
+    /// After every Pacer call its events are drained and forwarded to `tracing`.
+    pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let (parts, body) = request.into_parts();
+        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
+            return Err(Error::InvalidRequest(ureq::Error::BadUri(
+                parts.uri.to_string(),
+            )));
+        }
+        let call = self
+            .lock()
+            .pacer
+            .call_to(&parts.method, parts.uri.path(), &parts.headers);
+        let mut call = Pending {
+            client: self,
+            call,
+            sent: false,
+        };
+        let mut attempts = Vec::new();
+        loop {
+            match self.begin(&mut call.call) {
+                Begin::Send => call.sent = true,
+                Begin::Wait(until) => {
+                    sleep_until(until);
+                    continue;
+                }
+                Begin::WaitForPermit => unreachable!("Client::begin waits for permits"),
+                Begin::Reject(error) => return Err(Error::GaveUp { error, attempts }),
+            }
+            let finish = match self.attempt(&parts, &body) {
+                Attempt::Response(now, response) => {
+                    attempts.push(AttemptRecord::status(response.status()));
+                    let finish = self.finish(|p| {
+                        p.on_response_body(
+                            &mut call.call,
+                            now,
+                            response.status(),
+                            response.headers(),
+                            response.body(),
+                        )
+                    });
+                    call.sent = false;
+                    if let Finish::Done = finish {
+                        return Ok(response);
+                    }
+                    finish
+                }
+                Attempt::Transport(now, error, detail) => {
+                    attempts.push(AttemptRecord::transport(error, detail));
+                    let finish = self.finish(|p| p.on_transport_error(&mut call.call, now, error));
+                    call.sent = false;
+                    match finish {
+                        // The Pacer never finishes a request without a response; if it ever
+                        // did, there is nothing to hand back but the error.
+                        Finish::Done => Finish::Fail(paceline::Error::Transport(error)),
+                        finish => finish,
+                    }
+                }
+                // Dropping `call` unsent gives its permit back.
+                Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
+            };
+            match finish {
+                Finish::RetryAt(at) => sleep_until(at),
+                Finish::Fail(error) => return Err(Error::GaveUp { error, attempts }),
+                Finish::Done => unreachable!("handled above"),
+            }
+        }
+    }
+
+    /// Asks the Pacer before an attempt until it says something other than
+    /// [`Begin::WaitForPermit`], blocking (lock released) until another request finishes
+    /// each time it does.
+    fn begin(&self, call: &mut Call) -> Begin {
+        loop {
+            let mut shared = self.lock();
+            let begin = shared.pacer.poll_send(call, clock());
+            let seen = shared.finished;
+            let queued = drain(&mut shared.pacer);
+            drop(shared);
+            forward(queued);
+            if begin != Begin::WaitForPermit {
+                return begin;
+            }
+            // `seen` was read under the same lock as the decision, so a request finishing
+            // since then is never missed.
+            let shared = self.lock();
+            drop(
+                self.finished
+                    .wait_while(shared, |s| s.finished == seen)
+                    .unwrap_or_else(PoisonError::into_inner),
+            );
+        }
+    }
+
+    /// One attempt: the request sent, the response head and body read.
+    fn attempt(&self, parts: &http::request::Parts, body: &[u8]) -> Attempt {
+        // Without a body, GET and the like are sent without `Content-Length`; POST, PUT and PATCH
+        // always carry one (`Content-Length: 0`), as some servers answer 411 otherwise.
+        let result = if body.is_empty()
+            && !matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
+        {
+            self.run(parts, ())
+        } else {
+            self.run(parts, body)
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                let now = clock();
+                return match classify_run_error(&e) {
+                    Failure::Invalid => Attempt::Invalid(e),
+                    Failure::Transport(t) => Attempt::Transport(now, t, e.to_string()),
+                };
+            }
+        };
+        // The head has arrived: this is the moment the server's headers speak of.
+        let now = clock();
+        let (head, mut body) = response.into_parts();
+        match body.with_config().limit(self.body_limit).read_to_vec() {
+            Ok(bytes) => Attempt::Response(now, Response::from_parts(head, bytes)),
+            Err(e) => {
+                let status = head.status;
+                Attempt::Transport(
+                    clock(),
+                    transport_error(&e),
+                    format!("reading the body of a {} response: {e}", status.as_u16()),
+                )
+            }
+        }
+    }
+
+    fn run<S: AsSendBody>(
+        &self,
+        parts: &http::request::Parts,
+        body: S,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = parts.uri.clone();
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers.clone();
+        *request.extensions_mut() = parts.extensions.clone();
+        let request = self
+            .agent
+            .configure_request(request)
+            .http_status_as_error(false)
+            .redirect_auth_headers(RedirectAuthHeaders::Never)
+            .build();
+        self.agent.run(request)
+    }
+
+    /// Runs one Pacer call that ends a request's use of its permit (a report, a cancel) under
+    /// the lock, wakes the requests waiting for a permit, then forwards the events queued, lock
+    /// released.
+    fn finish<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
+        let (result, queued) = {
+            let mut shared = self.lock();
+            let result = f(&mut shared.pacer);
+            shared.finished = shared.finished.wrapping_add(1);
+            (result, drain(&mut shared.pacer))
+        };
+        self.finished.notify_all();
+        forward(queued);
+        result
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // The Pacer never panics mid-update; a panic elsewhere while holding the guard leaves it
+        // consistent, so a poisoned lock is still usable.
+        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A call, and whether its last attempt was sent but not yet reported to the Pacer. Dropped in
+/// that state (a request ureq cannot build, a panic unwinding through the I/O), it cancels the
+/// call, so its permit goes back.
+struct Pending<'a> {
+    client: &'a Client,
+    call: Call,
+    sent: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.sent {
+            let call = &mut self.call;
+            self.client.finish(|p| p.cancel(call, clock()));
+        }
+    }
+}
+
+/// What the requests of one client share, under one lock.
+#[derive(Debug)]
+struct Shared {
+    pacer: Pacer,
+    /// Counts the Pacer calls that may have freed a permit, so that a request waiting for one
+    /// can tell that something happened since it was told to wait.
+    finished: u64,
+}
+
+/// Takes the events the Pacer queued (allocates only when there are some).
+fn drain(pacer: &mut Pacer) -> Vec<Event> {
+    std::iter::from_fn(|| pacer.poll_event()).collect()
+}
+
+fn forward(events: Vec<Event>) {
+    events.iter().for_each(events::forward);
+}
+
+/// The outcome of one attempt.
+enum Attempt {
+    /// A complete response, and the time its head arrived.
+    Response(Now, Response<Vec<u8>>),
+    /// No complete response.
+    Transport(Now, paceline::retry::TransportError, String),
+    /// The request cannot be sent.
+    Invalid(ureq::Error),
+}
+
+/// Both clocks, read together.
+fn clock() -> Now {
+    Now::new(Instant::now(), SystemTime::now())
+}
+
+/// Sleeps until `t`, however many wake-ups that takes (a sleep may end early), and returns only
+/// once the clock says `t` has passed.
+fn sleep_until(t: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= t {
+            return;
+        }
+        std::thread::sleep(t - now);
+    }
+}
+
+/// A seed for the Pacer's jitter: the process's random hash keys, mixed with the time.
+fn os_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(nanos);
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_differ() {
+        assert_ne!(os_seed(), os_seed());
+    }
+
+    #[test]
+    fn relative_uri_is_invalid_without_asking_the_pacer() {
+        let client = Client::new(PacerConfig::default());
+        let err = client.get("/just/a/path").unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
+        assert!(err.attempts().is_empty());
+    }
+
+    #[test]
+    fn unparsable_url_is_invalid() {
+        let client = Client::new(PacerConfig::default());
+        let err = client.get("http://exa mple.com/").unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{err}");
+    }
+
+    #[test]
+    fn sleep_until_the_past_returns() {
+        sleep_until(Instant::now());
+    }
+}

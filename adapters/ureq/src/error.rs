@@ -1,0 +1,140 @@
+//! What [`crate::Client::send`] returns when it has no response to hand back.
+
+use std::fmt;
+
+use http::StatusCode;
+use paceline::Attempted;
+use paceline::retry::TransportError;
+
+/// One attempt of a request, as it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// What it produced: a status, or a transport error.
+    pub outcome: Attempted,
+    /// For a transport error, ureq's description of it (`"io: Connection refused"`).
+    pub detail: Option<String>,
+}
+
+impl AttemptRecord {
+    pub(crate) fn status(status: StatusCode) -> Self {
+        AttemptRecord {
+            outcome: Attempted::Status(status),
+            detail: None,
+        }
+    }
+
+    pub(crate) fn transport(error: TransportError, detail: String) -> Self {
+        AttemptRecord {
+            outcome: Attempted::Transport(error),
+            detail: Some(detail),
+        }
+    }
+}
+
+impl fmt::Display for AttemptRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.detail {
+            Some(d) => write!(f, "{} ({d})", self.outcome),
+            None => self.outcome.fmt(f),
+        }
+    }
+}
+
+/// Why [`crate::Client::send`] returned no response.
+///
+/// A response is always `Ok`, whatever its status, once the Pacer is done with it (a final 404
+/// included); an `Err` means the Pacer gave up, or the request could not even be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The Pacer refused the request or gave up on it: `error` says why, `attempts` lists every
+    /// attempt made, in order (empty when it was refused before the first).
+    GaveUp {
+        /// The Pacer's reason.
+        error: paceline::Error,
+        /// Every attempt's outcome, in order.
+        attempts: Vec<AttemptRecord>,
+    },
+    /// The request cannot be sent at all (no scheme or host in the URI, an invalid header, a
+    /// proxy URL that does not parse, `http` under `https_only`): the caller's to fix, never
+    /// retried, never counted by the Pacer.
+    InvalidRequest(ureq::Error),
+}
+
+impl Error {
+    /// Every attempt made, in order (empty for [`Error::InvalidRequest`]).
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        match self {
+            Error::GaveUp { attempts, .. } => attempts,
+            Error::InvalidRequest(_) => &[],
+        }
+    }
+
+    /// The Pacer's reason for giving up, if it gave up.
+    pub fn pacer_error(&self) -> Option<&paceline::Error> {
+        match self {
+            Error::GaveUp { error, .. } => Some(error),
+            Error::InvalidRequest(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::GaveUp { error, attempts } => {
+                write!(f, "{error}")?;
+                if !attempts.is_empty() {
+                    f.write_str("; attempts: ")?;
+                    for (i, a) in attempts.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write!(f, "{a}")?;
+                    }
+                }
+                Ok(())
+            }
+            Error::InvalidRequest(e) => write!(f, "invalid request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::GaveUp { error, .. } => Some(error),
+            Error::InvalidRequest(e) => Some(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paceline::retry::TransportKind;
+
+    #[test]
+    fn display_lists_attempts() {
+        let e = Error::GaveUp {
+            error: paceline::Error::AttemptsExhausted {
+                attempts: 2,
+                last: Attempted::Transport(TransportError::before_send(TransportKind::Connect)),
+            },
+            attempts: vec![
+                AttemptRecord::status(StatusCode::SERVICE_UNAVAILABLE),
+                AttemptRecord::transport(
+                    TransportError::before_send(TransportKind::Connect),
+                    "io: Connection refused".into(),
+                ),
+            ],
+        };
+        assert_eq!(
+            e.to_string(),
+            "gave up after 2 attempts (last: Connect before sending); attempts: status 503, \
+             Connect before sending (io: Connection refused)"
+        );
+        assert_eq!(e.attempts().len(), 2);
+    }
+}

@@ -1,0 +1,49 @@
+//! The Pacer's events, forwarded to `tracing`.
+
+use paceline::Event;
+
+/// Logs one event: `warn` for what an operator should see (a retry, a pause, a request given
+/// up, a header ignored, a quota threshold crossed), `info` for adaptive pacing finding a
+/// limit, `debug` for anything newer than this adapter.
+pub(crate) fn forward(event: &Event) {
+    match event {
+        Event::Retrying {
+            attempt,
+            cause,
+            wait,
+            server_asked,
+        } => tracing::warn!(
+            attempt,
+            cause = %cause,
+            wait_ms = millis(*wait),
+            server_asked,
+            "paceline: retrying"
+        ),
+        Event::Paused { wait, cause } => tracing::warn!(
+            wait_ms = millis(*wait),
+            cause = ?cause,
+            "paceline: holding every request"
+        ),
+        Event::GaveUp { attempts, error } => {
+            tracing::warn!(attempts, error = %error, "paceline: gave up")
+        }
+        Event::HeaderWarning(w) => tracing::warn!(
+            header = %w.header,
+            kind = %w.kind,
+            value = %w.value,
+            "paceline: header value ignored"
+        ),
+        Event::QuotaThreshold { quota, fraction } => {
+            tracing::warn!(quota, fraction, "paceline: quota threshold crossed")
+        }
+        Event::Adapted { rate } => tracing::info!(
+            rate_per_second = rate,
+            "paceline: adaptive pacing changed the rate"
+        ),
+        other => tracing::debug!(event = ?other, "paceline: event"),
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
