@@ -460,8 +460,7 @@ impl Batcher {
             Some(Scalar::Bool(b)) => b,
             _ => status.is_some_and(retryable_status),
         };
-        let error = field(&self.spec.error).map(|v| {
-            let t = v.get();
+        let error = field(&self.spec.error).map(|t| {
             let mut end = t.len().min(256);
             while !t.is_char_boundary(end) {
                 end -= 1;

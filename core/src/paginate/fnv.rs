@@ -26,12 +26,27 @@ impl Fnv {
         self
     }
 
+    /// Feeds `bytes` eight at a time (little-endian words, then the tail byte by byte): the
+    /// same construction over 64-bit words, eight times fewer multiplications, for hashing whole
+    /// pages. Stable across platforms.
+    pub(crate) fn write_words(&mut self, bytes: &[u8]) -> &mut Self {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 ^= u64::from_le_bytes(w);
+            self.0 = self.0.wrapping_mul(PRIME);
+        }
+        self.write(chunks.remainder())
+    }
+
     pub(crate) fn finish(&self) -> u64 {
         self.0
     }
 }
 
 /// FNV-1a 64 of `bytes`.
+#[cfg(test)]
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     Fnv::new().write(bytes).finish()
 }
@@ -49,5 +64,14 @@ mod tests {
         let mut pieces = Fnv::new();
         pieces.write(b"foo").write(b"bar");
         assert_eq!(pieces.finish(), fnv1a(b"foobar"));
+    }
+
+    #[test]
+    fn word_hashing_is_pinned() {
+        // Stored in checkpoints: a change here breaks resuming across versions.
+        let h = |b: &[u8]| Fnv::new().write_words(b).finish();
+        assert_eq!(h(b"abc"), fnv1a(b"abc"));
+        assert_eq!(h(b"0123456789"), 0xc647_91d4_de5a_c544);
+        assert_ne!(h(b"01234567"), h(b"01234568"));
     }
 }

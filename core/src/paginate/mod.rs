@@ -109,3 +109,7 @@ pub use pointer::{Pointer, PointerError};
 pub use request::{PageRequest, RequestTemplate};
 pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Style, StyleKind};
 pub use walk::{After, Page, PageEvent, Walk, WalkState};
+
+/// The URL type of [`RequestTemplate`] and [`PageRequest`] (the `url` crate's), re-exported so
+/// callers need not depend on `url` themselves.
+pub use url::Url;

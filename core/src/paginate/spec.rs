@@ -40,12 +40,15 @@ pub struct PageSpec {
     /// empty page or by `total`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<PageSize>,
-    /// Where a record's identity is, inside each record (`/id`). With it, keys seen twice are
-    /// reported ([`super::PageEvent::DuplicateKeys`]) and, with [`PageSpec::dedupe`], dropped.
+    /// Where a record's identity is, inside each record (`/id`). With it, offset and page walks
+    /// report keys seen twice ([`super::PageEvent::DuplicateKeys`]), and any walk with
+    /// [`PageSpec::dedupe`] drops them. It also names [`super::Checkpoint::last_key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Pointer>,
     /// Drop records whose key was already delivered (needs [`PageSpec::key`]). Memory: one
-    /// 8-byte hash per distinct key. Default `false`.
+    /// 8-byte hash per distinct key (in a `HashSet<u64>`: about 9 to 18 bytes with the table's
+    /// slack), kept by offset and page walks even without this flag, to report drift; cursor,
+    /// keyset, link, token and Relay walks keep none unless this is on. Default `false`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dedupe: bool,
     /// A drift-free style the API *also* offers (a cursor or keyset beside offsets). When the

@@ -10,8 +10,8 @@ use url::{Origin, Url};
 
 use super::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
 use super::error::{GuardError, PageError, ResumeError, SpecError};
-use super::fnv::fnv1a;
-use super::json::{self, Scalar};
+use super::fnv::Fnv;
+use super::json::{self, Items, Scalar};
 use super::link::{find_rel, links_in};
 use super::pointer::Pointer;
 use super::request::{PageRequest, RequestTemplate, set_body, set_param, without_credentials};
@@ -691,7 +691,7 @@ impl Walk {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Assessment, PageError> {
-        let mut ptrs: Vec<&Pointer> = vec![items_ptr];
+        let mut ptrs: Vec<&Pointer> = Vec::with_capacity(5);
         let mut slot = |p: &'a Option<Pointer>| {
             p.as_ref().map(|p| {
                 ptrs.push(p);
@@ -705,14 +705,21 @@ impl Walk {
             slot(&plan.total),
             slot(&plan.total_pages),
         );
-        let found = json::extract(body, &ptrs)?;
-        let get = |i: Option<usize>| i.and_then(|i| found[i]);
-        let items_raw = found[0].ok_or_else(|| PageError::ItemsMissing {
-            pointer: items_ptr.clone(),
-        })?;
-        let items = json::elements(items_raw).ok_or_else(|| PageError::ItemsNotArray {
-            pointer: items_ptr.clone(),
-        })?;
+        let found = json::extract_page(body, Some(items_ptr), &ptrs)?;
+        let get = |i: Option<usize>| i.and_then(|i| found.values[i]);
+        let items = match found.items {
+            Items::Array(ref e) => e,
+            Items::Missing => {
+                return Err(PageError::ItemsMissing {
+                    pointer: items_ptr.clone(),
+                });
+            }
+            Items::NotArray => {
+                return Err(PageError::ItemsNotArray {
+                    pointer: items_ptr.clone(),
+                });
+            }
+        };
         let has_more = read_bool(get(i_more), plan.has_more.as_ref())?;
         let done = read_bool(get(i_done), plan.done.as_ref())?;
         let total = read_count(get(i_total), plan.total.as_ref())?;
@@ -721,10 +728,14 @@ impl Walk {
 
         let count = items.len() as u64;
         let mut records = Vec::with_capacity(items.len());
+        // Keys are kept where they earn their memory: to de-duplicate, or to see offset and page
+        // walks drift. Cursor-like walks do not drift.
+        let track = self.spec.as_ref().is_some_and(|s| s.dedupe)
+            || matches!(plan.mech, Mech::Offset { .. } | Mech::Page { .. });
         let mut keys = Vec::new();
-        for item in &items {
+        for item in items {
             records.push(json::range_in(body, item));
-            if let Some(k) = key {
+            if let Some(k) = key.filter(|_| track) {
                 keys.push(json::find(item, k).and_then(json::key_hash));
             }
         }
@@ -732,9 +743,15 @@ impl Walk {
             .and_then(|k| items.last().and_then(|i| json::find(i, k)))
             .map(|v| match json::scalar(v) {
                 Scalar::Str(s) => truncate(&s, 256),
-                _ => truncate(v.get(), 256),
+                _ => truncate(v, 256),
             });
-        let items_hash = (count > 0).then(|| fnv1a(items_raw.get().as_bytes()));
+        let items_hash = (count > 0).then(|| {
+            let mut h = Fnv::new();
+            for item in items {
+                h.write_words(item.get().as_bytes()).write(b",");
+            }
+            h.finish()
+        });
         let short = |c: u64| size.is_some_and(|s| c < s) || c == 0;
 
         let next: Result<Option<Position>, GuardError> = match &plan.mech {
@@ -786,7 +803,7 @@ impl Walk {
                         .map(|k| {
                             json::find(last, &k.field)
                                 .filter(|v| json::scalar(v) != Scalar::Null)
-                                .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+                                .and_then(|v| serde_json::from_str::<Value>(v).ok())
                         })
                         .collect::<Option<Vec<Value>>>()
                         .map(|v| Some(Position::After(v)))
@@ -900,8 +917,12 @@ impl Walk {
         let dedupe = self.spec.as_ref().is_some_and(|s| s.dedupe);
         let mut records = Vec::new();
         let (mut dups, mut missing) = (0u32, 0u32);
+        let tracking = !a.keys.is_empty();
         if !repeated {
             records.reserve(a.records.len());
+            if !a.keys.is_empty() {
+                self.keys.reserve(a.keys.len());
+            }
             let mut keys = a.keys.into_iter();
             for r in a.records {
                 match keys.next().flatten() {
@@ -918,7 +939,7 @@ impl Walk {
                         self.recent.push_back(h);
                     }
                     Some(_) => {}
-                    None if self.spec.as_ref().is_some_and(|s| s.key.is_some()) => missing += 1,
+                    None if tracking => missing += 1,
                     None => {}
                 }
                 records.push(r);
@@ -1085,7 +1106,7 @@ fn truncate(s: &str, max: usize) -> String {
 
 fn read_bool(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<bool>, PageError> {
     let Some(v) = v else { return Ok(None) };
-    match json::scalar(v) {
+    match json::scalar(v.get()) {
         Scalar::Null => Ok(None),
         Scalar::Bool(b) => Ok(Some(b)),
         Scalar::Str(s) if s == "true" => Ok(Some(true)),
@@ -1096,7 +1117,7 @@ fn read_bool(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<bool>, 
 
 fn read_count(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<u64>, PageError> {
     let Some(v) = v else { return Ok(None) };
-    match json::scalar(v) {
+    match json::scalar(v.get()) {
         Scalar::Null => Ok(None),
         Scalar::Number(n) => n.parse().map(Some).map_err(|_| wrong(p, "count")),
         Scalar::Str(s) => s.parse().map(Some).map_err(|_| wrong(p, "count")),
@@ -1107,7 +1128,7 @@ fn read_count(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<u64>, 
 /// A cursor, token or URL: a string, or a number taken as written. `null` is none.
 fn read_text(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<String>, PageError> {
     let Some(v) = v else { return Ok(None) };
-    match json::scalar(v) {
+    match json::scalar(v.get()) {
         Scalar::Null => Ok(None),
         Scalar::Str(s) => Ok(Some(s.into_owned())),
         Scalar::Number(n) => Ok(Some(n.to_owned())),
@@ -1119,5 +1140,50 @@ fn wrong(p: Option<&Pointer>, expected: &'static str) -> PageError {
     PageError::WrongType {
         pointer: p.cloned().unwrap_or_else(Pointer::root),
         expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(walk: &mut Walk, body: &str) -> Page {
+        walk.on_page(StatusCode::OK, &HeaderMap::new(), body.as_bytes())
+            .unwrap()
+    }
+
+    #[test]
+    fn keys_are_kept_only_where_they_earn_their_memory() {
+        let t = RequestTemplate::get("https://x.test/l").unwrap();
+        // Stripe names a key, but a keyset walk does not drift: no key set.
+        let mut w = Walk::new(PageSpec::stripe(), t.clone()).unwrap();
+        page(
+            &mut w,
+            r#"{"data":[{"id":"a"},{"id":"b"}],"has_more":true}"#,
+        );
+        assert!(w.keys.is_empty());
+        assert_eq!(w.checkpoint().last_key(), Some("b"));
+        // An offset walk keeps them to report drift; with dedupe the checkpoint carries them.
+        let mut w = Walk::new(PageSpec::offset("/data", 2).key("/id"), t.clone()).unwrap();
+        page(&mut w, r#"{"data":[{"id":1},{"id":2}]}"#);
+        assert_eq!(w.keys.len(), 2);
+        assert!(w.checkpoint().recent_keys.is_empty());
+        let mut w = Walk::new(PageSpec::offset("/data", 2).dedupe_by("/id"), t).unwrap();
+        page(&mut w, r#"{"data":[{"id":1},{"id":2}]}"#);
+        assert_eq!(w.checkpoint().recent_keys.len(), 2);
+    }
+
+    #[test]
+    fn resume_window_bounds_the_checkpoint() {
+        let t = RequestTemplate::get("https://x.test/l").unwrap();
+        let spec = PageSpec::offset("/data", 3)
+            .dedupe_by("/id")
+            .guards(Guards::default().resume_window(4));
+        let mut w = Walk::new(spec, t).unwrap();
+        page(&mut w, r#"{"data":[{"id":1},{"id":2},{"id":3}]}"#);
+        page(&mut w, r#"{"data":[{"id":4},{"id":5},{"id":6}]}"#);
+        let cp = w.checkpoint();
+        assert_eq!(cp.recent_keys.len(), 4);
+        assert_eq!(cp.recent_keys[3], json::key_hash("6").unwrap());
     }
 }
