@@ -1,40 +1,4 @@
-//! Batch writes: chunk records to an endpoint's limits, read per-record results, re-queue only
-//! the records that failed.
-//!
-//! ```text
-//!   push(record)… close() ──► poll_batch() ── Some(batch) ──► send batch.body (through the Pacer)
-//!        ▲                        │ None: wait for more input, or is_done()       │
-//!        │                        ▼                                               ▼
-//!        └── failed records ◄── on_response(id, status, body) ◄── final response
-//!            re-queued (front)   │ or on_failure(id) when no response came
-//!                                └──► BatchReport { ok, requeued, failed }
-//! ```
-//!
-//! A record is one JSON value (bytes, kept as given). A batch body is [`BatchSpec::body`] with
-//! the records' array at [`BatchSpec::items`]. Per-record results are read from the response at
-//! [`BatchSpec::results`], matched to records by position or by [`BatchSpec::index`]. A failed
-//! record is re-queued when the failure is retryable (by the retry rules: 408, 429 and 5xx, or
-//! the endpoint's own flag at [`BatchSpec::retryable`]) and it has attempts left
-//! ([`BatchSpec::max_attempts`]); otherwise it is reported in [`BatchReport::failed`]. Waiting
-//! between attempts is the Pacer's business: the next batch goes through it like any request.
-//!
-//! ```
-//! use http::StatusCode;
-//! use paceline::paginate::{Batcher, BatchSpec};
-//!
-//! // Salesforce sObject Collections: {"allOrNone":false,"records":[…]} → [{"success":…},…]
-//! let mut b = Batcher::new(BatchSpec::salesforce()).unwrap();
-//! for i in 0..3 { b.push(format!(r#"{{"Name":"n{i}"}}"#).into_bytes()).unwrap(); }
-//! b.close();
-//! let batch = b.poll_batch().unwrap();
-//! assert_eq!(batch.len(), 3);
-//! let resp = br#"[{"id":"1","success":true,"errors":[]},
-//!                 {"success":false,"errors":[{"statusCode":"UNABLE_TO_LOCK_ROW"}]},
-//!                 {"id":"3","success":true,"errors":[]}]"#;
-//! let report = b.on_response(batch.id(), StatusCode::OK, resp).unwrap();
-//! assert_eq!((report.ok, report.requeued, report.failed.len()), (2, 0, 1));
-//! assert!(b.is_done());
-//! ```
+//! Batch writes: [`Batcher`].
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
@@ -247,7 +211,44 @@ struct Queued {
     attempts: u32,
 }
 
-/// Chunks records into batches and re-queues the ones that fail. See the [module docs](self).
+/// Batch writes: chunks records to an endpoint's limits, reads per-record results, re-queues only
+/// the records that failed.
+///
+/// ```text
+///   push(record)… close() ──► poll_batch() ── Some(batch) ──► send batch.body (through the Pacer)
+///        ▲                        │ None: wait for more input, or is_done()       │
+///        │                        ▼                                               ▼
+///        └── failed records ◄── on_response(id, status, body) ◄── final response
+///            re-queued (front)   │ or on_failure(id) when no response came
+///                                └──► BatchReport { ok, requeued, failed }
+/// ```
+///
+/// A record is one JSON value (bytes, kept as given). A batch body is [`BatchSpec::body`] with
+/// the records' array at [`BatchSpec::items`]. Per-record results are read from the response at
+/// [`BatchSpec::results`], matched to records by position or by [`BatchSpec::index`]. A failed
+/// record is re-queued when the failure is retryable (by the retry rules: 408, 429 and 5xx, or
+/// the endpoint's own flag at [`BatchSpec::retryable`]) and it has attempts left
+/// ([`BatchSpec::max_attempts`]); otherwise it is reported in [`BatchReport::failed`]. Waiting
+/// between attempts is the Pacer's business: the next batch goes through it like any request.
+///
+/// ```
+/// use http::StatusCode;
+/// use paceline::paginate::{Batcher, BatchSpec};
+///
+/// // Salesforce sObject Collections: {"allOrNone":false,"records":[…]} → [{"success":…},…]
+/// let mut b = Batcher::new(BatchSpec::salesforce()).unwrap();
+/// for i in 0..3 { b.push(format!(r#"{{"Name":"n{i}"}}"#).into_bytes()).unwrap(); }
+/// b.close();
+/// let batch = b.poll_batch().unwrap();
+/// assert_eq!(batch.len(), 3);
+/// let resp = br#"[{"id":"1","success":true,"errors":[]},
+///                 {"success":false,"errors":[{"statusCode":"UNABLE_TO_LOCK_ROW"}]},
+///                 {"id":"3","success":true,"errors":[]}]"#;
+/// let report = b.on_response(batch.id(), StatusCode::OK, resp).unwrap();
+/// assert_eq!((report.ok, report.requeued, report.failed.len()), (2, 0, 1));
+/// assert!(b.is_done());
+/// ```
+///
 #[derive(Debug, Clone)]
 pub struct Batcher {
     spec: BatchSpec,

@@ -1,24 +1,4 @@
-//! Checkpoints: where a walk stands, as a small versioned record that survives a crash.
-//!
-//! The order that makes a crash safe: **deliver the page's records, then persist the
-//! checkpoint** (adapters write it atomically: temp file, fsync, rename). A crash before the
-//! write re-delivers at most that one page on resume; a crash after it re-delivers nothing.
-//! With [`super::PageSpec::dedupe`], a resumed walk also filters the records an offset shift
-//! brings back, for the last [`super::Guards::resume_window`] keys.
-//!
-//! What a checkpoint holds: the version, the style, the next position (offset, page, cursor or
-//! token, URL, keyset or `search_after` values), pages, items and records done, the last
-//! record's key, the first and last `total` seen, the guards' state (the last page's hash, the
-//! run of empty pages), the request template's fingerprint
-//! ([`super::RequestTemplate::fingerprint`]), the recent key hashes (de-duplicating walks only)
-//! and, for auto-detected walks, the detected spec. Never a header value: no secrets.
-//!
-//! ```
-//! use paceline::paginate::Checkpoint;
-//!
-//! let err = Checkpoint::from_bytes(br#"{"version": 99}"#).unwrap_err();
-//! assert_eq!(err.to_string(), "unknown checkpoint version 99");
-//! ```
+//! Checkpoints: [`Checkpoint`], [`Position`].
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -70,7 +50,28 @@ impl Position {
 pub const CHECKPOINT_VERSION: u32 = 1;
 
 /// A walk's progress, taken with [`super::Walk::checkpoint`] after a page's records were
-/// delivered, and given to [`super::Walk::resume`]. See the [module docs](self).
+/// delivered, and given to [`super::Walk::resume`]: a small versioned record that survives a
+/// crash.
+///
+/// The order that makes a crash safe: **deliver the page's records, then persist the
+/// checkpoint** (adapters write it atomically: temp file, fsync, rename). A crash before the
+/// write re-delivers at most that one page on resume; a crash after it re-delivers nothing.
+/// With [`super::PageSpec::dedupe`], a resumed walk also filters the records an offset shift
+/// brings back, for the last [`super::Guards::resume_window`] keys.
+///
+/// What a checkpoint holds: the version, the style, the next position (offset, page, cursor or
+/// token, URL, keyset or `search_after` values), pages, items and records done, the last
+/// record's key, the first and last `total` seen, the guards' state (the last page's hash, the
+/// run of empty pages), the request template's fingerprint
+/// ([`super::RequestTemplate::fingerprint`]), the recent key hashes (de-duplicating walks only)
+/// and, for auto-detected walks, the detected spec. Never a header value: no secrets.
+///
+/// ```
+/// use paceline::paginate::Checkpoint;
+///
+/// let err = Checkpoint::from_bytes(br#"{"version": 99}"#).unwrap_err();
+/// assert_eq!(err.to_string(), "unknown checkpoint version 99");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Checkpoint {

@@ -1,28 +1,4 @@
-//! Auto-detection: the spec a first response implies, when the caller gave none.
-//!
-//! The rules, first match wins:
-//!
-//! | the first response has | style chosen | sent back as |
-//! |---|---|---|
-//! | `Link: <…>; rel="next"` | [`Style::Link`] | the URL |
-//! | `@odata.nextLink` | OData [`Style::NextUrl`] | the URL |
-//! | `nextRecordsUrl` or `done` + `records` | Salesforce [`Style::NextUrl`] | the URL |
-//! | `links.next` | JSON:API [`Style::NextUrl`] | the URL |
-//! | `paging.next` | [`Style::NextUrl`] (Facebook Graph) | the URL |
-//! | `response_metadata.next_cursor` | Slack [`Style::Cursor`] | `cursor` |
-//! | `nextPageToken` | [`Style::Token`] (AIP-158) | `pageToken` |
-//! | `data.…pageInfo` (one or two levels down) | [`Style::Relay`] | variable `after` |
-//! | `hits.hits` | [`Style::SearchAfter`] | body `search_after` |
-//! | `has_more` + `next_cursor` | Notion [`Style::Cursor`] + `has_more` | `start_cursor` |
-//! | `has_more` + records with `id` | Stripe [`Style::Keyset`] | `starting_after` |
-//! | `next_cursor` | [`Style::Cursor`] | `cursor` |
-//! | `next` holding a string | [`Style::NextUrl`] (Django REST framework and others) | the URL |
-//! | a list and nothing else | [`Style::Link`]: one page unless a `Link` header appears | |
-//!
-//! The items are the body itself when it is an array, else a well-known member (`data`,
-//! `items`, `results`, `records`, `value`, `entries`, `nodes`, `edges`), else the only
-//! top-level member holding an array (Slack's `members`, Google's `files`). No list at all is
-//! [`PageError::NotAList`]. The page size is left to the server.
+//! Auto-detection: [`PageSpec::detect`].
 
 use http::HeaderMap;
 use serde_json::{Map, Value};
@@ -38,8 +14,30 @@ const WELL_KNOWN_ITEMS: [&str; 8] = [
 ];
 
 impl PageSpec {
-    /// The spec a first response implies (see the [module docs](super::detect) for the rules).
-    /// The walk reports the one it chose with [`super::PageEvent::Detected`].
+    /// The spec a first response implies, when the caller gave none. The walk reports the one it
+    /// chose with [`super::PageEvent::Detected`]. The rules, first match wins:
+    ///
+    /// | the first response has | style chosen | sent back as |
+    /// |---|---|---|
+    /// | `Link: <…>; rel="next"` | [`Style::Link`] | the URL |
+    /// | `@odata.nextLink` | OData [`Style::NextUrl`] | the URL |
+    /// | `nextRecordsUrl` or `done` + `records` | Salesforce [`Style::NextUrl`] | the URL |
+    /// | `links.next` | JSON:API [`Style::NextUrl`] | the URL |
+    /// | `paging.next` | [`Style::NextUrl`] (Facebook Graph) | the URL |
+    /// | `response_metadata.next_cursor` | Slack [`Style::Cursor`] | `cursor` |
+    /// | `nextPageToken` | [`Style::Token`] (AIP-158) | `pageToken` |
+    /// | `data.…pageInfo` (one or two levels down) | [`Style::Relay`] | variable `after` |
+    /// | `hits.hits` | [`Style::SearchAfter`] | body `search_after` |
+    /// | `has_more` + `next_cursor` | Notion [`Style::Cursor`] + `has_more` | `start_cursor` |
+    /// | `has_more` + records with `id` | Stripe [`Style::Keyset`] | `starting_after` |
+    /// | `next_cursor` | [`Style::Cursor`] | `cursor` |
+    /// | `next` holding a string | [`Style::NextUrl`] (Django REST framework and others) | the URL |
+    /// | a list and nothing else | [`Style::Link`]: one page unless a `Link` header appears | |
+    ///
+    /// The items are the body itself when it is an array, else a well-known member (`data`,
+    /// `items`, `results`, `records`, `value`, `entries`, `nodes`, `edges`), else the only
+    /// top-level member holding an array (Slack's `members`, Google's `files`). No list at all is
+    /// [`PageError::NotAList`]. The page size is left to the server.
     ///
     /// ```
     /// use http::HeaderMap;

@@ -1,37 +1,4 @@
-//! The `Link` header field (RFC 8288 §3), parsed in full.
-//!
-//! ```text
-//! Link       = #link-value
-//! link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )
-//! link-param = token BWS [ "=" BWS ( token / quoted-string ) ]
-//! ```
-//!
-//! What the parser gets right that a `split(',')` does not: commas and semicolons inside
-//! `<…>` and inside quoted strings, backslash escapes in quoted strings, several relation types
-//! in one `rel` (`rel="next last"`), case-insensitive parameter names and relation types
-//! (`REL=Next`), empty list elements (`, ,`), several `Link` fields (their values are one list),
-//! a second `rel` in the same link (ignored, RFC 8288 §3.3), and links with an `anchor` (about
-//! another resource, so never this page's `next`). Targets are URI references, resolved against
-//! the request's URL (RFC 3986 §5) by [`resolve_link`].
-//!
-//! Leniency, on purpose: an unquoted parameter value may contain any visible character but
-//! `;`, `,` and `"` (servers send `type=application/json`, which is not a `token`). Anything
-//! else malformed is a [`LinkError`] with the byte offset, never a guess: a walk that cannot
-//! read its `next` link stops with an error rather than ending early and losing records.
-//!
-//! ```
-//! use paceline::paginate::{parse_link, resolve_link};
-//! use url::Url;
-//!
-//! let value = br#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
-//! let links = parse_link(value).unwrap();
-//! assert_eq!(links.len(), 2);
-//! assert!(links[1].has_rel("last"));
-//!
-//! let base = Url::parse("https://api.example.com/v1/items?page=1").unwrap();
-//! let next = resolve_link(b"</v1/items?page=2>; rel=next", &base, "next").unwrap();
-//! assert_eq!(next.unwrap().as_str(), "https://api.example.com/v1/items?page=2");
-//! ```
+//! The `Link` header field (RFC 8288): [`parse_link`], [`resolve_link`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -151,6 +118,40 @@ fn is_ows(b: u8) -> bool {
 }
 
 /// Parses one `Link` field value. Pure and total: any bytes give `Ok` or `Err`, never a panic.
+///
+/// ```text
+/// Link       = #link-value
+/// link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param )
+/// link-param = token BWS [ "=" BWS ( token / quoted-string ) ]
+/// ```
+///
+/// What the parser gets right that a `split(',')` does not: commas and semicolons inside
+/// `<…>` and inside quoted strings, backslash escapes in quoted strings, several relation types
+/// in one `rel` (`rel="next last"`), case-insensitive parameter names and relation types
+/// (`REL=Next`), empty list elements (`, ,`), several `Link` fields (their values are one list),
+/// a second `rel` in the same link (ignored, RFC 8288 §3.3), and links with an `anchor` (about
+/// another resource, so never this page's `next`). Targets are URI references, resolved against
+/// the request's URL (RFC 3986 §5) by [`resolve_link`].
+///
+/// Leniency, on purpose: an unquoted parameter value may contain any visible character but
+/// `;`, `,` and `"` (servers send `type=application/json`, which is not a `token`). Anything
+/// else malformed is a [`LinkError`] with the byte offset, never a guess: a walk that cannot
+/// read its `next` link stops with an error rather than ending early and losing records.
+///
+/// ```
+/// use paceline::paginate::{parse_link, resolve_link};
+/// use url::Url;
+///
+/// let value = br#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#;
+/// let links = parse_link(value).unwrap();
+/// assert_eq!(links.len(), 2);
+/// assert!(links[1].has_rel("last"));
+///
+/// let base = Url::parse("https://api.example.com/v1/items?page=1").unwrap();
+/// let next = resolve_link(b"</v1/items?page=2>; rel=next", &base, "next").unwrap();
+/// assert_eq!(next.unwrap().as_str(), "https://api.example.com/v1/items?page=2");
+/// ```
+///
 pub fn parse_link(value: &[u8]) -> Result<Vec<Link<'_>>, LinkError> {
     let mut links = Vec::new();
     parse_into(value, &mut links)?;
