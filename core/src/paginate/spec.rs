@@ -321,8 +321,8 @@ impl Style {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Guards {
-    /// The most pages one walk requests, resumes included. Default 1,000,000 (100 million
-    /// records at 100 a page).
+    /// The most pages one walk requests, resumes included (the first page is always requested,
+    /// so 0 acts as 1). Default 1,000,000 (100 million records at 100 a page).
     pub max_pages: u64,
     /// The most consecutive empty pages followed while the server still gives a next pointer.
     /// Default 10 (Slack documents pages with fewer results than asked, even none, before the
@@ -358,9 +358,9 @@ impl Guards {
         *self == Guards::default()
     }
 
-    /// Sets [`Guards::max_pages`].
+    /// Sets [`Guards::max_pages`] (at least 1).
     pub fn max_pages(mut self, n: u64) -> Self {
-        self.max_pages = n;
+        self.max_pages = n.max(1);
         self
     }
 
