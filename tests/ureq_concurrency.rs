@@ -77,8 +77,6 @@ fn a_retry_after_a_dropped_connection_is_not_blocked_by_its_own_permit() {
 }
 
 #[test]
-#[ignore = "core: Pacer::on_transport_error never releases the concurrency permit, so a request \
-            given up after transport errors keeps it for ever"]
 fn a_request_given_up_after_transport_errors_gives_the_permit_back() {
     let server = LoopbackServer::start(
         Script::new()

@@ -226,7 +226,10 @@ impl Call {
 #[derive(Debug, Clone, Copy)]
 struct Pause {
     from: Instant,
+    /// How long requests are refused.
     wait: Duration,
+    /// What the server asked for.
+    asked: Duration,
     quota: bool,
 }
 
@@ -260,8 +263,10 @@ impl Pacer {
     /// A Pacer with this configuration, its jitter generator seeded with `seed` (adapters seed
     /// from the OS, simulations from the scenario).
     pub fn new(config: PacerConfig, seed: u64) -> Self {
+        let mut throttle = Throttle::new(config.throttle);
+        throttle.set_max_pause(config.retry.max_wait);
         Pacer {
-            throttle: Throttle::new(config.throttle),
+            throttle,
             quota_codes: config.quota_codes,
             epoch: None,
             key_header: config.retry.key_header(),
@@ -352,9 +357,9 @@ impl Pacer {
                     resets_in: p.until().map(|u| u - now.mono),
                     last: None,
                 });
-            } else if p.wait > self.retry.max_wait {
+            } else {
                 return Begin::Reject(Error::ServerAskedTooLong {
-                    asked: p.wait,
+                    asked: p.asked,
                     max: self.retry.max_wait,
                 });
             }
@@ -490,6 +495,7 @@ impl Pacer {
         now: Now,
         error: TransportError,
     ) -> Finish {
+        self.throttle.release(&mut call.ticket);
         let finish = if error.kind == TransportKind::Other {
             Finish::Fail(Error::Transport(error))
         } else {
@@ -526,9 +532,28 @@ impl Pacer {
     /// Holds every request for `wait` after `now`, as the server asked.
     fn hold(&mut self, now: Instant, signal: &Signal, wait: Duration) {
         let quota = signal.quota_exhausted;
+        if wait > Duration::ZERO {
+            let cause = if signal.retry_after.is_some() {
+                PauseCause::RetryAfter
+            } else {
+                PauseCause::WindowExhausted
+            };
+            self.events.push_back(Event::Paused { wait, cause });
+        }
+        if !quota && wait <= self.retry.max_wait {
+            return;
+        }
+        // A quota is refused until its reset (or, reset unknown, for `max_wait`); a wait past
+        // the maximum for `max_wait` only, then requests probe again: one hostile value must
+        // not refuse every request for ten years.
+        let hold_for = match (quota, wait.is_zero()) {
+            (true, false) => wait.min(crate::throttle::MAX_QUOTA_RESET),
+            _ => self.retry.max_wait,
+        };
         let new = Pause {
             from: now,
-            wait,
+            wait: hold_for,
+            asked: wait,
             quota,
         };
         let extends = match self.pause {
@@ -541,12 +566,6 @@ impl Pacer {
         };
         if extends {
             self.pause = Some(new);
-            let cause = if signal.retry_after.is_some() {
-                PauseCause::RetryAfter
-            } else {
-                PauseCause::WindowExhausted
-            };
-            self.events.push_back(Event::Paused { wait, cause });
         }
     }
 

@@ -231,12 +231,16 @@ fn ten_year_retry_after_is_a_typed_error() {
         }
         other => panic!("{other:?}"),
     }
-    // The next request is refused too, rather than sleeping ten years.
+    // The next request is refused too, rather than sleeping ten years...
     let mut next = pacer.call(&Method::GET, &HeaderMap::new());
     assert!(matches!(
         pacer.poll_send(&mut next, now),
         Begin::Reject(Error::ServerAskedTooLong { .. })
     ));
+    // ...but only for the longest wait allowed: then requests probe again, so one hostile
+    // value cannot refuse every request for ten years.
+    let later = now.advance(Duration::from_secs(301));
+    assert_eq!(pacer.poll_send(&mut next, later), Begin::Send);
 }
 
 #[test]
@@ -458,4 +462,56 @@ fn prop_non_idempotent_without_key_never_retried_after_sent() {
     QuickCheck::new()
         .tests(1000)
         .quickcheck(prop as fn(Vec<Outcome>) -> bool);
+}
+
+#[test]
+fn a_transport_failure_gives_the_concurrency_permit_back() {
+    let throttle = paceline::throttle::ThrottleConfig::default().concurrency(1);
+    let policy = RetryPolicy::default().max_attempts(1);
+    let mut pacer = Pacer::new(PacerConfig::default().retry(policy).throttle(throttle), 1);
+    let now = Now::new(Instant::now(), SystemTime::now());
+    let mut first = pacer.call(&Method::GET, &HeaderMap::new());
+    let mut second = pacer.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(pacer.poll_send(&mut first, now), Begin::Send);
+    assert_eq!(pacer.poll_send(&mut second, now), Begin::WaitForPermit);
+    let failed = TransportError::after_send(TransportKind::Reset);
+    assert!(matches!(
+        pacer.on_transport_error(&mut first, now, failed),
+        Finish::Fail(_)
+    ));
+    assert_eq!(pacer.poll_send(&mut second, now), Begin::Send);
+}
+
+#[test]
+fn a_fifty_year_reset_is_held_to_a_believable_one() {
+    let mut pacer = Pacer::new(PacerConfig::default(), 1);
+    let now = Now::new(
+        Instant::now(),
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    );
+    let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(pacer.poll_send(&mut call, now), Begin::Send);
+    let h = header_map(&[
+        ("x-ratelimit-remaining", "0".into()),
+        (
+            "x-ratelimit-reset",
+            (1_700_000_000u64 + 50 * 365 * 86_400).to_string(),
+        ),
+    ]);
+    assert_eq!(
+        pacer.on_response(&mut call, now, StatusCode::OK, &h),
+        Finish::Done
+    );
+    // A window that long is a quota: refused, with a reset no later than a month.
+    let mut next = pacer.call(&Method::GET, &HeaderMap::new());
+    match pacer.poll_send(&mut next, now) {
+        Begin::Reject(Error::QuotaExhausted {
+            resets_in: Some(d), ..
+        }) => {
+            assert!(d <= Duration::from_secs(32 * 86_400), "{d:?}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let much_later = now.advance(Duration::from_secs(33 * 86_400));
+    assert_eq!(pacer.poll_send(&mut next, much_later), Begin::Send);
 }

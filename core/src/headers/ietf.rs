@@ -15,15 +15,13 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName};
 use sfv::{BareItem, Dictionary, ListEntry, Parameters, Parser};
 
+use super::fields::{Field, Fields};
 use super::reset::ResetRule;
 use super::xratelimit::{MAX_NAME, limit_with_window};
-use super::{Context, PolicyState, Signal, WarningKind, first};
+use super::{Context, PolicyState, Signal, WarningKind};
 
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Structured `RateLimit` and `RateLimit-Policy` (drafts 07 and later).
 pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
@@ -90,21 +88,21 @@ pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
 }
 
 /// `RateLimit-Limit/Remaining/Reset` (drafts up to 06; reset is always delta seconds).
-pub(crate) fn parse_draft(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
+pub(crate) fn parse_draft(f: &Fields<'_>, cx: &Context, s: &mut Signal) {
     if s.limit.is_none()
-        && let Some(v) = first(headers, &RATELIMIT_LIMIT)
+        && let Some(v) = f.get(Field::RateLimitLimit)
     {
         let (limit, window) = limit_with_window("ratelimit-limit", v, cx, s);
         s.limit = limit;
         s.window = s.window.or(window);
     }
     if s.remaining.is_none()
-        && let Some(v) = first(headers, &RATELIMIT_REMAINING)
+        && let Some(v) = f.get(Field::RateLimitRemaining)
     {
         s.remaining = cx.count("ratelimit-remaining", v, s);
     }
     if s.reset_in.is_none()
-        && let Some(v) = first(headers, &RATELIMIT_RESET)
+        && let Some(v) = f.get(Field::RateLimitReset)
     {
         s.reset_in = cx.reset_in_with(ResetRule::DeltaSeconds, "ratelimit-reset", v, s);
     }

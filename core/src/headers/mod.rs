@@ -45,6 +45,7 @@
 //! ```
 
 mod body;
+mod fields;
 mod ietf;
 pub(crate) mod number;
 mod reset;
@@ -56,8 +57,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::header::{DATE, RETRY_AFTER};
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, StatusCode};
 
 pub use reset::ResetRule;
 pub use retry_after::{RetryAfter, RetryAfterError, parse_retry_after};
@@ -376,10 +377,10 @@ impl SignalParser {
             status: Some(status),
             ..Signal::default()
         };
+        let f = fields::Fields::scan(headers);
         let mut reference = received;
-        if let Some(v) = headers.get(DATE) {
-            match v
-                .to_str()
+        if let Some(v) = f.get(fields::Field::Date) {
+            match std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
             {
@@ -387,7 +388,7 @@ impl SignalParser {
                     signal.server_date = Some(date);
                     reference = date;
                 }
-                None => signal.warn("date", WarningKind::BadDate, v.as_bytes()),
+                None => signal.warn("date", WarningKind::BadDate, v),
             }
         }
         let cx = Context {
@@ -396,26 +397,27 @@ impl SignalParser {
             reset_rule: self.reset_rule,
         };
 
-        for v in headers.get_all(RETRY_AFTER) {
-            match parse_retry_after(v.as_bytes()) {
-                Ok(ra) if signal.retry_after.is_none() => {
-                    signal.retry_after = Some(ra.delay_from(reference));
+        if f.get(fields::Field::RetryAfter).is_some() {
+            for v in headers.get_all(RETRY_AFTER) {
+                match parse_retry_after(v.as_bytes()) {
+                    Ok(ra) if signal.retry_after.is_none() => {
+                        signal.retry_after = Some(ra.delay_from(reference));
+                    }
+                    Ok(_) => {}
+                    Err(e) => signal.warn("retry-after", WarningKind::RetryAfter(e), v.as_bytes()),
                 }
-                Ok(_) => {}
-                Err(e) => signal.warn("retry-after", WarningKind::RetryAfter(e), v.as_bytes()),
             }
         }
 
-        ietf::parse_structured(headers, &mut signal);
-        ietf::parse_draft(headers, &cx, &mut signal);
-        xratelimit::parse(headers, &cx, &mut signal, xratelimit::Prefix::XRateLimit);
-        xratelimit::parse(
-            headers,
-            &cx,
-            &mut signal,
-            xratelimit::Prefix::XRateLimitDashed,
-        );
-        vendor::parse(headers, &cx, &mut signal);
+        if f.get(fields::Field::RateLimit).is_some()
+            || f.get(fields::Field::RateLimitPolicy).is_some()
+        {
+            ietf::parse_structured(headers, &mut signal);
+        }
+        ietf::parse_draft(&f, &cx, &mut signal);
+        xratelimit::parse(&f, &cx, &mut signal, xratelimit::Prefix::XRateLimit);
+        xratelimit::parse(&f, &cx, &mut signal, xratelimit::Prefix::XRateLimitDashed);
+        vendor::parse(&f, &cx, &mut signal);
         for d in &self.dialects {
             d.parse(headers, &cx, &mut signal);
         }
@@ -458,11 +460,6 @@ impl SignalParser {
                 .iter()
                 .any(|p| p.remaining == Some(0) && long(p.window, p.reset_in));
     }
-}
-
-/// Reads a header as bytes, for the first instance only.
-pub(crate) fn first<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h [u8]> {
-    headers.get(name).map(|v| v.as_bytes())
 }
 
 #[cfg(test)]

@@ -10,14 +10,9 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName};
-
+use super::fields::{Field, Fields};
 use super::number::trim_ows;
-use super::{Context, PolicyState, Signal, WarningKind, first};
-
-const SHOPIFY: HeaderName = HeaderName::from_static("x-shopify-shop-api-call-limit");
-const SALESFORCE: HeaderName = HeaderName::from_static("sforce-limit-info");
-const STRIPE_SHOULD_RETRY: HeaderName = HeaderName::from_static("stripe-should-retry");
+use super::{Context, PolicyState, Signal, WarningKind};
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -32,8 +27,8 @@ fn fraction(header: &str, v: &[u8], cx: &Context, s: &mut Signal) -> Option<(u64
     Some((used, limit))
 }
 
-pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
-    if let Some(v) = first(headers, &SHOPIFY)
+pub(crate) fn parse(f: &Fields<'_>, cx: &Context, s: &mut Signal) {
+    if let Some(v) = f.get(Field::Shopify)
         && let Some((used, limit)) = fraction("x-shopify-shop-api-call-limit", v, cx, s)
         && s.limit.is_none()
     {
@@ -41,7 +36,7 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
         s.limit = Some(limit);
         s.remaining = Some(limit.saturating_sub(used));
     }
-    if let Some(v) = first(headers, &SALESFORCE) {
+    if let Some(v) = f.get(Field::Salesforce) {
         let v = trim_ows(v);
         match v.strip_prefix(b"api-usage=") {
             Some(rest) => {
@@ -66,7 +61,7 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
             None => s.warn("sforce-limit-info", WarningKind::NotANumber, v),
         }
     }
-    if let Some(v) = first(headers, &STRIPE_SHOULD_RETRY) {
+    if let Some(v) = f.get(Field::StripeShouldRetry) {
         let v = trim_ows(v);
         if v.eq_ignore_ascii_case(b"true") {
             s.should_retry = Some(true);

@@ -10,10 +10,9 @@
 //!   `x-ratelimit-used`/`remaining`, `x-ratelimit-reset` delta seconds).
 //! - Twitter/X: `x-rate-limit-limit/remaining/reset` (epoch seconds).
 
-use http::{HeaderMap, HeaderName};
-
+use super::fields::Fields;
 use super::number::{parse_decimal, parse_digits, secs_f64, trim_ows};
-use super::{Context, Signal, WarningKind, first};
+use super::{Context, Signal, WarningKind};
 use std::time::Duration;
 
 /// Which spelling of the family.
@@ -25,44 +24,45 @@ pub(crate) enum Prefix {
     XRateLimitDashed,
 }
 
-struct Names {
-    limit: HeaderName,
-    remaining: HeaderName,
-    reset: HeaderName,
-    reset_after: HeaderName,
-    used: HeaderName,
-    resource: HeaderName,
-    bucket: HeaderName,
-    global: HeaderName,
-    scope: HeaderName,
-    policy: HeaderName,
-}
+/// Suffix numbers in [`X_SUFFIXES`].
+const LIMIT: usize = 0;
+const REMAINING: usize = 1;
+const RESET: usize = 2;
+const RESET_AFTER: usize = 3;
+const USED: usize = 4;
+const RESOURCE: usize = 5;
+const BUCKET: usize = 6;
+const GLOBAL: usize = 7;
+const SCOPE: usize = 8;
+const POLICY: usize = 9;
 
-const X_RATELIMIT: Names = Names {
-    limit: HeaderName::from_static("x-ratelimit-limit"),
-    remaining: HeaderName::from_static("x-ratelimit-remaining"),
-    reset: HeaderName::from_static("x-ratelimit-reset"),
-    reset_after: HeaderName::from_static("x-ratelimit-reset-after"),
-    used: HeaderName::from_static("x-ratelimit-used"),
-    resource: HeaderName::from_static("x-ratelimit-resource"),
-    bucket: HeaderName::from_static("x-ratelimit-bucket"),
-    global: HeaderName::from_static("x-ratelimit-global"),
-    scope: HeaderName::from_static("x-ratelimit-scope"),
-    policy: HeaderName::from_static("x-ratelimit-policy"),
-};
-
-const X_RATE_LIMIT: Names = Names {
-    limit: HeaderName::from_static("x-rate-limit-limit"),
-    remaining: HeaderName::from_static("x-rate-limit-remaining"),
-    reset: HeaderName::from_static("x-rate-limit-reset"),
-    reset_after: HeaderName::from_static("x-rate-limit-reset-after"),
-    used: HeaderName::from_static("x-rate-limit-used"),
-    resource: HeaderName::from_static("x-rate-limit-resource"),
-    bucket: HeaderName::from_static("x-rate-limit-bucket"),
-    global: HeaderName::from_static("x-rate-limit-global"),
-    scope: HeaderName::from_static("x-rate-limit-scope"),
-    policy: HeaderName::from_static("x-rate-limit-policy"),
-};
+/// Header names, for warnings.
+const X_NAMES: [[&str; 10]; 2] = [
+    [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-reset-after",
+        "x-ratelimit-used",
+        "x-ratelimit-resource",
+        "x-ratelimit-bucket",
+        "x-ratelimit-global",
+        "x-ratelimit-scope",
+        "x-ratelimit-policy",
+    ],
+    [
+        "x-rate-limit-limit",
+        "x-rate-limit-remaining",
+        "x-rate-limit-reset",
+        "x-rate-limit-reset-after",
+        "x-rate-limit-used",
+        "x-rate-limit-resource",
+        "x-rate-limit-bucket",
+        "x-rate-limit-global",
+        "x-rate-limit-scope",
+        "x-rate-limit-policy",
+    ],
+];
 
 /// Longest name kept from a header value (bucket, scope, policy): longer ones are cut.
 pub(crate) const MAX_NAME: usize = 128;
@@ -104,61 +104,58 @@ pub(crate) fn limit_with_window(
     (limit, window)
 }
 
-pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal, prefix: Prefix) {
-    let n = match prefix {
-        Prefix::XRateLimit => &X_RATELIMIT,
-        Prefix::XRateLimitDashed => &X_RATE_LIMIT,
-    };
+pub(crate) fn parse(f: &Fields<'_>, cx: &Context, s: &mut Signal, prefix: Prefix) {
+    let dashed = matches!(prefix, Prefix::XRateLimitDashed);
+    let name = |i: usize| X_NAMES[usize::from(dashed)][i];
+    let get = |i: usize| f.x(dashed, i);
     if s.limit.is_none()
-        && let Some(v) = first(headers, &n.limit)
+        && let Some(v) = get(LIMIT)
     {
-        let (limit, window) = limit_with_window(n.limit.as_str(), v, cx, s);
+        let (limit, window) = limit_with_window(name(LIMIT), v, cx, s);
         s.limit = limit;
         s.window = s.window.or(window);
     }
     if s.remaining.is_none()
-        && let Some(v) = first(headers, &n.remaining)
+        && let Some(v) = get(REMAINING)
     {
-        s.remaining = cx.count(n.remaining.as_str(), v, s);
+        s.remaining = cx.count(name(REMAINING), v, s);
     }
     if s.used.is_none()
-        && let Some(v) = first(headers, &n.used)
+        && let Some(v) = get(USED)
     {
-        s.used = cx.count(n.used.as_str(), v, s);
+        s.used = cx.count(name(USED), v, s);
     }
     if s.reset_in.is_none() {
         // Discord's Reset-After is relative, so immune to clock skew: prefer it.
-        if let Some(v) = first(headers, &n.reset_after) {
+        if let Some(v) = get(RESET_AFTER) {
             match parse_decimal(v) {
                 Ok(x) => s.reset_in = Some(secs_f64(x)),
                 Err(super::number::NumberError::Negative) => {
-                    s.warn(n.reset_after.as_str(), WarningKind::Negative, v)
+                    s.warn(name(RESET_AFTER), WarningKind::Negative, v)
                 }
-                Err(_) => s.warn(n.reset_after.as_str(), WarningKind::NotANumber, v),
+                Err(_) => s.warn(name(RESET_AFTER), WarningKind::NotANumber, v),
             }
         }
     }
     if s.reset_in.is_none()
-        && let Some(v) = first(headers, &n.reset)
+        && let Some(v) = get(RESET)
     {
-        s.reset_in = cx.reset_in(n.reset.as_str(), v, s);
+        s.reset_in = cx.reset_in(name(RESET), v, s);
     }
     if s.bucket.is_none() {
-        s.bucket = first(headers, &n.bucket)
-            .or_else(|| first(headers, &n.resource))
-            .and_then(name_value);
+        s.bucket = get(BUCKET).or_else(|| get(RESOURCE)).and_then(name_value);
     }
-    if let Some(v) = first(headers, &n.global) {
+    if let Some(v) = get(GLOBAL) {
         s.global |= trim_ows(v).eq_ignore_ascii_case(b"true");
     }
     if s.scope.is_none() {
-        s.scope = first(headers, &n.scope).and_then(name_value);
+        s.scope = get(SCOPE).and_then(name_value);
     }
     s.global |= s
         .scope
         .as_deref()
         .is_some_and(|sc| sc.eq_ignore_ascii_case("global"));
     if s.policy.is_none() {
-        s.policy = first(headers, &n.policy).and_then(name_value);
+        s.policy = get(POLICY).and_then(name_value);
     }
 }

@@ -8,7 +8,9 @@ use crate::headers::Signal;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TransportKind {
-    /// The connection could not be made (refused, unreachable, DNS): the request never left.
+    /// The connection could not be made (refused, unreachable, DNS). Usually nothing left,
+    /// but an unreachable network can be reported after sending: [`TransportError::sent`]
+    /// says which.
     Connect,
     /// No answer in time (connect, send or receive timeout).
     Timeout,

@@ -234,6 +234,9 @@ pub(crate) struct Throttle {
     /// Until when every route waits (Discord's global limit), ns.
     global_pause: u64,
     started: bool,
+    /// The longest pause or reset taken from a server for a rate limit (the retry policy's
+    /// `max_wait`): past it the Pacer refuses, and requests probe again once it has passed.
+    max_pause_ns: u64,
 }
 
 const NS_PER_S: f64 = 1e9;
@@ -244,6 +247,10 @@ const MAX_TRACKED: usize = 4;
 
 /// Windows longer than this are quotas (the signal parser's default horizon).
 const QUOTA_HORIZON_NS: u64 = 3_600_000_000_000;
+
+/// The furthest a reported quota reset is believed: a monthly budget resets within 31 days;
+/// a later "reset" is a hostile or broken value and is held to this.
+pub(crate) const MAX_QUOTA_RESET: Duration = Duration::from_secs(32 * 86_400);
 
 fn dur_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -291,8 +298,14 @@ impl Throttle {
             in_flight: 0,
             global_pause: 0,
             started: false,
+            max_pause_ns: dur_ns(Duration::from_secs(300)),
             cfg,
         }
+    }
+
+    /// Sets the longest server-asked pause kept (the retry policy's `max_wait`).
+    pub(crate) fn set_max_pause(&mut self, d: Duration) {
+        self.max_pause_ns = dur_ns(d);
     }
 
     /// Creates time-dependent state (quota periods) on first use.
@@ -522,7 +535,7 @@ impl Throttle {
             }
         }
         if let Some(wait) = s.retry_after.filter(|d| !d.is_zero()) {
-            let until = now.saturating_add(dur_ns(wait));
+            let until = now.saturating_add(dur_ns(wait).min(self.max_pause_ns));
             if s.global {
                 self.global_pause = self.global_pause.max(until);
             } else {
@@ -543,7 +556,22 @@ impl Throttle {
 
     /// Updates (or starts tracking) the window `name` from a report answering `t`, and notes
     /// that route `r` draws from it.
-    fn learn(&mut self, r: usize, t: &Ticket, name: Option<&str>, report: Report) {
+    fn learn(&mut self, r: usize, t: &Ticket, name: Option<&str>, mut report: Report) {
+        let long = match (report.window, report.reset_at) {
+            (Some(window), _) => window > QUOTA_HORIZON_NS,
+            (None, Some(reset)) => reset.saturating_sub(t.sent_at) > QUOTA_HORIZON_NS,
+            (None, None) => false,
+        };
+        // Hostile resets are held to what is believable: a rate window to the longest pause,
+        // a quota to a month.
+        let cap = if long {
+            dur_ns(MAX_QUOTA_RESET)
+        } else {
+            self.max_pause_ns.max(QUOTA_HORIZON_NS)
+        };
+        report.reset_at = report
+            .reset_at
+            .map(|at| at.min(t.sent_at.saturating_add(cap)));
         let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
             Some(w) => w,
             None => {
@@ -562,11 +590,6 @@ impl Throttle {
             .find(|(i, _)| *i == w)
             .map_or(0, |(_, seq)| win.sent().saturating_sub(*seq));
         win.update(report, sent_after);
-        let long = match (report.window, report.reset_at) {
-            (Some(window), _) => window > QUOTA_HORIZON_NS,
-            (None, Some(reset)) => reset.saturating_sub(t.sent_at) > QUOTA_HORIZON_NS,
-            (None, None) => false,
-        };
         win.set_kind(long, !long || self.cfg.spread_quotas);
         if !self.routes[r].windows.contains(&w) {
             self.routes[r].windows.push(w);

@@ -1,0 +1,99 @@
+//! One pass over a response's headers, keeping the first value of every field paceline reads.
+//!
+//! Looking each known name up in the `HeaderMap` would hash some twenty names per response;
+//! instead the headers are scanned once and matched by name (the scan is proportional to the
+//! headers the response has, usually a dozen).
+
+use http::HeaderMap;
+
+/// The fields the built-in dialects read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Field {
+    Date,
+    RetryAfter,
+    RateLimit,
+    RateLimitPolicy,
+    RateLimitLimit,
+    RateLimitRemaining,
+    RateLimitReset,
+    Shopify,
+    Salesforce,
+    StripeShouldRetry,
+    /// `X-RateLimit-*` (10 fields) then `X-Rate-Limit-*` (10 fields), in [`X_SUFFIXES`] order.
+    X0,
+}
+
+/// The suffixes of the `X-RateLimit-*` family, in field order.
+pub(crate) const X_SUFFIXES: [&str; 10] = [
+    "limit",
+    "remaining",
+    "reset",
+    "reset-after",
+    "used",
+    "resource",
+    "bucket",
+    "global",
+    "scope",
+    "policy",
+];
+
+const COUNT: usize = Field::X0 as usize + 2 * X_SUFFIXES.len();
+
+/// The first value of each known field, borrowed from the headers.
+#[derive(Debug)]
+pub(crate) struct Fields<'h> {
+    values: [Option<&'h [u8]>; COUNT],
+}
+
+impl<'h> Fields<'h> {
+    pub(crate) fn scan(headers: &'h HeaderMap) -> Self {
+        let mut values = [None; COUNT];
+        for (name, value) in headers {
+            let n = name.as_str();
+            let index = if let Some(rest) = n.strip_prefix("x-ratelimit-") {
+                X_SUFFIXES
+                    .iter()
+                    .position(|s| *s == rest)
+                    .map(|i| Field::X0 as usize + i)
+            } else if let Some(rest) = n.strip_prefix("x-rate-limit-") {
+                X_SUFFIXES
+                    .iter()
+                    .position(|s| *s == rest)
+                    .map(|i| Field::X0 as usize + X_SUFFIXES.len() + i)
+            } else {
+                let f = match n {
+                    "date" => Field::Date,
+                    "retry-after" => Field::RetryAfter,
+                    "ratelimit" => Field::RateLimit,
+                    "ratelimit-policy" => Field::RateLimitPolicy,
+                    "ratelimit-limit" => Field::RateLimitLimit,
+                    "ratelimit-remaining" => Field::RateLimitRemaining,
+                    "ratelimit-reset" => Field::RateLimitReset,
+                    "x-shopify-shop-api-call-limit" => Field::Shopify,
+                    "sforce-limit-info" => Field::Salesforce,
+                    "stripe-should-retry" => Field::StripeShouldRetry,
+                    _ => continue,
+                };
+                Some(f as usize)
+            };
+            if let Some(i) = index
+                && values[i].is_none()
+            {
+                values[i] = Some(value.as_bytes());
+            }
+        }
+        Fields { values }
+    }
+
+    /// The first value of `f`.
+    pub(crate) fn get(&self, f: Field) -> Option<&'h [u8]> {
+        self.values[f as usize]
+    }
+
+    /// The first value of the `X-RateLimit-` (`dashed: false`) or `X-Rate-Limit-` field with
+    /// suffix number `i` (see [`X_SUFFIXES`]).
+    pub(crate) fn x(&self, dashed: bool, i: usize) -> Option<&'h [u8]> {
+        self.values[Field::X0 as usize + usize::from(dashed) * X_SUFFIXES.len() + i]
+    }
+}
