@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 mod inspect;
+mod serve;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -20,11 +22,17 @@ enum Command {
     /// Show what paceline reads from a server's answer.
     #[command(subcommand)]
     Inspect(inspect::Inspect),
+    /// Run a scenario (server model + client policy + seed) in virtual time.
+    Simulate(simulate::Simulate),
+    /// Serve a scenario's server model on 127.0.0.1 until killed.
+    Serve(serve::Serve),
 }
 
 fn main() -> ExitCode {
     // clap exits with 2 on bad usage; subcommands return 0 (ok) or 1 (unreadable input).
     match Cli::parse().command {
         Command::Inspect(cmd) => inspect::run(cmd),
+        Command::Simulate(cmd) => simulate::run(cmd),
+        Command::Serve(cmd) => serve::run(cmd),
     }
 }

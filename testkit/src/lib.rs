@@ -7,6 +7,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod model;
+pub mod scenario;
 pub mod server;
+pub mod sim;
 
 pub use server::{LoopbackServer, ReceivedRequest, Responder, Script, ScriptedResponse};

@@ -181,10 +181,19 @@ impl LoopbackServer {
     /// # Errors
     /// If a socket cannot be bound or a thread cannot be started.
     pub fn start_with(responder: impl Responder) -> io::Result<Self> {
+        Self::start_on(0, responder)
+    }
+
+    /// As [`start_with`](Self::start_with), listening on `127.0.0.1:port` (0: a port the OS
+    /// picks). For `paceline serve --port`; tests should use port 0.
+    ///
+    /// # Errors
+    /// If the port is taken, or a socket cannot be bound or a thread started.
+    pub fn start_on(port: u16, responder: impl Responder) -> io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let upstream = listener.local_addr()?;
         let http = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
-        let relay = Relay::start(upstream)?;
+        let relay = Relay::start(port, upstream)?;
         let shared = Arc::new(Shared {
             exchange: Mutex::new(Exchange {
                 responder: Box::new(responder),

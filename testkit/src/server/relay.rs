@@ -78,9 +78,10 @@ impl Cutter {
 }
 
 impl Relay {
-    /// Listens on `127.0.0.1:0` and relays every connection to `upstream`.
-    pub(super) fn start(upstream: SocketAddr) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    /// Listens on `127.0.0.1:port` (0: a port the OS picks) and relays every connection to
+    /// `upstream`.
+    pub(super) fn start(port: u16, upstream: SocketAddr) -> io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
         let addr = listener.local_addr()?;
         let links = Arc::new(Links {
             state: Mutex::new(LinksState {

@@ -1,0 +1,51 @@
+//! `paceline simulate SCENARIO [--trace] [--json]`: run a scenario in virtual time.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use paceline_testkit::scenario::Scenario;
+use paceline_testkit::sim::render;
+
+/// Run a scenario file (server model, client policy, seed) in virtual time and report.
+#[derive(Debug, Args)]
+pub struct Simulate {
+    /// The scenario file (TOML), e.g. testkit/scenarios/throttle-honest-github.toml.
+    scenario: PathBuf,
+    /// Also print the trace: one line per request (virtual time, route, status, decision).
+    #[arg(long)]
+    trace: bool,
+    /// Print the report as one JSON object (with `trace` as an array when --trace is given).
+    #[arg(long)]
+    json: bool,
+    /// Keep at most this many trace lines.
+    #[arg(long, default_value_t = 10_000)]
+    trace_lines: usize,
+}
+
+pub fn run(cmd: Simulate) -> ExitCode {
+    let scenario = match Scenario::load(&cmd.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("paceline simulate: {}: {e}", cmd.scenario.display());
+            return ExitCode::from(2);
+        }
+    };
+    let lines = if cmd.trace { cmd.trace_lines } else { 0 };
+    let run = scenario.run_with_trace(lines);
+    if cmd.json {
+        let mut value = serde_json::to_value(&run.report).expect("a report serializes");
+        if cmd.trace
+            && let Some(obj) = value.as_object_mut()
+        {
+            obj.insert("trace".into(), serde_json::Value::from(run.trace.clone()));
+        }
+        println!("{value}");
+    } else {
+        if !scenario.description.is_empty() {
+            println!("{}\n", scenario.description);
+        }
+        print!("{}", render(&run, cmd.trace));
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,89 @@
+//! A server model served over real HTTP, in wall-clock time.
+
+use std::time::{Duration, Instant};
+
+use crate::server::{LoopbackServer, ReceivedRequest, Responder, ScriptedResponse};
+
+use super::{Fate, ModelRequest, ServerModel};
+
+/// Answers real requests from a [`ServerModel`]: the time is the request's arrival, measured
+/// from when the responder was made; the model's latency becomes a real delay.
+#[derive(Debug)]
+pub struct ModelResponder {
+    model: ServerModel,
+    start: Instant,
+}
+
+impl ModelResponder {
+    /// Serves `model`, its clock starting now. The model's own start time (`wall0`) should be
+    /// the wall-clock time of now for epoch resets and `Date` headers to be true.
+    pub fn new(model: ServerModel) -> Self {
+        ModelResponder {
+            model,
+            start: Instant::now(),
+        }
+    }
+
+    /// The model (for its ground truth and counts).
+    pub fn model(&self) -> &ServerModel {
+        &self.model
+    }
+}
+
+impl Responder for ModelResponder {
+    fn respond(&mut self, request: &ReceivedRequest) -> ScriptedResponse {
+        let now_ns = u64::try_from(request.at.saturating_duration_since(self.start).as_nanos())
+            .unwrap_or(u64::MAX);
+        let req = ModelRequest {
+            method: &request.method,
+            path: &request.path,
+            body: &request.body,
+        };
+        let answer = self.model.handle(now_ns, &req);
+        if answer.fate == Fate::ResetBefore || answer.fate == Fate::ResetAfter {
+            return ScriptedResponse::drop_connection();
+        }
+        let mut response = ScriptedResponse::new(answer.status).body(answer.body);
+        for (name, value) in &answer.headers {
+            if let Ok(v) = value.to_str() {
+                response = response.header(name.as_str(), v);
+            }
+        }
+        if answer.latency_ns > 0 {
+            response = response.delay(Duration::from_nanos(answer.latency_ns));
+        }
+        response
+    }
+}
+
+impl LoopbackServer {
+    /// Starts a server answering from a [`ServerModel`] in real time.
+    ///
+    /// ```
+    /// use paceline_testkit::LoopbackServer;
+    /// use paceline_testkit::model::{Dialect, LimiterKind, LimiterSpec, Latency, ServerModel};
+    /// use std::time::SystemTime;
+    ///
+    /// let model = ServerModel::new(1, SystemTime::now())
+    ///     .dialect(Dialect::Github)
+    ///     .latency(Latency { base_ms: 0.0, jitter_ms: 0.0 })
+    ///     .limiter(LimiterSpec::new(LimiterKind::FixedWindow { limit: 10, window_s: 60.0 }));
+    /// let server = LoopbackServer::start_model(model)?;
+    /// assert!(server.url().starts_with("http://127.0.0.1:"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If a socket cannot be bound or a thread cannot be started.
+    pub fn start_model(model: ServerModel) -> std::io::Result<Self> {
+        LoopbackServer::start_model_on(0, model)
+    }
+
+    /// As [`LoopbackServer::start_model`], on `127.0.0.1:port` (0: a port the OS picks).
+    ///
+    /// # Errors
+    /// If the port is taken, or a socket cannot be bound or a thread started.
+    pub fn start_model_on(port: u16, model: ServerModel) -> std::io::Result<Self> {
+        LoopbackServer::start_on(port, ModelResponder::new(model))
+    }
+}

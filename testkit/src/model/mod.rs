@@ -1,0 +1,396 @@
+//! Server models: sans-IO machines that answer requests like real rate-limited APIs.
+//!
+//! A [`ServerModel`] is limiters + a header [`Dialect`] + [`Chaos`] + an [`App`] (what the
+//! endpoint serves: a plain "ok", or a live dataset in some pagination style). It takes a request
+//! and the time, and returns a response with the latency it would take. No I/O, no clock: the
+//! [simulator](crate::sim) drives it in virtual time, the [loopback server](crate::server) in
+//! real time.
+//!
+//! ```
+//! use paceline_testkit::model::{Dialect, LimiterKind, LimiterSpec, ModelRequest, ServerModel};
+//! use std::time::UNIX_EPOCH;
+//!
+//! let mut server = ServerModel::new(1, UNIX_EPOCH)
+//!     .dialect(Dialect::Github)
+//!     .limiter(LimiterSpec::new(LimiterKind::FixedWindow { limit: 2, window_s: 60.0 }));
+//! let req = ModelRequest { method: "GET", path: "/items", body: b"" };
+//! assert_eq!(server.handle(0, &req).status, 200);
+//! assert_eq!(server.handle(1, &req).status, 200);
+//! let third = server.handle(2, &req);
+//! assert_eq!(third.status, 403); // GitHub answers an exhausted primary limit with 403
+//! assert_eq!(third.headers["x-ratelimit-remaining"], "0");
+//! ```
+
+mod chaos;
+mod dialect;
+mod limiter;
+mod loopback;
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+pub use chaos::{After, Before, Chaos};
+pub use dialect::{Dialect, Shown};
+pub use limiter::{Limiter, LimiterKind, LimiterSpec, Report, path_matches};
+pub use loopback::ModelResponder;
+
+/// A request as a model sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// Path and query.
+    pub path: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// How the exchange ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// The response is delivered.
+    Respond,
+    /// The connection is reset before the request was processed.
+    ResetBefore,
+    /// The request was processed, then the connection was reset.
+    ResetAfter,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone)]
+pub struct ModelResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+    /// How long the answer takes, ns.
+    pub latency_ns: u64,
+    /// Whether it arrives.
+    pub fate: Fate,
+    /// Which limiter refused it, if one did (index in the model's limiters).
+    pub refused_by: Option<usize>,
+}
+
+/// Per-request pagination misbehaviour chosen by chaos, for the [`App`] to apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageChaos {
+    /// Serve an empty page (with a next pointer) instead of this one.
+    pub empty_page: bool,
+    /// Repeat the previous cursor instead of the next one.
+    pub repeat_cursor: bool,
+    /// On the last page, give a cursor that points at the page itself.
+    pub self_cursor: bool,
+}
+
+/// What an app answers (before limits and chaos).
+#[derive(Debug, Clone, Default)]
+pub struct AppResponse {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+/// Ground truth about the records an app serves, for checking a client's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Truth {
+    /// Records that existed for the whole walk (each must be delivered exactly once).
+    pub must_deliver: Vec<u64>,
+    /// Every record id that existed at any time (others are invented).
+    pub ever: Vec<u64>,
+}
+
+/// What an endpoint serves.
+pub trait App: Send {
+    /// Answers a request the limiters admitted, at `now_ns`.
+    fn respond(&mut self, now_ns: u64, req: &ModelRequest<'_>, chaos: PageChaos) -> AppResponse;
+
+    /// The ground truth, for apps that serve records.
+    fn truth(&self) -> Option<Truth> {
+        None
+    }
+}
+
+/// The simplest app: `200 {"ok":true}`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ok200;
+
+impl App for Ok200 {
+    fn respond(&mut self, _: u64, _: &ModelRequest<'_>, _: PageChaos) -> AppResponse {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        AppResponse {
+            status: 200,
+            headers,
+            body: b"{\"ok\":true}".to_vec(),
+        }
+    }
+}
+
+/// Latency of the model's answers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Latency {
+    /// Base latency, ms.
+    pub base_ms: f64,
+    /// Uniform extra in `[0, jitter_ms)`.
+    pub jitter_ms: f64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            base_ms: 50.0,
+            jitter_ms: 0.0,
+        }
+    }
+}
+
+/// A rate-limited, possibly chaotic server.
+pub struct ServerModel {
+    limiters: Vec<Limiter>,
+    admitted: Vec<u64>,
+    dialect: Dialect,
+    chaos: Chaos,
+    latency: Latency,
+    retry_after: bool,
+    app: Box<dyn App>,
+    rng: fastrand::Rng,
+    wall0: SystemTime,
+    /// Reused per request: (limiter index, report) for each limiter that applies.
+    reports: Vec<(usize, Report)>,
+    /// The `Date` header of the current second, formatted once.
+    date: Option<(u64, HeaderValue)>,
+}
+
+impl std::fmt::Debug for ServerModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerModel")
+            .field("limiters", &self.limiters)
+            .field("dialect", &self.dialect)
+            .field("chaos", &self.chaos)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerModel {
+    /// A model with no limits, no headers, no chaos, 50 ms latency, serving [`Ok200`]; its
+    /// randomness seeded with `seed`; `wall0` the wall-clock time of its start.
+    pub fn new(seed: u64, wall0: SystemTime) -> Self {
+        ServerModel {
+            limiters: Vec::new(),
+            admitted: Vec::new(),
+            dialect: Dialect::None,
+            chaos: Chaos::default(),
+            latency: Latency::default(),
+            retry_after: true,
+            app: Box::new(Ok200),
+            rng: fastrand::Rng::with_seed(seed),
+            wall0,
+            reports: Vec::new(),
+            date: None,
+        }
+    }
+
+    /// Adds a limiter.
+    pub fn limiter(mut self, spec: LimiterSpec) -> Self {
+        self.limiters.push(Limiter::new(spec));
+        self.admitted.push(0);
+        self
+    }
+
+    /// Sets the dialect.
+    pub fn dialect(mut self, d: Dialect) -> Self {
+        self.dialect = d;
+        self
+    }
+
+    /// Sets the chaos.
+    pub fn chaos(mut self, c: Chaos) -> Self {
+        self.chaos = c;
+        self
+    }
+
+    /// Sets the latency.
+    pub fn latency(mut self, l: Latency) -> Self {
+        self.latency = l;
+        self
+    }
+
+    /// Whether 429s from limiters carry `Retry-After` (default true).
+    pub fn retry_after(mut self, on: bool) -> Self {
+        self.retry_after = on;
+        self
+    }
+
+    /// Sets the app.
+    pub fn app(mut self, app: impl App + 'static) -> Self {
+        self.app = Box::new(app);
+        self
+    }
+
+    /// The limiters, with how many requests each admitted.
+    pub fn limiters(&self) -> impl Iterator<Item = (&LimiterSpec, u64)> {
+        self.limiters
+            .iter()
+            .map(|l| &l.spec)
+            .zip(self.admitted.iter().copied())
+    }
+
+    /// The app's ground truth.
+    pub fn truth(&self) -> Option<Truth> {
+        self.app.truth()
+    }
+
+    /// The wall-clock time `now_ns` after the start.
+    pub fn wall(&self, now_ns: u64) -> SystemTime {
+        self.wall0 + Duration::from_nanos(now_ns)
+    }
+
+    /// Answers `req` arriving at `now_ns` (ns since the model's start).
+    pub fn handle(&mut self, now_ns: u64, req: &ModelRequest<'_>) -> ModelResponse {
+        let latency = self.latency_ns() + self.chaos.slow(&mut self.rng);
+        let mut response = ModelResponse {
+            status: 0,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+            latency_ns: latency,
+            fate: Fate::Respond,
+            refused_by: None,
+        };
+        if self.chaos.before(&mut self.rng) == Before::Reset {
+            response.fate = Fate::ResetBefore;
+            return response;
+        }
+        let path = req.path;
+        let wall = self.wall(now_ns);
+        // Check every applicable limiter; the first refusal decides.
+        let mut refused: Option<(usize, Report)> = None;
+        let mut reports = std::mem::take(&mut self.reports);
+        reports.clear();
+        for (i, l) in self.limiters.iter_mut().enumerate() {
+            if !l.applies(path) {
+                continue;
+            }
+            let r = l.check(now_ns);
+            if !r.allowed && refused.is_none() {
+                refused = Some((i, r));
+            }
+            reports.push((i, r));
+        }
+        if refused.is_none() {
+            for &(i, _) in &reports {
+                self.limiters[i].admit(now_ns, now_ns + latency);
+                self.admitted[i] += 1;
+            }
+        }
+        if self.dialect != Dialect::None {
+            // The visible limiters, binding (refusing, else fewest remaining) first.
+            let mut shown: Vec<Shown<'_>> = reports
+                .iter()
+                .filter(|(i, _)| !self.limiters[*i].spec.hidden)
+                .map(|&(i, report)| Shown {
+                    name: self.limiters[i].name(),
+                    report,
+                })
+                .collect();
+            shown.sort_by_key(|s| {
+                (
+                    s.report.allowed,
+                    s.report.remaining,
+                    std::cmp::Reverse(s.report.reset_in_ns),
+                )
+            });
+            self.dialect.render(&mut response.headers, wall, &shown);
+        }
+        self.reports = reports;
+        self.put_date(&mut response.headers, wall);
+        if let Some((i, r)) = refused {
+            let hidden = self.limiters[i].spec.hidden;
+            let quota = self.limiters[i].is_quota();
+            response.status = if hidden {
+                429
+            } else {
+                self.dialect.throttle_status()
+            };
+            if self.retry_after && (!hidden || quota || self.dialect != Dialect::None) {
+                put_retry_after(&mut response.headers, r.retry_in_ns);
+            }
+            response.refused_by = Some(i);
+            response.body = br#"{"error":"rate limited"}"#.to_vec();
+            return response;
+        }
+        match self.chaos.after(&mut self.rng) {
+            After::Normal => {}
+            After::Status(status, retry_after) => {
+                response.status = status;
+                if retry_after {
+                    put_retry_after(&mut response.headers, 1_000_000_000);
+                }
+                response.body = br#"{"error":"chaos"}"#.to_vec();
+                return response;
+            }
+            After::Reset => response.fate = Fate::ResetAfter,
+        }
+        let page_chaos = PageChaos {
+            empty_page: self.chaos.p_empty_page > 0.0 && self.rng.f64() < self.chaos.p_empty_page,
+            repeat_cursor: self.chaos.p_repeat_cursor > 0.0
+                && self.rng.f64() < self.chaos.p_repeat_cursor,
+            self_cursor: self.chaos.p_self_cursor > 0.0
+                && self.rng.f64() < self.chaos.p_self_cursor,
+        };
+        let app = self.app.respond(now_ns, req, page_chaos);
+        response.status = app.status;
+        response.headers.extend(app.headers);
+        response.body = app.body;
+        if response.status == 200 {
+            if self.chaos.p_truncated > 0.0 && self.rng.f64() < self.chaos.p_truncated {
+                let keep = response.body.len() / 2;
+                response.body.truncate(keep);
+            } else if self.chaos.p_invalid_json > 0.0 && self.rng.f64() < self.chaos.p_invalid_json
+            {
+                response.body = b"<html>upstream error</html>".to_vec();
+            }
+        }
+        response
+    }
+
+    /// Sets `Date`, formatting it once per second of model time.
+    fn put_date(&mut self, h: &mut HeaderMap, wall: SystemTime) {
+        let secs = wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let value = match &self.date {
+            Some((s, v)) if *s == secs => v.clone(),
+            _ => match HeaderValue::from_str(&httpdate::fmt_http_date(wall)) {
+                Ok(v) => {
+                    self.date = Some((secs, v.clone()));
+                    v
+                }
+                Err(_) => return,
+            },
+        };
+        h.insert(http::header::DATE, value);
+    }
+
+    fn latency_ns(&mut self) -> u64 {
+        let ms = self.latency.base_ms.max(0.0) + self.latency.jitter_ms.max(0.0) * self.rng.f64();
+        (ms * 1e6) as u64
+    }
+}
+
+fn put_retry_after(h: &mut HeaderMap, ns: u64) {
+    h.insert(
+        http::header::RETRY_AFTER,
+        HeaderValue::from(ns.div_ceil(1_000_000_000).max(1)),
+    );
+}

@@ -1,0 +1,211 @@
+//! Scenarios as data: a TOML file names the server model, the client policy and the seed.
+//!
+//! ```toml
+//! description = "GitHub-style hourly window, honest headers"
+//! seed = 1
+//! duration_s = 3600
+//!
+//! [server]
+//! dialect = "github"
+//! limiters = [{ kind = "fixed_window", limit = 5000, window_s = 3600, name = "core" }]
+//!
+//! [client]
+//! workers = 4
+//! ```
+//!
+//! `[server]` takes `dialect`, `retry_after` (do 429s carry it), `latency = { base_ms, jitter_ms }`,
+//! `limiters` (see [`LimiterSpec`]) and `chaos` (see [`Chaos`]); `[client]` takes the
+//! [`Workload`] fields and `pacer`, a full [`PacerConfig`] (retry and throttle settings).
+
+use std::path::Path;
+use std::time::Duration;
+
+use paceline::{Pacer, PacerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Chaos, Dialect, Latency, LimiterSpec, ServerModel};
+use crate::sim::{Run, Sim, Workload, wall_at};
+
+/// The wall-clock start of every scenario unless it says otherwise: 2027-01-15T08:00:00Z.
+pub const DEFAULT_START_EPOCH_S: u64 = 1_800_000_000;
+
+/// A scenario file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// What it shows.
+    #[serde(default)]
+    pub description: String,
+    /// Seed for every random choice (server chaos, latency jitter, client jitter).
+    #[serde(default)]
+    pub seed: u64,
+    /// Virtual time the clients keep sending, seconds.
+    pub duration_s: f64,
+    /// Wall-clock time at the start (Unix seconds).
+    #[serde(default = "default_start")]
+    pub start_epoch_s: u64,
+    /// The server.
+    pub server: ServerSpec,
+    /// The clients.
+    #[serde(default)]
+    pub client: ClientSpec,
+}
+
+fn default_start() -> u64 {
+    DEFAULT_START_EPOCH_S
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The server part of a scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    /// Header dialect.
+    #[serde(default)]
+    pub dialect: Dialect,
+    /// Whether 429s carry `Retry-After`.
+    #[serde(default = "yes")]
+    pub retry_after: bool,
+    /// Latency.
+    #[serde(default)]
+    pub latency: Latency,
+    /// Limiters, all enforced.
+    #[serde(default)]
+    pub limiters: Vec<LimiterSpec>,
+    /// Chaos.
+    #[serde(default)]
+    pub chaos: Chaos,
+}
+
+/// The client part of a scenario.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ClientSpec {
+    /// What the workers do.
+    #[serde(flatten)]
+    pub workload: Workload,
+    /// The Pacer's configuration.
+    #[serde(default)]
+    pub pacer: PacerConfig,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Io(std::io::Error),
+    /// It is not a valid scenario.
+    Parse(toml::de::Error),
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScenarioError::Io(e) => write!(f, "cannot read scenario: {e}"),
+            ScenarioError::Parse(e) => write!(f, "invalid scenario: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Parses a scenario from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
+        toml::from_str(text).map_err(ScenarioError::Parse)
+    }
+
+    /// Reads and parses a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(ScenarioError::Io)?;
+        Scenario::from_toml(&text)
+    }
+
+    /// The server model, fresh, its clock starting at the scenario's `start_epoch_s`.
+    pub fn model(&self) -> ServerModel {
+        self.model_at(wall_at(self.start_epoch_s))
+    }
+
+    /// The server model, fresh, its clock starting at `wall0` (the real time, to serve it).
+    pub fn model_at(&self, wall0: std::time::SystemTime) -> ServerModel {
+        let mut m = ServerModel::new(self.seed, wall0)
+            .dialect(self.server.dialect)
+            .latency(self.server.latency)
+            .retry_after(self.server.retry_after)
+            .chaos(self.server.chaos.clone());
+        for l in &self.server.limiters {
+            m = m.limiter(l.clone());
+        }
+        m
+    }
+
+    /// The client's Pacer, fresh, seeded from the scenario.
+    pub fn pacer(&self) -> Pacer {
+        Pacer::new(self.client.pacer.clone(), self.seed.wrapping_add(1))
+    }
+
+    /// Runs it in virtual time.
+    pub fn run(&self) -> Run {
+        Sim::new(
+            self.model(),
+            self.pacer(),
+            self.client.workload.clone(),
+            self.duration_s,
+            self.seed,
+        )
+        .run()
+    }
+
+    /// Runs it keeping at most `lines` of trace.
+    pub fn run_with_trace(&self, lines: usize) -> Run {
+        Sim::new(
+            self.model(),
+            self.pacer(),
+            self.client.workload.clone(),
+            self.duration_s,
+            self.seed,
+        )
+        .trace_limit(lines)
+        .run()
+    }
+
+    /// The virtual duration.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration_s.max(0.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_doc_example() {
+        let s = Scenario::from_toml(
+            r#"
+            seed = 1
+            duration_s = 60
+            [server]
+            dialect = "github"
+            limiters = [{ kind = "fixed_window", limit = 50, window_s = 60, name = "core" }]
+            [client]
+            workers = 2
+            [client.pacer.throttle]
+            limits = ["1/s"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.client.workload.workers, 2);
+        assert_eq!(s.client.pacer.throttle.limits[0].to_string(), "1/s");
+        let run = s.run();
+        assert!(run.report.requests >= 50, "{:?}", run.report);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        assert!(Scenario::from_toml("duration_s = 1\nbogus = 2\n[server]\n").is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! The simulator: client machines against server models in virtual time.
+//!
+//! An event queue, no threads, no sleeps: the clock jumps to the next wake-up. Workers (clients
+//! sharing one [`Pacer`]) each loop: ask the Pacer, send to the model, get the answer after the
+//! model's latency, tell the Pacer. Same seed, same trace, byte for byte.
+//!
+//! ```
+//! use paceline::{Pacer, PacerConfig};
+//! use paceline_testkit::model::{Dialect, LimiterKind, LimiterSpec, ServerModel};
+//! use paceline_testkit::sim::{Sim, Workload};
+//! use std::time::UNIX_EPOCH;
+//!
+//! let model = ServerModel::new(7, UNIX_EPOCH)
+//!     .dialect(Dialect::XRateLimitDelta)
+//!     .limiter(LimiterSpec::new(LimiterKind::FixedWindow { limit: 100, window_s: 10.0 }));
+//! let pacer = Pacer::new(PacerConfig::default(), 7);
+//! let run = Sim::new(model, pacer, Workload::default(), 60.0, 7).run();
+//! assert_eq!(run.report.status_429, 0);
+//! assert!(run.report.utilisation > 0.95, "{}", run.report.utilisation);
+//! ```
+
+mod report;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, Method, StatusCode};
+use paceline::retry::{TransportError, TransportKind};
+use paceline::throttle::Priority;
+use paceline::{Begin, Call, Event, Finish, Now, Pacer};
+use serde::{Deserialize, Serialize};
+
+pub use report::Report;
+
+use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel};
+
+/// A path requests go to, with its share of the traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightedPath {
+    /// Path and query.
+    pub path: String,
+    /// Relative weight.
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What the clients do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Workload {
+    /// Concurrent workers sharing one Pacer. Default 4.
+    pub workers: u32,
+    /// Logical requests in all; `None`: as many as fit in the duration.
+    pub requests: Option<u64>,
+    /// Where requests go. Default `/items`.
+    pub paths: Vec<WeightedPath>,
+    /// The method. Default GET.
+    pub method: String,
+    /// Fraction of requests sent as background priority. Default 0.
+    pub background: f64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            workers: 4,
+            requests: None,
+            paths: vec![WeightedPath {
+                path: "/items".into(),
+                weight: 1,
+            }],
+            method: "GET".into(),
+            background: 0.0,
+        }
+    }
+}
+
+/// A finished run: the report and the trace.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The figures.
+    pub report: Report,
+    /// One line per request (up to the trace limit).
+    pub trace: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Wake(u32),
+    Arrive(u32),
+}
+
+struct Worker {
+    call: Option<(Call, usize)>,
+    pending: Option<ModelResponse>,
+    parked: bool,
+    retired: bool,
+}
+
+/// A simulation, ready to run.
+pub struct Sim {
+    model: ServerModel,
+    pacer: Pacer,
+    workload: Workload,
+    duration_ns: u64,
+    seed: u64,
+    trace_limit: usize,
+    max_events: u64,
+}
+
+impl Sim {
+    /// `model` against a `pacer` doing `workload` for `duration_s` of virtual time.
+    pub fn new(
+        model: ServerModel,
+        pacer: Pacer,
+        workload: Workload,
+        duration_s: f64,
+        seed: u64,
+    ) -> Self {
+        Sim {
+            model,
+            pacer,
+            workload,
+            duration_ns: (duration_s.max(0.0) * 1e9) as u64,
+            seed,
+            trace_limit: 1000,
+            max_events: 50_000_000,
+        }
+    }
+
+    /// Keeps at most this many trace lines (default 1000).
+    pub fn trace_limit(mut self, n: usize) -> Self {
+        self.trace_limit = n;
+        self
+    }
+
+    /// Runs to the end of the duration (or of the requests), then lets requests in flight finish.
+    pub fn run(mut self) -> Run {
+        let base = Instant::now();
+        let wall0 = self.model.wall(0);
+        let now_at = |ns: u64| {
+            Now::new(
+                base + Duration::from_nanos(ns),
+                wall0 + Duration::from_nanos(ns),
+            )
+        };
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ 0x5eed);
+        let workers = self.workload.workers.max(1);
+        let mut ws: Vec<Worker> = (0..workers)
+            .map(|_| Worker {
+                call: None,
+                pending: None,
+                parked: false,
+                retired: false,
+            })
+            .collect();
+        let mut queue: BinaryHeap<Reverse<(u64, u64, Ev)>> = BinaryHeap::new();
+        let mut seq = 0u64;
+        let mut push = |q: &mut BinaryHeap<Reverse<(u64, u64, Ev)>>, t: u64, ev: Ev| {
+            seq += 1;
+            q.push(Reverse((t, seq, ev)));
+        };
+        for w in 0..workers {
+            push(&mut queue, 0, Ev::Wake(w));
+        }
+        let method: Method = self.workload.method.parse().unwrap_or(Method::GET);
+        let total_weight: u64 = self
+            .workload
+            .paths
+            .iter()
+            .map(|p| u64::from(p.weight))
+            .sum::<u64>()
+            .max(1);
+        let mut r = Report {
+            seed: self.seed,
+            ..Report::default()
+        };
+        let mut trace = Vec::new();
+        let mut started = 0u64;
+        let mut end = 0u64;
+        let mut events = 0u64;
+        let empty = HeaderMap::new();
+
+        while let Some(Reverse((now, _, ev))) = queue.pop() {
+            events += 1;
+            if events > self.max_events {
+                r.truncated = true;
+                break;
+            }
+            end = end.max(now);
+            let t = now_at(now);
+            let (w, arrived) = match ev {
+                Ev::Wake(w) => (w, false),
+                Ev::Arrive(w) => (w, true),
+            };
+            let wi = w as usize;
+            if ws[wi].retired {
+                continue;
+            }
+            let mut wake_parked = false;
+            if arrived {
+                let resp = ws[wi].pending.take().expect("an arrival has a response");
+                let (call, path_i) = ws[wi].call.as_mut().expect("an arrival has a call");
+                let path = &self.workload.paths[*path_i].path;
+                let finish = match resp.fate {
+                    Fate::Respond => {
+                        let status = StatusCode::from_u16(resp.status)
+                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                        r.count_status(resp.status);
+                        self.pacer
+                            .on_response_body(call, t, status, &resp.headers, &resp.body)
+                    }
+                    Fate::ResetBefore | Fate::ResetAfter => {
+                        r.transport_errors += 1;
+                        self.pacer.on_transport_error(
+                            call,
+                            t,
+                            TransportError::after_send(TransportKind::Reset),
+                        )
+                    }
+                };
+                let status = match resp.fate {
+                    Fate::Respond => resp.status.to_string(),
+                    _ => "reset".into(),
+                };
+                let line = match &finish {
+                    Finish::Done => "done".to_string(),
+                    Finish::RetryAt(at) => {
+                        format!("retry in {:.3}s", at.duration_since(t.mono).as_secs_f64())
+                    }
+                    Finish::Fail(e) => format!("fail: {e}"),
+                };
+                if trace.len() < self.trace_limit {
+                    trace.push(format!(
+                        "{:>10.3}s w{w} {} {path} -> {status} {line}",
+                        now as f64 / 1e9,
+                        method
+                    ));
+                }
+                match finish {
+                    Finish::Done => {
+                        r.succeeded += 1;
+                        ws[wi].call = None;
+                        push(&mut queue, now, Ev::Wake(w));
+                    }
+                    Finish::RetryAt(at) => {
+                        r.retries += 1;
+                        push(&mut queue, ns_of(base, at), Ev::Wake(w));
+                    }
+                    Finish::Fail(_) => {
+                        r.gave_up += 1;
+                        ws[wi].call = None;
+                        push(&mut queue, now, Ev::Wake(w));
+                    }
+                }
+                wake_parked = true;
+            } else {
+                ws[wi].parked = false;
+                if ws[wi].call.is_none() {
+                    let more = self.workload.requests.is_none_or(|n| started < n);
+                    if now >= self.duration_ns || !more {
+                        ws[wi].retired = true;
+                        continue;
+                    }
+                    started += 1;
+                    let pick = rng.u64(0..total_weight);
+                    let mut acc = 0;
+                    let path_i = self
+                        .workload
+                        .paths
+                        .iter()
+                        .position(|p| {
+                            acc += u64::from(p.weight);
+                            pick < acc
+                        })
+                        .unwrap_or(0);
+                    let mut call =
+                        self.pacer
+                            .call_to(&method, &self.workload.paths[path_i].path, &empty);
+                    if self.workload.background > 0.0 && rng.f64() < self.workload.background {
+                        call.set_priority(Priority::Background);
+                    }
+                    ws[wi].call = Some((call, path_i));
+                }
+                let (call, path_i) = ws[wi].call.as_mut().expect("set above");
+                match self.pacer.poll_send(call, t) {
+                    Begin::Send => {
+                        r.requests += 1;
+                        let path = &self.workload.paths[*path_i].path;
+                        let req = ModelRequest {
+                            method: method.as_str(),
+                            path,
+                            body: b"",
+                        };
+                        let resp = self.model.handle(now, &req);
+                        let at = now.saturating_add(resp.latency_ns);
+                        ws[wi].pending = Some(resp);
+                        push(&mut queue, at, Ev::Arrive(w));
+                    }
+                    Begin::Wait(at) => push(&mut queue, ns_of(base, at).max(now), Ev::Wake(w)),
+                    Begin::WaitForPermit => ws[wi].parked = true,
+                    Begin::Reject(e) => {
+                        r.rejected += 1;
+                        if trace.len() < self.trace_limit {
+                            trace.push(format!("{:>10.3}s w{w} rejected: {e}", now as f64 / 1e9));
+                        }
+                        ws[wi].call = None;
+                        ws[wi].retired = true;
+                    }
+                }
+            }
+            while let Some(e) = self.pacer.poll_event() {
+                r.note_event(&e);
+            }
+            if wake_parked {
+                for (i, wk) in ws.iter_mut().enumerate() {
+                    if wk.parked {
+                        wk.parked = false;
+                        push(&mut queue, now, Ev::Wake(i as u32));
+                    }
+                }
+            }
+        }
+        r.virtual_duration_s = end.max(self.duration_ns.min(end.max(1))) as f64 / 1e9;
+        r.finish(&self.model, self.duration_ns.max(1).min(end.max(1)));
+        Run { report: r, trace }
+    }
+}
+
+fn ns_of(base: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Renders a run for people: the report, then (optionally) the trace.
+pub fn render(run: &Run, with_trace: bool) -> String {
+    let mut out = run.report.to_text();
+    if with_trace {
+        out.push_str("\ntrace:\n");
+        for l in &run.trace {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+    out
+}
+
+/// The Unix epoch plus `secs`: a fixed wall clock for deterministic runs.
+pub fn wall_at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+#[allow(dead_code)]
+fn _assert_event_is_used(e: &Event) -> bool {
+    matches!(e, Event::Retrying { .. })
+}

@@ -1,0 +1,140 @@
+//! A simulation's figures.
+
+use std::fmt::Write as _;
+
+use paceline::Event;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{LimiterKind, ServerModel};
+
+/// What a run measured. Serialized as the JSON `paceline simulate --json` prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Requests sent to the server (attempts, retries included).
+    pub requests: u64,
+    /// Responses with status 429.
+    pub status_429: u64,
+    /// Responses with status 403 (GitHub's throttling answer among them).
+    pub status_403: u64,
+    /// Responses with a 5xx status.
+    pub status_5xx: u64,
+    /// Attempts that got no response (resets).
+    pub transport_errors: u64,
+    /// Achieved ÷ allowed rate of the binding limit over the run, 0..1.
+    pub utilisation: f64,
+    /// The binding limit's name.
+    pub binding_limit: Option<String>,
+    /// Virtual time from start to the last event, seconds.
+    pub virtual_duration_s: f64,
+    /// Records the client had to deliver (pagination runs).
+    pub records_expected: u64,
+    /// Records delivered.
+    pub records_delivered: u64,
+    /// Records that should have been delivered but were not.
+    pub records_lost: u64,
+    /// Deliveries beyond the first of a record.
+    pub records_duplicated: u64,
+    /// The seed.
+    pub seed: u64,
+    /// Logical requests completed.
+    pub succeeded: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Requests given up after attempts.
+    pub gave_up: u64,
+    /// Requests the Pacer refused to send.
+    pub rejected: u64,
+    /// Times the Pacer paused for the server.
+    pub pauses: u64,
+    /// Times adaptive discovery changed the rate.
+    pub adaptations: u64,
+    /// The run hit the event bound before finishing.
+    pub truncated: bool,
+}
+
+impl Report {
+    pub(crate) fn count_status(&mut self, status: u16) {
+        match status {
+            429 => self.status_429 += 1,
+            403 => self.status_403 += 1,
+            500..=599 => self.status_5xx += 1,
+            _ => {}
+        }
+    }
+
+    pub(crate) fn note_event(&mut self, e: &Event) {
+        match e {
+            Event::Paused { .. } => self.pauses += 1,
+            Event::Adapted { .. } => self.adaptations += 1,
+            _ => {}
+        }
+    }
+
+    /// Computes utilisation against the binding limit: of the rate limiters (not concurrency
+    /// caps), the one the client came closest to (highest admitted ÷ allowed over the run).
+    pub(crate) fn finish(&mut self, model: &ServerModel, duration_ns: u64) {
+        let binding = model
+            .limiters()
+            .filter(|(spec, _)| !matches!(spec.kind, LimiterKind::Concurrency { .. }))
+            .map(|(spec, admitted)| (spec, admitted, spec.allowed_over(duration_ns)))
+            .filter(|(_, _, allowed)| allowed.is_finite() && *allowed > 0.0)
+            .max_by(|a, b| (a.1 as f64 / a.2).total_cmp(&(b.1 as f64 / b.2)));
+        if let Some((spec, admitted, allowed)) = binding {
+            self.utilisation = round4((admitted as f64 / allowed).min(1.0));
+            self.binding_limit = Some(
+                spec.name
+                    .clone()
+                    .unwrap_or_else(|| format!("{:?}", spec.kind)),
+            );
+        }
+        self.virtual_duration_s = round4(self.virtual_duration_s);
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let pct = |n: u64| {
+            if self.requests == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / self.requests as f64
+            }
+        };
+        let _ = writeln!(s, "seed                {}", self.seed);
+        let _ = writeln!(s, "virtual duration    {:.1} s", self.virtual_duration_s);
+        let _ = writeln!(s, "requests            {}", self.requests);
+        let _ = writeln!(s, "  succeeded         {}", self.succeeded);
+        let _ = writeln!(
+            s,
+            "  429               {} ({:.2} %)",
+            self.status_429,
+            pct(self.status_429)
+        );
+        let _ = writeln!(s, "  403               {}", self.status_403);
+        let _ = writeln!(s, "  5xx               {}", self.status_5xx);
+        let _ = writeln!(s, "  transport errors  {}", self.transport_errors);
+        let _ = writeln!(s, "  retries           {}", self.retries);
+        let _ = writeln!(s, "  gave up           {}", self.gave_up);
+        let _ = writeln!(s, "  rejected          {}", self.rejected);
+        let _ = writeln!(
+            s,
+            "utilisation         {:.2} % of {}",
+            100.0 * self.utilisation,
+            self.binding_limit.as_deref().unwrap_or("(no limit)")
+        );
+        if self.records_expected > 0 || self.records_delivered > 0 {
+            let _ = writeln!(s, "records expected    {}", self.records_expected);
+            let _ = writeln!(s, "records delivered   {}", self.records_delivered);
+            let _ = writeln!(s, "records lost        {}", self.records_lost);
+            let _ = writeln!(s, "records duplicated  {}", self.records_duplicated);
+        }
+        if self.truncated {
+            let _ = writeln!(s, "(stopped at the event bound)");
+        }
+        s
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
