@@ -10,7 +10,13 @@
 //! - [`headers`]: what servers say about their limits (`Retry-After`, `X-RateLimit-*`, the IETF
 //!   `RateLimit` fields, vendor dialects) as one typed [`headers::Signal`];
 //! - [`retry`]: which outcomes to retry, when, and when to give up;
-//! - [`Pacer`]: the object you hold, asked before each request and told after.
+//! - [`throttle`]: staying under every limit before a 429 is needed — exact GCRA buckets
+//!   (per second, minute, day), routes, windows the server reports spread evenly, discovery of
+//!   undocumented limits, concurrency, quotas, priorities and shares;
+//! - [`Pacer`]: the object you hold, asked before each request and told after (retry and
+//!   throttle composed);
+//! - [`paginate`]: one machine per walk through a list endpoint, every record exactly once,
+//!   with checkpoints that survive a crash.
 //!
 //! The whole loop, with a fake server that answers 503 twice:
 //!
