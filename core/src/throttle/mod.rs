@@ -245,6 +245,9 @@ const NS_PER_S: f64 = 1e9;
 /// the in-flight correction, which errs on the safe side only for them).
 const MAX_TRACKED: usize = 4;
 
+/// Units a consumer's share may run ahead of its exact rate (see [`ThrottleConfig::shares`]).
+const SHARE_BURST: u64 = 4;
+
 /// Windows longer than this are quotas (the signal parser's default horizon).
 const QUOTA_HORIZON_NS: u64 = 3_600_000_000_000;
 
@@ -279,12 +282,19 @@ impl Throttle {
                 cfg.limits
                     .iter()
                     .map(|l| {
-                        // weight/total of the rate: the same count over a longer period.
+                        // weight/total of the rate: the same count over a longer period. The
+                        // global bucket enforces the server's limit; a share only divides it,
+                        // so it may run a few units ahead to make up for the moments it
+                        // waited on the others (without it, collisions waste the budget).
                         let per = l
                             .per
                             .saturating_mul(u32::try_from(total).unwrap_or(u32::MAX))
                             / s.weight.max(1);
-                        Gcra::new(&Limit { per, ..*l })
+                        Gcra::new(&Limit {
+                            per,
+                            burst: l.burst.max(SHARE_BURST),
+                            ..*l
+                        })
                     })
                     .collect()
             })

@@ -1,0 +1,311 @@
+//! The throttle through the Pacer's two calls, in virtual time: routes, shares, costs,
+//! priorities, pauses, quotas, and what responses teach it.
+
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use paceline::throttle::{
+    Limit, OnExhausted, Period, Priority, QuotaConfig, RouteRule, ThrottleConfig,
+};
+use paceline::{Begin, Call, Error, Event, Finish, Now, Pacer, PacerConfig};
+
+fn start() -> Now {
+    Now::new(
+        Instant::now(),
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000),
+    )
+}
+
+fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_static(k),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+/// Sends `call` as soon as the Pacer allows (waiting in virtual time); returns when it went.
+fn send_when_allowed(p: &mut Pacer, call: &mut Call, now: Now) -> Now {
+    let mut now = now;
+    for _ in 0..10_000 {
+        match p.poll_send(call, now) {
+            Begin::Send => return now,
+            Begin::Wait(t) => now = now.at(t),
+            other => panic!("{other:?}"),
+        }
+    }
+    panic!("never admitted")
+}
+
+/// Counts requests admitted in `secs` of virtual time for each of `calls` (made by `make`),
+/// interleaving them: each asks as soon as its previous one went.
+fn admitted_over(p: &mut Pacer, secs: u64, make: &[&dyn Fn(&Pacer) -> Call]) -> Vec<u64> {
+    let begin = start();
+    let end = begin.advance(Duration::from_secs(secs));
+    let mut next: Vec<Now> = vec![begin; make.len()];
+    let mut counts = vec![0; make.len()];
+    loop {
+        let (i, &at) = next.iter().enumerate().min_by_key(|(_, n)| n.mono).unwrap();
+        if at.mono >= end.mono {
+            return counts;
+        }
+        let mut call = make[i](p);
+        match p.poll_send(&mut call, at) {
+            Begin::Send => {
+                counts[i] += 1;
+                assert_eq!(
+                    p.on_response(&mut call, at, StatusCode::OK, &HeaderMap::new()),
+                    Finish::Done
+                );
+                next[i] = at.advance(Duration::from_nanos(1));
+            }
+            Begin::Wait(t) => next[i] = at.at(t),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_route_rule_adds_its_own_bucket() {
+    let throttle = ThrottleConfig::default()
+        .limit(Limit::per_second(100))
+        .route(
+            RouteRule::new("search", "/search/*")
+                .method("GET")
+                .limit(Limit::per_second(2)),
+        );
+    let mut p = Pacer::new(PacerConfig::default().throttle(throttle), 1);
+    let empty = HeaderMap::new();
+    let counts = admitted_over(
+        &mut p,
+        10,
+        &[
+            &|p: &Pacer| p.call_to(&Method::GET, "/search/issues?q=x", &HeaderMap::new()),
+            &|p: &Pacer| p.call_to(&Method::GET, "/repos/a/b", &empty),
+        ],
+    );
+    assert_eq!(counts[0], 20, "search: 2/s for 10 s");
+    assert_eq!(counts[0] + counts[1], 1000, "both within the global 100/s");
+}
+
+#[test]
+fn shares_split_one_budget_by_weight() {
+    let throttle = ThrottleConfig::default()
+        .limit(Limit::per_second(40))
+        .share("a", 1)
+        .share("b", 3);
+    let mut p = Pacer::new(PacerConfig::default().throttle(throttle), 1);
+    let make = |name: &'static str| {
+        move |p: &Pacer| {
+            let mut c = p.call(&Method::GET, &HeaderMap::new());
+            p.set_consumer(&mut c, name);
+            c
+        }
+    };
+    let (a, b) = (make("a"), make("b"));
+    let counts = admitted_over(&mut p, 10, &[&a, &b]);
+    // 10/s and 30/s of 40/s: the whole budget used, each share exact to within the few units
+    // a share may run ahead.
+    assert_eq!(counts[0] + counts[1], 400, "{counts:?}");
+    assert!(
+        counts[0].abs_diff(100) <= 4 && counts[1].abs_diff(300) <= 4,
+        "{counts:?}"
+    );
+}
+
+#[test]
+fn costs_take_several_units_and_a_cost_above_the_burst_is_refused() {
+    let throttle = ThrottleConfig::default().limit(Limit::per_second(10).burst(10));
+    let mut p = Pacer::new(PacerConfig::default().throttle(throttle), 1);
+    let now = start();
+    let mut first = p.call(&Method::POST, &HeaderMap::new()).with_cost(6);
+    assert_eq!(p.poll_send(&mut first, now), Begin::Send);
+    let mut second = p.call(&Method::POST, &HeaderMap::new()).with_cost(6);
+    // 4 units left; 2 more come back in 200 ms.
+    assert_eq!(
+        p.poll_send(&mut second, now),
+        Begin::Wait(now.mono + Duration::from_millis(200))
+    );
+    let mut huge = p.call(&Method::POST, &HeaderMap::new()).with_cost(11);
+    assert_eq!(
+        p.poll_send(&mut huge, now),
+        Begin::Reject(Error::CostTooHigh {
+            cost: 11,
+            capacity: 10
+        })
+    );
+}
+
+#[test]
+fn a_graphql_body_reports_its_cost() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let now = start();
+    let mut call = p.call(&Method::POST, &HeaderMap::new());
+    assert_eq!(p.poll_send(&mut call, now), Begin::Send);
+    let body = br#"{"data":{},"extensions":{"cost":{"requestedQueryCost":101,"actualQueryCost":46,
+        "throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":0,"restoreRate":50.0}}}}"#;
+    let f = p.on_response_body(&mut call, now, StatusCode::OK, &HeaderMap::new(), body);
+    assert_eq!(f, Finish::Done);
+    // Nothing available: the next query waits until points are restored (1000 / 50 = 20 s).
+    let mut next = p.call(&Method::POST, &HeaderMap::new());
+    assert_eq!(
+        p.poll_send(&mut next, now),
+        Begin::Wait(now.mono + Duration::from_secs(20))
+    );
+}
+
+#[test]
+fn background_work_leaves_room_for_foreground() {
+    let throttle = ThrottleConfig::default()
+        .limit(Limit::per_second(10))
+        .background_share(0.2);
+    let mut p = Pacer::new(PacerConfig::default().throttle(throttle), 1);
+    let fg = |p: &Pacer| p.call(&Method::GET, &HeaderMap::new());
+    let bg = |p: &Pacer| {
+        p.call(&Method::GET, &HeaderMap::new())
+            .with_priority(Priority::Background)
+    };
+    // Background alone gets 80 % of the budget.
+    assert_eq!(admitted_over(&mut p, 10, &[&bg])[0], 80);
+    // With foreground always asking, background gets nothing and foreground everything.
+    let mut p = Pacer::new(
+        PacerConfig::default().throttle(ThrottleConfig::default().limit(Limit::per_second(10))),
+        1,
+    );
+    let counts = admitted_over(&mut p, 10, &[&fg, &bg]);
+    assert_eq!(counts, [100, 0]);
+}
+
+#[test]
+fn retry_after_pauses_its_route_and_discord_global_pauses_all() {
+    let throttle = ThrottleConfig::default()
+        .route(RouteRule::new("messages", "/channels/**"))
+        .route(RouteRule::new("guilds", "/guilds/**"));
+    let mut p = Pacer::new(PacerConfig::default().throttle(throttle), 1);
+    let now = start();
+    let empty = HeaderMap::new();
+    let mut msg = p.call_to(&Method::GET, "/channels/1/messages", &empty);
+    assert_eq!(p.poll_send(&mut msg, now), Begin::Send);
+    let h = headers(&[("retry-after", "5"), ("x-ratelimit-scope", "user")]);
+    assert!(matches!(
+        p.on_response(&mut msg, now, StatusCode::TOO_MANY_REQUESTS, &h),
+        Finish::RetryAt(_)
+    ));
+    let mut guild = p.call_to(&Method::GET, "/guilds/2", &empty);
+    assert_eq!(
+        p.poll_send(&mut guild, now),
+        Begin::Send,
+        "another route is not paused"
+    );
+    let h = headers(&[("retry-after", "7"), ("x-ratelimit-global", "true")]);
+    assert!(matches!(
+        p.on_response(&mut guild, now, StatusCode::TOO_MANY_REQUESTS, &h),
+        Finish::RetryAt(_)
+    ));
+    let mut other = p.call_to(&Method::GET, "/users/@me", &empty);
+    assert_eq!(
+        p.poll_send(&mut other, now),
+        Begin::Wait(now.mono + Duration::from_secs(7)),
+        "global"
+    );
+}
+
+#[test]
+fn a_response_without_headers_does_not_erase_what_is_known() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let now = start();
+    let mut a = p.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(p.poll_send(&mut a, now), Begin::Send);
+    let h = headers(&[
+        ("x-ratelimit-limit", "10"),
+        ("x-ratelimit-remaining", "1"),
+        ("x-ratelimit-reset", "10"),
+    ]);
+    assert_eq!(p.on_response(&mut a, now, StatusCode::OK, &h), Finish::Done);
+    let mut b = p.call(&Method::GET, &HeaderMap::new());
+    let at = send_when_allowed(&mut p, &mut b, now);
+    assert_eq!(
+        p.on_response(&mut b, at, StatusCode::OK, &HeaderMap::new()),
+        Finish::Done
+    );
+    // The window is used up: the next request waits for its reset despite the bare response.
+    let mut c = p.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(
+        p.poll_send(&mut c, at),
+        Begin::Wait(now.mono + Duration::from_secs(10))
+    );
+}
+
+#[test]
+fn quota_thresholds_and_exhaustion() {
+    let quota = QuotaConfig::new(10, Period::Seconds(3600));
+    let mut p = Pacer::new(
+        PacerConfig::default().throttle(ThrottleConfig::default().quota(quota)),
+        1,
+    );
+    let now = start();
+    let mut events = Vec::new();
+    for _ in 0..10 {
+        let mut c = p.call(&Method::GET, &HeaderMap::new());
+        assert_eq!(p.poll_send(&mut c, now), Begin::Send);
+        while let Some(e) = p.poll_event() {
+            events.push(e);
+        }
+    }
+    assert_eq!(
+        events,
+        [
+            Event::QuotaThreshold {
+                quota: 0,
+                fraction: 0.8
+            },
+            Event::QuotaThreshold {
+                quota: 0,
+                fraction: 0.95
+            }
+        ]
+    );
+    let mut c = p.call(&Method::GET, &HeaderMap::new());
+    match p.poll_send(&mut c, now) {
+        Begin::Reject(Error::QuotaExhausted {
+            resets_in: Some(d), ..
+        }) => assert_eq!(d, Duration::from_secs(3600)),
+        other => panic!("{other:?}"),
+    }
+    // Configured to wait instead: the request waits until the reset.
+    let quota = QuotaConfig::new(1, Period::Seconds(60)).on_exhausted(OnExhausted::Wait);
+    let mut p = Pacer::new(
+        PacerConfig::default().throttle(ThrottleConfig::default().quota(quota)),
+        1,
+    );
+    let mut c = p.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(p.poll_send(&mut c, now), Begin::Send);
+    let mut d = p.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(
+        p.poll_send(&mut d, now),
+        Begin::Wait(now.mono + Duration::from_secs(60))
+    );
+}
+
+#[test]
+fn a_daily_quota_429_by_body_code_is_not_retried() {
+    let mut p = Pacer::new(PacerConfig::default().quota_code("DAILY_LIMIT_EXCEEDED"), 1);
+    let now = start();
+    let mut c = p.call(&Method::GET, &HeaderMap::new());
+    assert_eq!(p.poll_send(&mut c, now), Begin::Send);
+    let body = br#"{"errors":[{"code":"DAILY_LIMIT_EXCEEDED"}]}"#;
+    let f = p.on_response_body(
+        &mut c,
+        now,
+        StatusCode::TOO_MANY_REQUESTS,
+        &HeaderMap::new(),
+        body,
+    );
+    assert!(
+        matches!(f, Finish::Fail(Error::QuotaExhausted { .. })),
+        "{f:?}"
+    );
+}
