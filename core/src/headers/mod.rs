@@ -320,6 +320,11 @@ pub trait Dialect: Send + Sync + fmt::Debug {
     fn parse(&self, headers: &HeaderMap, cx: &Context, signal: &mut Signal);
 }
 
+/// Limits whose window (or time to reset) is longer than this are quotas: an hour, plus a
+/// minute so an hourly window whose reset is rounded up (an epoch second measured from a `Date`
+/// rounded down) is still an hourly window.
+pub const DEFAULT_QUOTA_HORIZON: Duration = Duration::from_secs(3600 + 60);
+
 /// Parses responses into [`Signal`]s. Cheap to clone; configure once, use for every response.
 #[derive(Debug, Clone)]
 pub struct SignalParser {
@@ -335,11 +340,12 @@ impl Default for SignalParser {
 }
 
 impl SignalParser {
-    /// The default: [`ResetRule::Auto`], a quota horizon of one hour, the built-in dialects.
+    /// The default: [`ResetRule::Auto`], a quota horizon of an hour and a minute, the built-in
+    /// dialects.
     pub fn new() -> Self {
         SignalParser {
             reset_rule: ResetRule::Auto,
-            quota_horizon: Duration::from_secs(3600),
+            quota_horizon: DEFAULT_QUOTA_HORIZON,
             dialects: Vec::new(),
         }
     }
@@ -351,7 +357,8 @@ impl SignalParser {
     }
 
     /// A limit whose window (or, window unknown, time to reset) is longer than this is a quota:
-    /// exhausting it sets [`Signal::quota_exhausted`]. Default one hour, so GitHub's hourly
+    /// exhausting it sets [`Signal::quota_exhausted`]. Default [`DEFAULT_QUOTA_HORIZON`] (an hour
+    /// and a minute), so GitHub's hourly
     /// primary limit is a rate limit, and a daily or monthly budget is a quota.
     pub fn quota_horizon(mut self, horizon: Duration) -> Self {
         self.quota_horizon = horizon;

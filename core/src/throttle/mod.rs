@@ -249,7 +249,7 @@ const MAX_TRACKED: usize = 4;
 const SHARE_BURST: u64 = 4;
 
 /// Windows longer than this are quotas (the signal parser's default horizon).
-const QUOTA_HORIZON_NS: u64 = 3_600_000_000_000;
+const QUOTA_HORIZON_NS: u64 = crate::headers::DEFAULT_QUOTA_HORIZON.as_nanos() as u64;
 
 /// The furthest a reported quota reset is believed: a monthly budget resets within 31 days;
 /// a later "reset" is a hostile or broken value and is held to this.
@@ -528,7 +528,13 @@ impl Throttle {
                         reset_at: reset_at(s.reset_in),
                         window: s.window.map(dur_ns),
                     };
-                    self.learn(r, t, s.bucket.as_deref().or(s.policy.as_deref()), report);
+                    self.learn(
+                        r,
+                        t,
+                        now,
+                        s.bucket.as_deref().or(s.policy.as_deref()),
+                        report,
+                    );
                 }
             } else {
                 for p in &s.policies {
@@ -539,7 +545,7 @@ impl Throttle {
                             reset_at: reset_at(p.reset_in),
                             window: p.window.map(dur_ns),
                         };
-                        self.learn(r, t, p.name.as_deref(), report);
+                        self.learn(r, t, now, p.name.as_deref(), report);
                     }
                 }
             }
@@ -566,10 +572,10 @@ impl Throttle {
 
     /// Updates (or starts tracking) the window `name` from a report answering `t`, and notes
     /// that route `r` draws from it.
-    fn learn(&mut self, r: usize, t: &Ticket, name: Option<&str>, mut report: Report) {
+    fn learn(&mut self, r: usize, t: &Ticket, now: u64, name: Option<&str>, mut report: Report) {
         let long = match (report.window, report.reset_at) {
             (Some(window), _) => window > QUOTA_HORIZON_NS,
-            (None, Some(reset)) => reset.saturating_sub(t.sent_at) > QUOTA_HORIZON_NS,
+            (None, Some(reset)) => reset.saturating_sub(now) > QUOTA_HORIZON_NS,
             (None, None) => false,
         };
         // Hostile resets are held to what is believable: a rate window to the longest pause,
@@ -579,9 +585,7 @@ impl Throttle {
         } else {
             self.max_pause_ns.max(QUOTA_HORIZON_NS)
         };
-        report.reset_at = report
-            .reset_at
-            .map(|at| at.min(t.sent_at.saturating_add(cap)));
+        report.reset_at = report.reset_at.map(|at| at.min(now.saturating_add(cap)));
         let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
             Some(w) => w,
             None => {
