@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 /// windows of `per` never sees more than `count`. A larger burst matches a token-bucket server
 /// (Shopify's bucket of 40 leaking 2/s is `2/s,burst=40`) and admits up to `burst − 1` more.
 ///
-/// Written as `COUNT/UNIT` (`10/s`, `300/min`, `5000/h`, `10000/day`, `100/30s`), optionally
+/// Written as `COUNT/UNIT` (`10/s`, `300/min`, `5000/h`, `10000/day`, `100/30s`, `1/500ms`;
+/// `ns` too), optionally
 /// followed by `,burst=N`; serde reads and writes that string.
 ///
 /// ```
@@ -123,27 +124,36 @@ impl FromStr for Limit {
         } else {
             n.parse().map_err(|_| err())?
         };
-        let secs = unit_secs(unit)
-            .ok_or_else(err)?
-            .checked_mul(n)
-            .ok_or_else(err)?;
-        if count == 0 || secs == 0 || burst == Some(0) {
+        let per = if unit == "ms" {
+            Duration::from_millis(n)
+        } else if unit == "ns" {
+            Duration::from_nanos(n)
+        } else {
+            Duration::from_secs(
+                unit_secs(unit)
+                    .ok_or_else(err)?
+                    .checked_mul(n)
+                    .ok_or_else(err)?,
+            )
+        };
+        if count == 0 || per.is_zero() || burst == Some(0) {
             return Err(err());
         }
-        Ok(Limit::new(count, Duration::from_secs(secs)).burst(burst.unwrap_or(1)))
+        Ok(Limit::new(count, per).burst(burst.unwrap_or(1)))
     }
 }
 
 impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.per.as_secs();
-        let unit = match secs {
-            1 => "s".to_string(),
-            60 => "min".to_string(),
-            3600 => "h".to_string(),
-            86_400 => "day".to_string(),
-            _ if self.per.subsec_nanos() == 0 => format!("{secs}s"),
-            _ => format!("{}ms", self.per.as_millis()),
+        let (secs, nanos) = (self.per.as_secs(), self.per.subsec_nanos());
+        let unit = match (secs, nanos) {
+            (1, 0) => "s".to_string(),
+            (60, 0) => "min".to_string(),
+            (3600, 0) => "h".to_string(),
+            (86_400, 0) => "day".to_string(),
+            (_, 0) => format!("{secs}s"),
+            (_, n) if n % 1_000_000 == 0 => format!("{}ms", self.per.as_millis()),
+            _ => format!("{}ns", self.per.as_nanos()),
         };
         write!(f, "{}/{unit}", self.count)?;
         if self.burst > 1 {
@@ -340,6 +350,31 @@ mod tests {
         ] {
             assert!(bad.parse::<Limit>().is_err(), "{bad}");
         }
+    }
+
+    /// Any string: parsing never panics, and what parses prints back to an equal limit.
+    #[test]
+    fn prop_parse_is_total_and_round_trips() {
+        fn prop(count: u64, n: u16, unit: u8, burst: u8, junk: String) -> bool {
+            let units = [
+                "s", "min", "h", "day", "sec", "hours", "d", "ms", "ns", "x", "",
+            ];
+            let text = format!(
+                "{count}/{n}{},burst={burst}",
+                units[usize::from(unit) % units.len()]
+            );
+            for candidate in [text.as_str(), junk.as_str()] {
+                if let Ok(l) = candidate.parse::<Limit>()
+                    && l.to_string().parse::<Limit>() != Ok(l)
+                {
+                    return false;
+                }
+            }
+            true
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(u64, u16, u8, u8, String) -> bool);
     }
 
     #[test]
