@@ -171,6 +171,15 @@ impl Gcra {
         Some(allow_at.ns.saturating_add(u64::from(allow_at.frac > 0)))
     }
 
+    /// The earliest time (ns) one unit conforms, whatever the time now: `earliest(now, 1)` is
+    /// `max(now, next_free())`. Kept by the throttle as a gate, so a decision over many buckets
+    /// is one comparison while none of them has changed.
+    #[inline]
+    pub(crate) fn next_free(&self) -> u64 {
+        let at = self.sub(self.tat, self.lead);
+        at.ns.saturating_add(u64::from(at.frac > 0))
+    }
+
     /// Records `cost` units sent at `now` (call only once [`Gcra::earliest`] allows it).
     #[inline]
     pub(crate) fn consume(&mut self, now_ns: u64, cost: u64) {

@@ -169,6 +169,8 @@ impl ThrottleConfig {
 #[derive(Debug, Clone)]
 struct Route {
     limits: Vec<Gcra>,
+    /// When one unit next conforms to all of `limits` (see [`Gcra::next_free`]).
+    gate: u64,
     /// Indices into `windows` of the windows responses said this route draws from.
     windows: Vec<usize>,
     adaptive: Adaptive,
@@ -233,6 +235,8 @@ pub(crate) struct Throttle {
     in_flight: u32,
     /// Until when every route waits (Discord's global limit), ns.
     global_pause: u64,
+    /// When one unit next conforms to all global limits (see [`Gcra::next_free`]).
+    global_gate: u64,
     started: bool,
     /// The longest pause or reset taken from a server for a rate limit (the retry policy's
     /// `max_wait`): past it the Pacer refuses, and requests probe again once it has passed.
@@ -263,6 +267,7 @@ impl Throttle {
     pub(crate) fn new(cfg: ThrottleConfig) -> Self {
         let route = |limits: &[Limit]| Route {
             limits: limits.iter().map(Gcra::new).collect(),
+            gate: 0,
             windows: Vec::new(),
             adaptive: Adaptive::new(cfg.adaptive),
             paused_until: 0,
@@ -307,6 +312,7 @@ impl Throttle {
             quotas: Vec::new(),
             in_flight: 0,
             global_pause: 0,
+            global_gate: 0,
             started: false,
             max_pause_ns: dur_ns(Duration::from_secs(300)),
             cfg,
@@ -384,7 +390,15 @@ impl Throttle {
             Some(i) => self.shares.get(usize::from(i)).map_or(&[], Vec::as_slice),
             None => &[],
         };
-        for set in [self.global.as_slice(), route.limits.as_slice(), share] {
+        // The common case, a unit of foreground work: the gates say when every global and route
+        // bucket admits it, so one comparison replaces the loop while they allow it now.
+        let gated = t.cost == 1 && t.priority == Priority::Foreground;
+        let sets: [&[Gcra]; 3] = if gated && self.global_gate.max(route.gate) <= now {
+            [&[], &[], share]
+        } else {
+            [self.global.as_slice(), route.limits.as_slice(), share]
+        };
+        for set in sets {
             for g in set {
                 match g.earliest_with_slack(now, t.cost, self.slack(g, t.priority)) {
                     Some(x) => at = at.max(x),
@@ -447,11 +461,15 @@ impl Throttle {
     /// The request goes now: take its units from every bucket, and its permit.
     pub(crate) fn commit(&mut self, t: &mut Ticket, now: u64, notes: &mut impl FnMut(Note)) {
         let route = &mut self.routes[usize::from(t.route)];
+        self.global_gate = 0;
         for g in &mut self.global {
             g.consume(now, t.cost);
+            self.global_gate = self.global_gate.max(g.next_free());
         }
+        route.gate = 0;
         for g in &mut route.limits {
             g.consume(now, t.cost);
+            route.gate = route.gate.max(g.next_free());
         }
         if let Some(i) = t.share
             && let Some(set) = self.shares.get_mut(usize::from(i))
@@ -498,6 +516,8 @@ impl Throttle {
             for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
                 g.refund(now, t.cost);
             }
+            self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
+            route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
             for (w, _) in t.window_seq.iter_mut().filter_map(Option::take) {
                 self.windows[w].win.refund(t.cost);
             }
