@@ -65,6 +65,87 @@
 //! header is dropped on every redirect: ureq's only other choice, `SameHost`, ignores the port,
 //! which is another origin.
 //!
+//! ## Walking a list
+//! [`Client::pages`] drives a [`paceline::paginate::Walk`] through the client: an iterator of
+//! the list's [`Record`]s, in order, each once, every page request paced and retried by the
+//! Pacer. With a checkpoint file it saves where it stands after each page (atomically:
+//! [`write_atomically`]) and resumes from there after a crash.
+//!
+//! ```
+//! use paceline::PacerConfig;
+//! use paceline::paginate::{PageSpec, RequestTemplate};
+//! use paceline_testkit::{LoopbackServer, ReceivedRequest, ScriptedResponse};
+//! use paceline_ureq::{Client, PageOptions};
+//!
+//! // A Slack-style list of five members, two to a page.
+//! let server = LoopbackServer::start_with(|request: &ReceivedRequest| {
+//!     let cursor = request.path.split("cursor=").nth(1).map(|c| c.split('&').next().unwrap());
+//!     ScriptedResponse::new(200).json(match cursor {
+//!         None => r#"{"members":[{"id":1},{"id":2}],"response_metadata":{"next_cursor":"c3"}}"#,
+//!         Some("c3") => r#"{"members":[{"id":3},{"id":4}],"response_metadata":{"next_cursor":"c5"}}"#,
+//!         Some(_) => r#"{"members":[{"id":5}],"response_metadata":{"next_cursor":""}}"#,
+//!     })
+//! })?;
+//! let client = Client::new(PacerConfig::default());
+//! let spec = PageSpec::slack("/members");
+//! let template = RequestTemplate::get(&format!("{}/api/users.list", server.url()))?;
+//! let dir = std::env::temp_dir().join(format!("paceline-doc-pages-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let options = || PageOptions::new().checkpoint_file(dir.join("members.json"));
+//!
+//! // The first run takes page 1, says it is done with it, and crashes.
+//! let mut pages = client.pages(Some(spec.clone()), template.clone(), options())?;
+//! let mut first = Vec::new();
+//! for record in pages.by_ref().take(2) {
+//!     let member: serde_json::Value = record?.parse()?;
+//!     first.push(member["id"].as_u64().unwrap());
+//! }
+//! pages.commit()?; // the checkpoint of page 1 is saved
+//! drop(pages);
+//!
+//! // The second run resumes from the checkpoint file: exactly the rest.
+//! let mut rest = Vec::new();
+//! for record in client.pages(Some(spec), template, options())? {
+//!     let member: serde_json::Value = record?.parse()?;
+//!     rest.push(member["id"].as_u64().unwrap());
+//! }
+//! assert_eq!((first, rest), (vec![1, 2], vec![3, 4, 5]));
+//! assert_eq!(server.received().len(), 3); // page 1 once, then pages 2 and 3
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The loop the iterator runs, and when checkpoints are saved:
+//!
+//! ```text
+//!  Client::pages(spec, template, options)
+//!     │  load the checkpoint (if any) ─► Walk::resume, else Walk::new / Walk::auto
+//!     ▼
+//!  next() ──► records of the current page left? ──yes──► hand one out
+//!     │ no: the caller asked for more, so it is done with the page
+//!     ▼
+//!  save walk.checkpoint()            (atomically; unless commit() already did)
+//!     ▼
+//!  walk.poll_request() ── None ──► Complete: None · Stopped(guard): Err(Stopped), then None
+//!     │ Some(request)                (credentials removed for another, allowed origin)
+//!     ▼
+//!  client.send(request)              (the Pacer waits, retries 429/5xx, or gives up: Err(Request))
+//!     ▼
+//!  walk.on_page(status, headers, body)
+//!     ├─ Err(body not JSON / truncated) ─► send the same request again, at most
+//!     │                                    `page_retries` times, then Err(Page)
+//!     ├─ Err(other) ─► Err(Page)
+//!     └─ Ok(page) ─► events to tracing and poll_event() ─► back to next()
+//! ```
+//!
+//! Records are handed out **before** the checkpoint that covers them is saved: the checkpoint
+//! of page *k* is saved when the caller asks for a record after page *k*'s last one, asks for
+//! the next page ([`Pages::next_page`]), or calls [`Pages::commit`]. A crash while the caller
+//! holds page *k*'s records re-delivers page *k* on resume, never loses it; a crash after the
+//! save delivers exactly the records after page *k*. A caller that buffers what it does with
+//! records (a file it writes them to) makes that durable before asking for the next page, or
+//! in its own [`CheckpointStore::save`] before the checkpoint's.
+//!
 //! ## Events
 //! The Pacer's events go to `tracing` under this crate's target: `warn` for a retry, a pause, a
 //! request given up and an ignored header value, with structured fields.
@@ -76,13 +157,21 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod checkpoint_file;
 mod client;
 mod error;
 mod events;
+mod page_error;
+mod pages;
 mod transport;
 
+pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
 pub use client::{Client, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};
+pub use page_error::{Delivered, PagesError};
+pub use pages::{
+    DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages, Record, RecordPage, Resume,
+};
 
 /// The ureq version this crate drives, re-exported for building an [`ureq::Agent`] to pass to
 /// [`Client::with_agent`].
