@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod inspect;
+mod plot;
 mod serve;
 mod simulate;
 

@@ -18,6 +18,9 @@ pub struct Simulate {
     /// Print the report as one JSON object (with `trace` as an array when --trace is given).
     #[arg(long)]
     json: bool,
+    /// Also draw the send rate against the limit over virtual time, 429s marked, as SVG here.
+    #[arg(long, value_name = "OUT.svg")]
+    plot: Option<PathBuf>,
     /// Keep at most this many trace lines.
     #[arg(long, default_value_t = 10_000)]
     trace_lines: usize,
@@ -33,6 +36,16 @@ pub fn run(cmd: Simulate) -> ExitCode {
     };
     let lines = if cmd.trace { cmd.trace_lines } else { 0 };
     let run = scenario.run_with_trace(lines);
+    if let Some(path) = &cmd.plot {
+        let title = cmd
+            .scenario
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        if let Err(e) = crate::plot::draw(&run, &title, path) {
+            eprintln!("paceline simulate: cannot draw {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+    }
     if cmd.json {
         let mut value = serde_json::to_value(&run.report).expect("a report serializes");
         if cmd.trace

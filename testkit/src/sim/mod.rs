@@ -20,6 +20,7 @@
 //! ```
 
 mod report;
+mod series;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -33,6 +34,7 @@ use paceline::{Begin, Call, Event, Finish, Now, Pacer};
 use serde::{Deserialize, Serialize};
 
 pub use report::Report;
+pub use series::Bucket;
 
 use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel};
 
@@ -88,6 +90,12 @@ pub struct Run {
     pub report: Report,
     /// One line per request (up to the trace limit).
     pub trace: Vec<String>,
+    /// Requests sent and throttled over virtual time.
+    pub series: Vec<Bucket>,
+    /// The width of a [`Run::series`] bucket, seconds.
+    pub bucket_s: f64,
+    /// The binding limit's allowed rate, requests per second, when there is one.
+    pub limit_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -181,6 +189,7 @@ impl Sim {
             seed: self.seed,
             ..Report::default()
         };
+        let mut series = series::Series::for_duration(self.duration_ns);
         let mut trace = Vec::new();
         let mut started = 0u64;
         let mut end = 0u64;
@@ -213,6 +222,9 @@ impl Sim {
                         let status = StatusCode::from_u16(resp.status)
                             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                         r.count_status(resp.status);
+                        if matches!(resp.status, 429 | 403) {
+                            series.throttled(now);
+                        }
                         self.pacer
                             .on_response_body(call, t, status, &resp.headers, &resp.body)
                     }
@@ -292,6 +304,7 @@ impl Sim {
                 match self.pacer.poll_send(call, t) {
                     Begin::Send => {
                         r.requests += 1;
+                        series.sent(now);
                         let path = &self.workload.paths[*path_i].path;
                         let req = ModelRequest {
                             method: method.as_str(),
@@ -328,8 +341,15 @@ impl Sim {
             }
         }
         r.virtual_duration_s = end.max(self.duration_ns.min(end.max(1))) as f64 / 1e9;
-        r.finish(&self.model, self.duration_ns.max(1).min(end.max(1)));
-        Run { report: r, trace }
+        let limit_rate = r.finish(&self.model, self.duration_ns.max(1).min(end.max(1)));
+        let (series, bucket_s) = series.finish();
+        Run {
+            report: r,
+            trace,
+            series,
+            bucket_s,
+            limit_rate,
+        }
     }
 }
 

@@ -72,14 +72,17 @@ impl Report {
 
     /// Computes utilisation against the binding limit: of the rate limiters (not concurrency
     /// caps), the one the client came closest to (highest admitted ÷ allowed over the run).
-    pub(crate) fn finish(&mut self, model: &ServerModel, duration_ns: u64) {
+    /// Returns the binding limit's allowed rate (requests per second).
+    pub(crate) fn finish(&mut self, model: &ServerModel, duration_ns: u64) -> Option<f64> {
         let binding = model
             .limiters()
             .filter(|(spec, _)| !matches!(spec.kind, LimiterKind::Concurrency { .. }))
             .map(|(spec, admitted)| (spec, admitted, spec.allowed_over(duration_ns)))
             .filter(|(_, _, allowed)| allowed.is_finite() && *allowed > 0.0)
             .max_by(|a, b| (a.1 as f64 / a.2).total_cmp(&(b.1 as f64 / b.2)));
+        let mut rate = None;
         if let Some((spec, admitted, allowed)) = binding {
+            rate = Some(allowed / (duration_ns as f64 / 1e9));
             self.utilisation = round4((admitted as f64 / allowed).min(1.0));
             self.binding_limit = Some(
                 spec.name
@@ -88,6 +91,7 @@ impl Report {
             );
         }
         self.virtual_duration_s = round4(self.virtual_duration_s);
+        rate
     }
 
     /// The report for people.
