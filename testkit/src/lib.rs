@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dataset;
 pub mod model;
 pub mod scenario;
 pub mod server;
