@@ -7,7 +7,6 @@ use std::time::SystemTime;
 
 use clap::Args;
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::scenario::Scenario;
 
 /// Serve a scenario's server model on 127.0.0.1 until killed: a realistic, hostile API to test
 /// an integration against.
@@ -21,12 +20,8 @@ pub struct Serve {
 }
 
 pub fn run(cmd: Serve) -> ExitCode {
-    let scenario = match Scenario::load(&cmd.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("paceline serve: {}: {e}", cmd.scenario.display());
-            return ExitCode::from(2);
-        }
+    let Some(scenario) = crate::simulate::load("serve", &cmd.scenario) else {
+        return ExitCode::from(2);
     };
     let model = scenario.model_at(SystemTime::now());
     let server = match LoopbackServer::start_model_on(cmd.port, model) {

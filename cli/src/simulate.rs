@@ -27,12 +27,8 @@ pub struct Simulate {
 }
 
 pub fn run(cmd: Simulate) -> ExitCode {
-    let scenario = match Scenario::load(&cmd.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("paceline simulate: {}: {e}", cmd.scenario.display());
-            return ExitCode::from(2);
-        }
+    let Some(scenario) = load("simulate", &cmd.scenario) else {
+        return ExitCode::from(2);
     };
     let lines = if cmd.trace { cmd.trace_lines } else { 0 };
     let run = scenario.run_with_trace(lines);
@@ -61,4 +57,11 @@ pub fn run(cmd: Simulate) -> ExitCode {
         print!("{}", render(&run, cmd.trace));
     }
     ExitCode::SUCCESS
+}
+
+/// Loads a scenario file, saying why not on stderr (as `paceline COMMAND: PATH: reason`).
+pub fn load(command: &str, path: &std::path::Path) -> Option<Scenario> {
+    Scenario::load(path)
+        .map_err(|e| eprintln!("paceline {command}: {}: {e}", path.display()))
+        .ok()
 }

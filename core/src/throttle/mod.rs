@@ -539,35 +539,22 @@ impl Throttle {
     ) {
         let r = usize::from(t.route);
         if self.cfg.follow_headers {
-            let reset_at = |d: Option<Duration>| d.map(|d| now.saturating_add(dur_ns(d)));
+            // Every policy reported, or else the one window the top-level fields describe.
             if s.policies.is_empty() {
-                if let Some(remaining) = s.remaining {
-                    let report = Report {
-                        remaining,
-                        limit: s.limit,
-                        reset_at: reset_at(s.reset_in),
-                        window: s.window.map(dur_ns),
-                    };
-                    self.learn(
-                        r,
-                        t,
-                        now,
-                        s.bucket.as_deref().or(s.policy.as_deref()),
-                        report,
-                    );
-                }
-            } else {
-                for p in &s.policies {
-                    if let Some(remaining) = p.remaining {
-                        let report = Report {
-                            remaining,
-                            limit: p.limit,
-                            reset_at: reset_at(p.reset_in),
-                            window: p.window.map(dur_ns),
-                        };
-                        self.learn(r, t, now, p.name.as_deref(), report);
-                    }
-                }
+                let name = s.bucket.as_deref().or(s.policy.as_deref());
+                self.learn_reported(r, t, now, name, s.remaining, s.limit, s.window, s.reset_in);
+            }
+            for p in &s.policies {
+                self.learn_reported(
+                    r,
+                    t,
+                    now,
+                    p.name.as_deref(),
+                    p.remaining,
+                    p.limit,
+                    p.window,
+                    p.reset_in,
+                );
             }
         }
         if let Some(wait) = s.retry_after.filter(|d| !d.is_zero()) {
@@ -587,6 +574,30 @@ impl Throttle {
             }
         } else if !throttled && adaptive.is_active() {
             adaptive.on_success(now);
+        }
+    }
+
+    /// [`Throttle::learn`] from a reported policy's fields, when it says what remains.
+    #[allow(clippy::too_many_arguments)]
+    fn learn_reported(
+        &mut self,
+        r: usize,
+        t: &Ticket,
+        now: u64,
+        name: Option<&str>,
+        remaining: Option<u64>,
+        limit: Option<u64>,
+        window: Option<Duration>,
+        reset_in: Option<Duration>,
+    ) {
+        if let Some(remaining) = remaining {
+            let report = Report {
+                remaining,
+                limit,
+                reset_at: reset_in.map(|d| now.saturating_add(dur_ns(d))),
+                window: window.map(dur_ns),
+            };
+            self.learn(r, t, now, name, report);
         }
     }
 
