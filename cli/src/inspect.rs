@@ -2,6 +2,15 @@
 //!
 //! `inspect headers` reads a response head from stdin and prints one JSON object: the
 //! [`Signal`] the core parses from it, its retry class and the wait it asks for.
+//! `inspect page` reads a whole response and prints what a walk makes of it
+//! ([`page`]); `inspect link` reads a `Link` value and prints its resolved `next` ([`link`]).
+//!
+//! Exit codes, for every `inspect`: 0 the JSON was printed, 1 the input cannot be read as
+//! what was asked for, 2 a usage error (clap's own, or an argument such as `--spec` that cannot
+//! be used).
+
+mod link;
+mod page;
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -23,6 +32,16 @@ pub enum Inspect {
     /// lines end with LF or CRLF; a blank line ends the head. A line that is not a valid header
     /// is reported in `warnings` and skipped.
     Headers(HeadersArgs),
+    /// Read one response (optional status line, headers, a blank line, the body) from stdin;
+    /// print what a page walk makes of it as one JSON object: the style (given by --spec, or
+    /// detected), how many items, the next request (or null), whether the list ends here, and
+    /// warnings (detection, guards that stop the walk, skipped header lines).
+    ///
+    /// Input that starts with `{` or `[` is a body without a head (status 200, no headers).
+    Page(page::PageArgs),
+    /// Read a `Link` header value from stdin (one per line when several; a leading `Link:` is
+    /// allowed); print the resolved target of its rel="next" link as a JSON string, or null.
+    Link(link::LinkArgs),
 }
 
 /// Arguments of `inspect headers`.
@@ -38,15 +57,16 @@ pub struct HeadersArgs {
 pub fn run(cmd: Inspect) -> ExitCode {
     match cmd {
         Inspect::Headers(args) => headers(args),
+        Inspect::Page(args) => page::run(args),
+        Inspect::Link(args) => link::run(args),
     }
 }
 
 fn headers(args: HeadersArgs) -> ExitCode {
-    let mut input = Vec::new();
-    if let Err(e) = io::stdin().lock().read_to_end(&mut input) {
-        eprintln!("paceline: cannot read stdin: {e}");
-        return ExitCode::from(1);
-    }
+    let input = match read_stdin() {
+        Ok(input) => input,
+        Err(code) => return code,
+    };
     let head = match parse_head(&input) {
         Ok(head) => head,
         Err(e) => {
@@ -64,9 +84,13 @@ fn headers(args: HeadersArgs) -> ExitCode {
         // Parsed as a 200 so the headers are read, but there was no status to classify.
         signal.status = None;
     }
-    let report = Report::new(&signal, head.warnings);
+    print_json(&Report::new(&signal, head.warnings))
+}
+
+/// Prints `value` as pretty JSON and a newline: exit 0, or 1 when stdout is closed.
+pub(crate) fn print_json(value: &impl Serialize) -> ExitCode {
     let mut out = io::stdout().lock();
-    let written = serde_json::to_writer_pretty(&mut out, &report)
+    let written = serde_json::to_writer_pretty(&mut out, value)
         .map_err(io::Error::from)
         .and_then(|()| writeln!(out));
     match written {
@@ -76,18 +100,33 @@ fn headers(args: HeadersArgs) -> ExitCode {
     }
 }
 
+/// All of stdin, or exit 1.
+pub(crate) fn read_stdin() -> Result<Vec<u8>, ExitCode> {
+    let mut input = Vec::new();
+    match io::stdin().lock().read_to_end(&mut input) {
+        Ok(_) => Ok(input),
+        Err(e) => {
+            eprintln!("paceline: cannot read stdin: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
 /// A response head as read from text.
 #[derive(Debug, Default)]
-struct Head {
-    status: Option<StatusCode>,
-    headers: HeaderMap,
+pub(crate) struct Head {
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) headers: HeaderMap,
     /// Lines that were skipped, and why.
-    warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+    /// Where the body starts: after the blank line that ends the head (the input's length when
+    /// there is none).
+    pub(crate) body_at: usize,
 }
 
 /// Why the input is not a response head at all.
 #[derive(Debug)]
-struct BadStatusLine(String);
+pub(crate) struct BadStatusLine(String);
 
 impl std::fmt::Display for BadStatusLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,28 +138,47 @@ impl std::fmt::Display for BadStatusLine {
     }
 }
 
+/// One line of the input: its number (from 1), its text without the line ending, and the
+/// offset just past its `\n`.
+fn lines(input: &[u8]) -> impl Iterator<Item = (usize, &[u8], usize)> {
+    let mut at = 0;
+    let mut n = 0;
+    std::iter::from_fn(move || {
+        if at >= input.len() {
+            return None;
+        }
+        let rest = &input[at..];
+        let len = rest.iter().position(|&b| b == b'\n');
+        let (text, end) = match len {
+            Some(len) => (&rest[..len], at + len + 1),
+            None => (rest, input.len()),
+        };
+        at = end;
+        n += 1;
+        Some((n, text.strip_suffix(b"\r").unwrap_or(text), end))
+    })
+}
+
 /// Reads an optional status line, then header lines up to the first blank line. Blank lines
 /// before anything else are skipped. Only a malformed status line is an error: the status
 /// decides everything else, so guessing would mislead.
-fn parse_head(input: &[u8]) -> Result<Head, BadStatusLine> {
-    let mut head = Head::default();
-    let mut lines = input
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .enumerate()
-        .skip_while(|(_, l)| l.is_empty())
-        .peekable();
-    if let Some((_, first)) = lines.peek()
+pub(crate) fn parse_head(input: &[u8]) -> Result<Head, BadStatusLine> {
+    let mut head = Head {
+        body_at: input.len(),
+        ..Head::default()
+    };
+    let mut lines = lines(input).skip_while(|(_, l, _)| l.is_empty()).peekable();
+    if let Some((_, first, _)) = lines.peek()
         && first.starts_with(b"HTTP/")
     {
         head.status = Some(parse_status_line(first)?);
         lines.next();
     }
-    for (i, line) in lines {
+    for (n, line, end) in lines {
         if line.is_empty() {
+            head.body_at = end;
             break;
         }
-        let n = i + 1;
         if line[0] == b' ' || line[0] == b'\t' {
             head.warnings.push(format!(
                 "line {n}: obsolete line folding (RFC 9112 §5.2), skipped"
@@ -168,7 +226,7 @@ fn parse_status_line(line: &[u8]) -> Result<StatusCode, BadStatusLine> {
 }
 
 /// Optional whitespace removed from both ends.
-fn trim(v: &[u8]) -> &[u8] {
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|b| !matches!(b, b' ' | b'\t'));
     let end = v.iter().rposition(|b| !matches!(b, b' ' | b'\t'));
     match (start, end) {
@@ -178,7 +236,7 @@ fn trim(v: &[u8]) -> &[u8] {
 }
 
 /// The start of some bytes, for a message.
-fn show(bytes: &[u8]) -> String {
+pub(crate) fn show(bytes: &[u8]) -> String {
     const MAX: usize = 64;
     let cut = &bytes[..bytes.len().min(MAX)];
     let mut s = String::from_utf8_lossy(cut).into_owned();
@@ -303,14 +361,14 @@ mod tests {
 
     #[test]
     fn head_lines() {
-        let head = parse_head(
-            b"\r\nHTTP/1.1 503 Oops\r\nA: 1\r\nbad line\r\n folded\r\nB : 2\r\na:  3 \r\n\r\nC: 4",
-        )
-        .unwrap();
+        let input =
+            b"\r\nHTTP/1.1 503 Oops\r\nA: 1\r\nbad line\r\n folded\r\nB : 2\r\na:  3 \r\n\r\nC: 4";
+        let head = parse_head(input).unwrap();
         assert_eq!(head.status, Some(StatusCode::SERVICE_UNAVAILABLE));
         let a: Vec<_> = head.headers.get_all("a").iter().collect();
         assert_eq!(a, ["1", "3"]);
         assert!(!head.headers.contains_key("c"));
+        assert_eq!(&input[head.body_at..], b"C: 4");
         assert_eq!(head.warnings.len(), 3, "{:?}", head.warnings);
     }
 
