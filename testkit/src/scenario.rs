@@ -16,14 +16,46 @@
 //! `[server]` takes `dialect`, `retry_after` (do 429s carry it), `latency = { base_ms, jitter_ms }`,
 //! `limiters` (see [`LimiterSpec`]) and `chaos` (see [`Chaos`]); `[client]` takes the
 //! [`Workload`] fields and `pacer`, a full [`PacerConfig`] (retry and throttle settings).
+//!
+//! A scenario with a `[dataset]` table (see [`DatasetSpec`]) serves a live dataset and runs one
+//! pagination walk through it ([`WalkSim`]) instead of the workload; `duration_s` then bounds
+//! the walk's virtual time. The client walks with `[client.page_spec]` (a full [`PageSpec`],
+//! as serde reads it) or, without one, the core's constructor for the dataset's style
+//! ([`DatasetSpec::page_spec`]); `crashes = [{ after_page = 300, persisted = true }]` crashes
+//! and resumes it from its checkpoint ([`Crash`]).
+//!
+//! ```toml
+//! seed = 5
+//! duration_s = 600
+//!
+//! [server]
+//! latency = { base_ms = 40, jitter_ms = 20 }
+//!
+//! [dataset]
+//! style = "offset"
+//! records = 100000
+//! head_inserts_per_s = 5
+//! tail_inserts_per_s = 5
+//! deletes_per_s = 5
+//!
+//! [client.page_spec]
+//! style = { kind = "offset", total = "/total" }
+//! items = "/data"
+//! page_size = { param = { query = "limit" }, size = 100 }
+//! key = "/id"
+//! dedupe = true
+//! ```
 
 use std::path::Path;
 use std::time::Duration;
 
+use paceline::paginate::PageSpec;
 use paceline::{Pacer, PacerConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::{Dataset, DatasetSpec};
 use crate::model::{Chaos, Dialect, Latency, LimiterSpec, ServerModel};
+use crate::sim::walk::{Crash, WalkRun, WalkSim};
 use crate::sim::{Run, Sim, Workload, wall_at};
 
 /// The wall-clock start of every scenario unless it says otherwise: 2027-01-15T08:00:00Z.
@@ -39,7 +71,7 @@ pub struct Scenario {
     /// Seed for every random choice (server chaos, latency jitter, client jitter).
     #[serde(default)]
     pub seed: u64,
-    /// Virtual time the clients keep sending, seconds.
+    /// Virtual time the clients keep sending, seconds (walks: the most the walk may take).
     pub duration_s: f64,
     /// Wall-clock time at the start (Unix seconds).
     #[serde(default = "default_start")]
@@ -49,6 +81,9 @@ pub struct Scenario {
     /// The clients.
     #[serde(default)]
     pub client: ClientSpec,
+    /// A live dataset the server serves, walked page by page instead of the workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetSpec>,
 }
 
 fn default_start() -> u64 {
@@ -89,6 +124,13 @@ pub struct ClientSpec {
     /// The Pacer's configuration.
     #[serde(default)]
     pub pacer: PacerConfig,
+    /// How the walk pages (scenarios with a dataset). Default: the constructor for the
+    /// dataset's style ([`DatasetSpec::page_spec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_spec: Option<PageSpec>,
+    /// When the walking client crashes and resumes from its checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crashes: Vec<Crash>,
 }
 
 /// Why a scenario could not be loaded.
@@ -139,6 +181,9 @@ impl Scenario {
         for l in &self.server.limiters {
             m = m.limiter(l.clone());
         }
+        if let Some(d) = &self.dataset {
+            m = m.app(Dataset::new(d.clone(), self.seed));
+        }
         m
     }
 
@@ -147,8 +192,39 @@ impl Scenario {
         Pacer::new(self.client.pacer.clone(), self.seed.wrapping_add(1))
     }
 
+    /// The walk a scenario with a dataset runs (`None` without one).
+    pub fn walk(&self) -> Option<WalkSim> {
+        let d = self.dataset.as_ref()?;
+        let spec = self
+            .client
+            .page_spec
+            .clone()
+            .unwrap_or_else(|| d.page_spec());
+        let mut sim = WalkSim::new(
+            self.model(),
+            self.client.pacer.clone(),
+            spec.clone(),
+            d.template(),
+            self.seed,
+        )
+        .crashes(self.client.crashes.iter().copied())
+        .max_duration(self.duration());
+        if spec.key.is_none() {
+            sim = sim.id_pointer(d.id_pointer());
+        }
+        Some(sim)
+    }
+
+    /// Runs the walk of a scenario with a dataset, keeping at most `lines` of trace.
+    pub fn run_walk(&self, lines: usize) -> Option<WalkRun> {
+        Some(self.walk()?.trace_limit(lines).run())
+    }
+
     /// Runs it in virtual time.
     pub fn run(&self) -> Run {
+        if let Some(w) = self.run_walk(1000) {
+            return w.run;
+        }
         Sim::new(
             self.model(),
             self.pacer(),
@@ -161,6 +237,9 @@ impl Scenario {
 
     /// Runs it keeping at most `lines` of trace.
     pub fn run_with_trace(&self, lines: usize) -> Run {
+        if let Some(w) = self.run_walk(lines) {
+            return w.run;
+        }
         Sim::new(
             self.model(),
             self.pacer(),

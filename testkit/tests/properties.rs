@@ -86,7 +86,9 @@ impl Arbitrary for RandomScenario {
                     ..Workload::default()
                 },
                 pacer: PacerConfig::default().throttle(throttle),
+                ..ClientSpec::default()
             },
+            dataset: None,
         })
     }
 }

@@ -34,12 +34,27 @@ struct Ask {
     page: Option<u64>,
 }
 
-/// Scrambles ids in cursors: they are opaque, not `?after_id=` in disguise.
-const MASK: u64 = 0x5bd1_e995_7f4a_7c15;
+/// Scrambles ids in cursors (an odd multiplier, then a mask: a bijection on `u64`), so that
+/// they are opaque, not `?after_id=` in disguise.
+const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+const MASK: u64 = 0x5bd1_e995_27d4_eb2f;
+
+/// `MUL`'s inverse modulo 2^64 (Newton's iteration doubles the correct bits each step).
+fn mul_inverse() -> u64 {
+    let mut inv = MUL;
+    for _ in 0..6 {
+        inv = inv.wrapping_mul(2u64.wrapping_sub(MUL.wrapping_mul(inv)));
+    }
+    inv
+}
 
 /// An opaque cursor: the id to start after, and a serial number.
 fn encode(after_id: u64, serial: u64) -> String {
-    format!("{:016x}{:08x}", after_id ^ MASK, serial & 0xffff_ffff)
+    format!(
+        "{:016x}{:08x}",
+        after_id.wrapping_mul(MUL) ^ MASK,
+        serial & 0xffff_ffff
+    )
 }
 
 fn decode(cursor: &str) -> Option<u64> {
@@ -49,7 +64,7 @@ fn decode(cursor: &str) -> Option<u64> {
     u64::from_str_radix(&cursor[..16], 16)
         .ok()
         .filter(|_| u32::from_str_radix(&cursor[16..], 16).is_ok())
-        .map(|x| x ^ MASK)
+        .map(|x| (x ^ MASK).wrapping_mul(mul_inverse()))
 }
 
 /// A request the dataset refuses: status and message.
@@ -395,6 +410,10 @@ mod tests {
         assert!(!c.contains("1000042"));
         assert_eq!(decode(&c), Some(1_000_042));
         assert_eq!(decode("nope"), None);
+        for id in [0, 1, 999_999, u64::MAX] {
+            assert_eq!(decode(&encode(id, 3)), Some(id));
+        }
+        assert_ne!(encode(1_000_000, 1)[..8], encode(1_000_001, 1)[..8]);
         assert_ne!(encode(5, 1), encode(5, 2));
     }
 

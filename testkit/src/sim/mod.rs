@@ -21,6 +21,7 @@
 
 mod report;
 mod series;
+pub mod walk;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

@@ -28,7 +28,7 @@ pub struct Report {
     pub virtual_duration_s: f64,
     /// Records the client had to deliver (pagination runs).
     pub records_expected: u64,
-    /// Records delivered.
+    /// Records delivered: every delivery, repeats included.
     pub records_delivered: u64,
     /// Records that should have been delivered but were not.
     pub records_lost: u64,
@@ -36,6 +36,27 @@ pub struct Report {
     pub records_duplicated: u64,
     /// The seed.
     pub seed: u64,
+    /// Pages received (walks only; re-requested pages after a crash count again).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pages: u64,
+    /// Records the walk dropped as already delivered (de-duplication by key).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub records_dropped: u64,
+    /// Delivered records whose id never existed, or that had none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub records_invented: u64,
+    /// Times an offset or page walk saw the list's `total` change.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub total_changes: u64,
+    /// Requests sent again because their page was unusable (a truncated body).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resends: u64,
+    /// Times the client crashed and resumed from its checkpoint.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resumes: u64,
+    /// How the walk ended: `complete`, `stopped: …`, `gave up: …`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_end: Option<String>,
     /// Logical requests completed.
     pub succeeded: u64,
     /// Retries scheduled.
@@ -131,12 +152,35 @@ impl Report {
             let _ = writeln!(s, "records delivered   {}", self.records_delivered);
             let _ = writeln!(s, "records lost        {}", self.records_lost);
             let _ = writeln!(s, "records duplicated  {}", self.records_duplicated);
+            if self.records_dropped > 0 {
+                let _ = writeln!(s, "  dropped as dups   {}", self.records_dropped);
+            }
+            if self.records_invented > 0 {
+                let _ = writeln!(s, "records invented    {}", self.records_invented);
+            }
+        }
+        if let Some(end) = &self.walk_end {
+            let _ = writeln!(s, "pages               {}", self.pages);
+            if self.total_changes > 0 {
+                let _ = writeln!(s, "  total changed     {}", self.total_changes);
+            }
+            if self.resends > 0 {
+                let _ = writeln!(s, "  sent again        {}", self.resends);
+            }
+            if self.resumes > 0 {
+                let _ = writeln!(s, "  resumed           {}", self.resumes);
+            }
+            let _ = writeln!(s, "walk                {end}");
         }
         if self.truncated {
             let _ = writeln!(s, "(stopped at the event bound)");
         }
         s
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn round4(x: f64) -> f64 {
