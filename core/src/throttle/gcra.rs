@@ -8,17 +8,36 @@
 
 use super::limit::Limit;
 
-/// An instant: `ns + frac / count` nanoseconds (`frac < count`). Ordered lexicographically.
+/// An instant: `ns + frac / count` nanoseconds (`frac < count`), packed into one `u128` as
+/// `ns × 2⁶⁴ + frac` so that ordering, adding and subtracting are single wide operations (a
+/// carry or borrow between the parts is then one correction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct Tick {
-    ns: u64,
-    frac: u64,
+struct Tick(u128);
+
+const FRAC_BITS: u32 = 64;
+
+impl Tick {
+    fn new(ns: u64, frac: u64) -> Self {
+        Tick((u128::from(ns) << FRAC_BITS) | u128::from(frac))
+    }
+    fn ns(self) -> u64 {
+        (self.0 >> FRAC_BITS) as u64
+    }
+    fn frac(self) -> u64 {
+        self.0 as u64
+    }
+    /// Whole nanoseconds, rounded up.
+    fn ceil_ns(self) -> u64 {
+        self.ns().saturating_add(u64::from(self.frac() > 0))
+    }
 }
 
 /// One GCRA bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Gcra {
     count: u64,
+    /// `2⁶⁴ − count`: what a carry out of (or borrow into) the fraction corrects by.
+    wrap: u128,
     /// The emission interval `T`.
     t: Tick,
     /// The tolerance: `burst × T` (a unit conforms when `tat + T − tolerance ≤ now`).
@@ -40,13 +59,14 @@ impl Gcra {
         let burst = limit.burst.max(1);
         let split = |units: u128| {
             let total = units * u128::from(per_ns);
-            Tick {
-                ns: u64::try_from(total / u128::from(count)).unwrap_or(u64::MAX),
-                frac: (total % u128::from(count)) as u64,
-            }
+            Tick::new(
+                u64::try_from(total / u128::from(count)).unwrap_or(u64::MAX),
+                (total % u128::from(count)) as u64,
+            )
         };
         Gcra {
             count,
+            wrap: (1u128 << FRAC_BITS) - u128::from(count),
             t: split(1),
             tolerance: split(u128::from(burst)),
             lead: split(u128::from(burst - 1)),
@@ -63,12 +83,13 @@ impl Gcra {
 
     #[inline]
     fn add(&self, a: Tick, b: Tick) -> Tick {
-        let frac = a.frac + b.frac;
-        let carry = frac >= self.count;
-        Tick {
-            ns: a.ns.saturating_add(b.ns).saturating_add(u64::from(carry)),
-            frac: if carry { frac - self.count } else { frac },
+        let Some(mut x) = a.0.checked_add(b.0) else {
+            return Tick(u128::MAX);
+        };
+        if (x as u64) >= self.count {
+            x = x.saturating_add(self.wrap);
         }
+        Tick(x)
     }
 
     /// `a − b`, or zero if `b > a`.
@@ -77,17 +98,11 @@ impl Gcra {
         if b >= a {
             return Tick::default();
         }
-        if a.frac >= b.frac {
-            Tick {
-                ns: a.ns - b.ns,
-                frac: a.frac - b.frac,
-            }
-        } else {
-            Tick {
-                ns: a.ns - b.ns - 1,
-                frac: a.frac + self.count - b.frac,
-            }
+        let mut x = a.0 - b.0;
+        if a.frac() < b.frac() {
+            x -= self.wrap;
         }
+        Tick(x)
     }
 
     /// `cost × T`.
@@ -96,10 +111,10 @@ impl Gcra {
             return self.t;
         }
         let total = u128::from(cost) * u128::from(self.per_ns);
-        Tick {
-            ns: u64::try_from(total / u128::from(self.count)).unwrap_or(u64::MAX),
-            frac: (total % u128::from(self.count)) as u64,
-        }
+        Tick::new(
+            u64::try_from(total / u128::from(self.count)).unwrap_or(u64::MAX),
+            (total % u128::from(self.count)) as u64,
+        )
     }
 
     /// An arrival at whole nanosecond `now` could have been anywhere in the nanosecond before
@@ -107,28 +122,20 @@ impl Gcra {
     #[inline]
     fn arrival(&self, now: u64) -> Tick {
         if now == 0 || self.count == 1 {
-            Tick { ns: now, frac: 0 }
+            Tick::new(now, 0)
         } else {
-            Tick {
-                ns: now - 1,
-                frac: 1,
-            }
+            Tick::new(now - 1, 1)
         }
     }
 
     /// The theoretical arrival time after `cost` more units at `now`, `slack_ns` of idle time
     /// being required first.
+    #[inline]
     fn next_tat(&self, now: u64, cost: u64, slack_ns: u64) -> Tick {
         let tat = if slack_ns == 0 {
             self.tat
         } else {
-            self.add(
-                self.tat,
-                Tick {
-                    ns: slack_ns,
-                    frac: 0,
-                },
-            )
+            self.add(self.tat, Tick::new(slack_ns, 0))
         };
         self.add(tat.max(self.arrival(now)), self.times(cost))
     }
@@ -147,12 +154,7 @@ impl Gcra {
         if cost == 1 && slack_ns == 0 {
             // The hot path, the general one below simplified: an arrival later than `tat`
             // always conforms (the lead is never negative), so one comparison decides.
-            let at = self.sub(self.tat, self.lead);
-            return Some(if at.ns < now_ns || (at.ns == now_ns && at.frac == 0) {
-                now_ns
-            } else {
-                at.ns.saturating_add(u64::from(at.frac > 0))
-            });
+            return Some(self.next_free().max(now_ns));
         }
         if cost > self.burst {
             return None;
@@ -160,15 +162,10 @@ impl Gcra {
         // Background work acts as if the bucket were `slack` fuller than it is: it goes only
         // once the bucket has been idle that long, so foreground always finds room.
         let allow_at = self.sub(self.next_tat(now_ns, cost, slack_ns), self.tolerance);
-        if allow_at
-            <= (Tick {
-                ns: now_ns,
-                frac: 0,
-            })
-        {
+        if allow_at <= Tick::new(now_ns, 0) {
             return Some(now_ns);
         }
-        Some(allow_at.ns.saturating_add(u64::from(allow_at.frac > 0)))
+        Some(allow_at.ceil_ns())
     }
 
     /// The earliest time (ns) one unit conforms, whatever the time now: `earliest(now, 1)` is
@@ -176,8 +173,7 @@ impl Gcra {
     /// is one comparison while none of them has changed.
     #[inline]
     pub(crate) fn next_free(&self) -> u64 {
-        let at = self.sub(self.tat, self.lead);
-        at.ns.saturating_add(u64::from(at.frac > 0))
+        self.sub(self.tat, self.lead).ceil_ns()
     }
 
     /// Records `cost` units sent at `now` (call only once [`Gcra::earliest`] allows it).
@@ -200,14 +196,9 @@ impl Gcra {
     /// Units available right now (for reporting).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn available(&self, now_ns: u64) -> u64 {
-        let ahead = self.sub(
-            self.tat,
-            Tick {
-                ns: now_ns,
-                frac: 0,
-            },
-        );
-        let ahead_ticks = u128::from(ahead.ns) * u128::from(self.count) + u128::from(ahead.frac);
+        let ahead = self.sub(self.tat, Tick::new(now_ns, 0));
+        let ahead_ticks =
+            u128::from(ahead.ns()) * u128::from(self.count) + u128::from(ahead.frac());
         let used = ahead_ticks.div_ceil(u128::from(self.per_ns));
         u64::try_from(u128::from(self.burst).saturating_sub(used)).unwrap_or(0)
     }
