@@ -112,7 +112,7 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a String> {
         .and_then(|i| args.get(i + 1))
 }
 
-/// A line of `/proc/self/status`, e.g. `VmHWM:	    5012 kB` → `5012 kB`.
+/// A line of `/proc/self/status`, e.g. `VmHWM: 5012 kB` → `5012 kB`.
 fn status(key: &str) -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
