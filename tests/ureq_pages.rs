@@ -20,7 +20,7 @@ use paceline::paginate::{
 use paceline_testkit::model::{App, AppResponse, Chaos, Latency, LimiterKind, LimiterSpec};
 use paceline_testkit::model::{ModelRequest, ModelResponder, PageChaos, ServerModel};
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder, ScriptedResponse};
-use paceline_ureq::{Client, PageOptions, PagesError, Record, Resume};
+use paceline_ureq::{CheckpointStore, Client, PageOptions, PagesError, Record, Resume};
 use support::exact_backoff;
 
 // ---------------------------------------------------------------------------------------------
@@ -262,8 +262,12 @@ fn a_crash_after_page_k_then_a_resume_delivers_exactly_the_rest() {
     }
     // Page 3 is in the caller's hands: the checkpoint covers pages 1 and 2 only.
     assert_eq!(read_checkpoint(&path).pages(), 2);
+    let d = pages.delivered();
+    assert_eq!((d.pages, d.records, d.checkpointed), (3, 30, false));
     let unprocessed = pages.next().unwrap().unwrap();
     assert_eq!((unprocessed.page(), id(&unprocessed)), (4, 30));
+    let d = pages.delivered();
+    assert_eq!((d.pages, d.records, d.checkpointed), (3, 31, true));
     drop(pages);
     let checkpoint = read_checkpoint(&path);
     assert_eq!((checkpoint.pages(), checkpoint.records()), (3, 30));
@@ -405,6 +409,75 @@ fn a_checkpoint_of_another_request_is_refused() {
         .unwrap_err();
     assert!(matches!(err, PagesError::NoCheckpoint), "{err}");
     fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A store that keeps checkpoints in memory and fails its `fail_at`-th save.
+struct FlakyStore {
+    saved: Arc<Mutex<Vec<Vec<u8>>>>,
+    fail_at: usize,
+}
+
+impl CheckpointStore for FlakyStore {
+    fn load(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.saved.lock().unwrap().last().cloned())
+    }
+
+    fn save(&mut self, checkpoint: &[u8]) -> std::io::Result<()> {
+        let mut saved = self.saved.lock().unwrap();
+        if saved.len() + 1 == self.fail_at {
+            return Err(std::io::Error::other("disk full"));
+        }
+        saved.push(checkpoint.to_vec());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_store_stops_the_walk_with_what_was_delivered() {
+    let server = cursor_server(50);
+    let client = client();
+    let saved = Arc::new(Mutex::new(Vec::new()));
+    let store = FlakyStore {
+        saved: Arc::clone(&saved),
+        fail_at: 3,
+    };
+    let pages = client
+        .pages(
+            Some(cursor_spec(10)),
+            template(&server, "/items"),
+            PageOptions::new().checkpoint_store(store),
+        )
+        .unwrap();
+    let results: Vec<_> = pages.collect();
+    assert_eq!(results.len(), 31, "three pages, then the error");
+    match &results[30] {
+        Err(PagesError::Checkpoint { error, delivered }) => {
+            assert_eq!(error.to_string(), "disk full");
+            assert_eq!(
+                (delivered.pages, delivered.records, delivered.checkpointed),
+                (3, 30, false)
+            );
+        }
+        other => panic!("expected a checkpoint error, got {other:?}"),
+    }
+    assert_eq!(saved.lock().unwrap().len(), 2);
+    assert_eq!(server.received().len(), 3, "no page after the failed save");
+
+    // Resuming from the last saved checkpoint delivers page 3 again, then the rest.
+    let store = FlakyStore {
+        saved: Arc::clone(&saved),
+        fail_at: usize::MAX,
+    };
+    let rest = walk_all(
+        client
+            .pages(
+                Some(cursor_spec(10)),
+                template(&server, "/items"),
+                PageOptions::new().checkpoint_store(store),
+            )
+            .unwrap(),
+    );
+    assert_eq!(rest, (20..50).collect::<Vec<_>>());
 }
 
 // ---------------------------------------------------------------------------------------------

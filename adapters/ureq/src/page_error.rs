@@ -16,8 +16,10 @@ pub struct Delivered {
     pub records: u64,
     /// Records handed out by this iterator (this run only).
     pub this_run: u64,
-    /// Whether the checkpoint covering `pages` is persisted (always, but after
-    /// [`PagesError::Checkpoint`], or with no store).
+    /// Whether a checkpoint covering exactly `pages` is persisted: `true` once a page was
+    /// saved, or when the walk resumed from a stored checkpoint and has handed out nothing
+    /// since; `false` with no store, after [`PagesError::Checkpoint`], and while the caller
+    /// holds records whose checkpoint is not saved yet.
     pub checkpointed: bool,
 }
 

@@ -179,7 +179,7 @@ impl Client {
         Ok(Pages {
             client: self,
             walk,
-            checkpointed: store.is_some() && resumed,
+            saved_any: store.is_some() && resumed,
             store,
             page_retries,
             secrets,
@@ -212,8 +212,8 @@ pub struct Pages<'c> {
     events: VecDeque<PageEvent>,
     events_dropped: u64,
     this_run: u64,
-    /// Whether the checkpoint covering the pages handed out is saved.
-    checkpointed: bool,
+    /// Whether a checkpoint was loaded or saved: the store holds one of this walk.
+    saved_any: bool,
     done: bool,
 }
 
@@ -282,18 +282,20 @@ impl Pages<'_> {
 
     /// What was handed out so far.
     pub fn delivered(&self) -> Delivered {
-        let (pages, records) = match &self.current {
+        let (pages, records, unsaved) = match &self.current {
             Some(cur) if cur.remaining() > 0 => (
                 self.walk.pages() - 1,
                 self.walk.records() - cur.remaining() as u64,
+                false,
             ),
-            _ => (self.walk.pages(), self.walk.records()),
+            Some(cur) => (self.walk.pages(), self.walk.records(), !cur.saved),
+            None => (self.walk.pages(), self.walk.records(), false),
         };
         Delivered {
             pages,
             records,
             this_run: self.this_run,
-            checkpointed: self.checkpointed,
+            checkpointed: self.saved_any && !unsaved,
         }
     }
 
@@ -364,7 +366,6 @@ impl Pages<'_> {
                         next: 0,
                         saved: false,
                     });
-                    self.checkpointed = false;
                     return Ok(());
                 }
                 Err(error @ PageError::Body(_)) if responses <= self.page_retries => {
@@ -397,7 +398,7 @@ impl Pages<'_> {
                     delivered: self.delivered(),
                 });
             }
-            self.checkpointed = true;
+            self.saved_any = true;
         }
         if let Some(cur) = &mut self.current {
             cur.saved = true;
