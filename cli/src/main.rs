@@ -1,6 +1,8 @@
 //! The `paceline` command. Each subcommand lives in its own module; this file only dispatches.
 #![forbid(unsafe_code)]
 
+mod demo;
+mod extract;
 mod inspect;
 mod plot;
 mod serve;
@@ -20,6 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Extract every record of a list endpoint to a JSON Lines file, checkpointed, resumable.
+    Extract(extract::Extract),
+    /// Extract a rate-limited, chaotic, live dataset from a loopback server and check it.
+    Demo(demo::Demo),
     /// Show what paceline reads from a server's answer.
     #[command(subcommand)]
     Inspect(inspect::Inspect),
@@ -32,6 +38,8 @@ enum Command {
 fn main() -> ExitCode {
     // clap exits with 2 on bad usage; subcommands return 0 (ok) or 1 (unreadable input).
     match Cli::parse().command {
+        Command::Extract(cmd) => extract::run(cmd),
+        Command::Demo(cmd) => demo::run(cmd),
         Command::Inspect(cmd) => inspect::run(cmd),
         Command::Simulate(cmd) => simulate::run(cmd),
         Command::Serve(cmd) => serve::run(cmd),

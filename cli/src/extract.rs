@@ -1,0 +1,692 @@
+//! `paceline extract URL`: every record of a list endpoint into a JSON Lines file, paced by
+//! the Pacer, checkpointed after each page, resumable after a crash.
+//!
+//! The loop, one page at a time (a page walk is sequential: each request needs the previous
+//! response's cursor):
+//!
+//! ```text
+//! next_page()          waits, retries, re-requests garbled pages (the Pacer and Pages)
+//!   └► write its records to the output
+//!   └► commit(): flush + fsync the output, then replace the state file atomically
+//!        (checkpoint + the output's length)
+//! ```
+//!
+//! A crash at any moment leaves a state file that covers only durable records; `--resume`
+//! cuts the output back to the length it recorded and goes on from its checkpoint.
+
+mod headers;
+mod output;
+mod progress;
+mod stats;
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use paceline::paginate::{Checkpoint, Guards, PageSpec, Pointer, RequestTemplate, Url};
+use paceline::retry::RetryPolicy;
+use paceline::throttle::{Limit, Period, QuotaConfig, ThrottleConfig};
+use paceline::{Pacer, PacerConfig};
+use paceline_ureq::{Client, PageOptions, PagesError, Resume, ureq};
+
+use output::{Output, StateStore};
+pub use progress::Limits;
+use stats::Stats;
+
+/// Exit codes, as `--help` and the README list them.
+pub mod code {
+    /// Every record was extracted.
+    pub const COMPLETE: u8 = 0;
+    /// A local failure: the output or the checkpoint could not be written.
+    pub const LOCAL: u8 = 1;
+    /// Bad input: usage, a spec, a header, a checkpoint that does not fit.
+    pub const BAD_INPUT: u8 = 2;
+    /// The server stayed unavailable (retries exhausted) or answered an error.
+    pub const SERVER: u8 = 3;
+    /// A daily or monthly quota is used up.
+    pub const QUOTA: u8 = 4;
+    /// Interrupted (Ctrl-C); the checkpoint is saved: run again with `--resume`.
+    pub const INTERRUPTED: u8 = 5;
+    /// A guard stopped the walk (`--max-pages`, a repeated cursor, a next page on an origin
+    /// not allowed); the checkpoint points at the refused page.
+    pub const STOPPED: u8 = 6;
+}
+
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  complete: every record is in the output
+  1  local failure: the output or the checkpoint could not be written
+  2  bad input: usage, page spec, header, or a checkpoint that does not fit
+  3  server unavailable after retries, or a final error status
+  4  quota exhausted (a --rate N/day quota, or the server's)
+  5  interrupted (Ctrl-C) and resumable: run again with --resume
+  6  stopped by a guard (--max-pages, a repeated cursor, an origin not allowed); resumable";
+
+/// How the list pages, without a spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Paginate {
+    /// Detected from the first response.
+    Auto,
+    /// The `Link` header's `rel="next"` (GitHub).
+    Link,
+    /// A cursor in the body (`--next`), sent back as `--param`.
+    Cursor,
+    /// `?offset=N&limit=--page-size`.
+    Offset,
+    /// `?page=P&per_page=--page-size`.
+    Page,
+    /// Keyset: `--keyset /id=after_id` (field of the last record = query parameter).
+    Keyset,
+    /// A next URL in the body (`--next`, default `/links/next`).
+    NextUrl,
+    /// Page tokens: `--next` (default `/nextPageToken`) sent back as `--param` (`pageToken`).
+    Token,
+    /// GraphQL Relay: `--items` is the connection (`/data/items`), POSTed with `--data`.
+    Graphql,
+}
+
+/// Extract every record of a list endpoint to a JSON Lines file, checkpointed after each page.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct Extract {
+    /// The list's first page.
+    url: String,
+    /// How the list pages, as a JSON PageSpec (see the paceline docs).
+    #[arg(long, value_name = "SPEC.json", conflicts_with = "paginate")]
+    page_spec: Option<PathBuf>,
+    /// How the list pages, without a spec file.
+    #[arg(long, value_enum, default_value_t = Paginate::Auto)]
+    paginate: Paginate,
+    /// Where the records are in a page (a JSON Pointer; "" when the page is the array).
+    #[arg(long, value_name = "POINTER")]
+    items: Option<String>,
+    /// Where the next cursor, token or URL is in a page (a JSON Pointer).
+    #[arg(long, value_name = "POINTER")]
+    next: Option<String>,
+    /// The query parameter that carries the cursor or token back.
+    #[arg(long, value_name = "NAME")]
+    param: Option<String>,
+    /// Records per page to ask for.
+    #[arg(long, value_name = "N")]
+    page_size: Option<u64>,
+    /// Keyset: FIELD=PARAM (`/id=after_id`), repeatable.
+    #[arg(long, value_name = "FIELD=PARAM")]
+    keyset: Vec<String>,
+    /// A JSON body: the list is requested with POST (GraphQL, search).
+    #[arg(long, value_name = "JSON")]
+    data: Option<String>,
+    /// A request header, `Name: value`; `$VAR` and `${VAR}` are read from the environment
+    /// (quote the argument so the shell does not expand them). Repeatable. Values from the
+    /// environment are credentials: never printed, logged, checkpointed, or sent to another
+    /// origin.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A client-side limit, `COUNT/UNIT` (`10/s`, `300/min`, `5000/h`; `,burst=N`); one of a
+    /// day or longer (`1000/day`) is a quota: exhausting it stops the extract (exit 4).
+    /// Repeatable.
+    #[arg(long, value_name = "LIMIT")]
+    rate: Vec<String>,
+    /// Requests in flight at once under the Pacer (its concurrency permits). A page walk is
+    /// sequential, so one extract has at most one request in flight; prefetching pages on
+    /// several threads is not implemented.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: u32,
+    /// The output file (JSON Lines); standard output when not given.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The checkpoint file; default `OUTPUT.checkpoint.json` with --output.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Go on from the checkpoint: the output is cut back to what the checkpoint covers.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many pages (over the whole walk, resumes included).
+    #[arg(long, value_name = "N")]
+    max_pages: Option<u64>,
+    /// Drop records whose value at this JSON Pointer was already written.
+    #[arg(long, value_name = "POINTER")]
+    dedupe_key: Option<String>,
+    /// Allow next URLs on this origin (`https://cdn.example.com`, or a host for the list's
+    /// scheme); they are requested without credentials. Repeatable.
+    #[arg(long, value_name = "HOST")]
+    allow_origin: Vec<String>,
+    /// Attempts per request, the first included.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    max_attempts: u32,
+    /// The first backoff, in milliseconds (doubled each retry, with full jitter, capped at
+    /// 20 s); a server's Retry-After takes precedence.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    backoff_ms: u64,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    progress_interval: f64,
+}
+
+/// A fatal problem before the walk: a message and an exit code.
+type Fatal = (String, u8);
+
+fn bad(msg: impl Into<String>) -> Fatal {
+    (msg.into(), code::BAD_INPUT)
+}
+
+/// Everything one extract needs, built from the arguments (or by `demo`).
+pub struct Job {
+    pub client: Client,
+    pub spec: Option<PageSpec>,
+    pub template: RequestTemplate,
+    pub guards: Guards,
+    pub output: Option<PathBuf>,
+    pub checkpoint: Option<PathBuf>,
+    pub resume: bool,
+    pub limits: Limits,
+    pub stats: Arc<Stats>,
+    pub progress_interval: Duration,
+    /// Overrides the terminal check (`demo` forces plain lines in tests).
+    pub terminal: Option<bool>,
+}
+
+pub fn run(cmd: Extract) -> ExitCode {
+    let stats = Stats::new();
+    let job = match build(cmd, &stats) {
+        Ok(job) => job,
+        Err((msg, code)) => {
+            eprintln!("paceline extract: {msg}");
+            return ExitCode::from(code);
+        }
+    };
+    ExitCode::from(execute(job).0)
+}
+
+/// Builds the Pacer, client, spec and template from the arguments.
+fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
+    let url = Url::parse(&cmd.url).map_err(|e| bad(format!("{}: {e}", cmd.url)))?;
+    let mut template = match &cmd.data {
+        Some(data) => {
+            let body: serde_json::Value =
+                serde_json::from_str(data).map_err(|e| bad(format!("--data: not JSON: {e}")))?;
+            RequestTemplate::post_json(url.as_str(), &body)
+        }
+        None => RequestTemplate::get(url.as_str()),
+    }
+    .map_err(|e| bad(format!("{}: {e}", cmd.url)))?;
+    let mut guards = Guards::default();
+    for arg in &cmd.headers {
+        let h = headers::parse(arg, |name| std::env::var(name).ok()).map_err(bad)?;
+        if h.from_env {
+            guards = guards.credential_header(h.name.as_str());
+        }
+        template = template.header(h.name, h.value);
+    }
+    if let Some(n) = cmd.max_pages {
+        guards = guards.max_pages(n);
+    }
+    for origin in &cmd.allow_origin {
+        let origin = if origin.contains("://") {
+            origin.trim_end_matches('/').to_owned()
+        } else {
+            format!("{}://{}", url.scheme(), origin.trim_end_matches('/'))
+        };
+        guards = guards.allow_origin(&origin);
+    }
+    let mut spec = match &cmd.page_spec {
+        Some(path) => {
+            let text = std::fs::read(path)
+                .map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
+            Some(
+                serde_json::from_slice::<PageSpec>(&text)
+                    .map_err(|e| bad(format!("{}: not a page spec: {e}", path.display())))?,
+            )
+        }
+        None => spec_from_flags(&cmd)?,
+    };
+    if let Some(spec) = &mut spec {
+        // Flags add to the spec's guards.
+        let mut g = spec.guards.clone();
+        if let Some(n) = cmd.max_pages {
+            g = g.max_pages(n);
+        }
+        g.allowed_origins
+            .extend(guards.allowed_origins.iter().cloned());
+        g.credential_headers
+            .extend(guards.credential_headers.iter().cloned());
+        *spec = spec.clone().guards(g);
+        if let Some(key) = &cmd.dedupe_key {
+            pointer(key, "--dedupe-key")?;
+            *spec = spec.clone().dedupe_by(key);
+        }
+    } else if cmd.dedupe_key.is_some() {
+        return Err(bad(
+            "--dedupe-key needs the page style: give --paginate STYLE or --page-spec",
+        ));
+    }
+
+    let mut throttle = ThrottleConfig::default();
+    let mut limits = Limits::default();
+    for text in &cmd.rate {
+        let limit: Limit = text
+            .parse()
+            .map_err(|e| bad(format!("--rate {text}: {e}")))?;
+        if limit.per >= Duration::from_secs(86_400) {
+            let period = if limit.per == Duration::from_secs(86_400) {
+                Period::Day
+            } else {
+                Period::Seconds(limit.per.as_secs())
+            };
+            throttle = throttle.quota(QuotaConfig::new(limit.count, period));
+            limits.quota.get_or_insert((limit.count, text.clone()));
+        } else {
+            throttle = throttle.limit(limit);
+            let rate = limit.rate();
+            if limits.rate.as_ref().is_none_or(|(r, _)| rate < *r) {
+                limits.rate = Some((rate, text.clone()));
+            }
+        }
+    }
+    if cmd.concurrency > 1 {
+        throttle = throttle.concurrency(cmd.concurrency);
+    }
+    let retry = RetryPolicy::default()
+        .max_attempts(cmd.max_attempts)
+        .base(Duration::from_millis(cmd.backoff_ms));
+    let config = PacerConfig::default().retry(retry).throttle(throttle);
+    let client = client(config, stats);
+
+    let checkpoint = cmd.checkpoint.clone().or_else(|| {
+        cmd.output.as_ref().map(|o| {
+            let mut name = o.as_os_str().to_owned();
+            name.push(".checkpoint.json");
+            PathBuf::from(name)
+        })
+    });
+    if cmd.resume && checkpoint.is_none() {
+        return Err(bad("--resume needs --checkpoint (or --output)"));
+    }
+    Ok(Job {
+        client,
+        spec,
+        template,
+        guards,
+        output: cmd.output,
+        checkpoint,
+        resume: cmd.resume,
+        limits,
+        stats: Arc::clone(stats),
+        progress_interval: Duration::from_secs_f64(cmd.progress_interval.clamp(0.05, 3600.0)),
+        terminal: None,
+    })
+}
+
+/// New counters for a job.
+pub fn stats_new() -> Arc<Stats> {
+    Stats::new()
+}
+
+/// Tells the progress display the list's total (for the ETA).
+pub fn set_total(stats: &Stats, total: u64) {
+    stats.total.store(total, Relaxed);
+}
+
+/// A client over `config` whose every attempt `stats` counts.
+pub fn client(config: PacerConfig, stats: &Arc<Stats>) -> Client {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .middleware(stats::middleware(Arc::clone(stats)))
+        .build()
+        .into();
+    let seed = {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.finish()
+    };
+    Client::with_agent(agent, Pacer::new(config, seed))
+}
+
+fn pointer(text: &str, flag: &str) -> Result<(), Fatal> {
+    Pointer::parse(text)
+        .map(drop)
+        .map_err(|e| bad(format!("{flag} {text:?}: not a JSON Pointer: {e}")))
+}
+
+fn spec_from_flags(cmd: &Extract) -> Result<Option<PageSpec>, Fatal> {
+    let size = cmd.page_size.unwrap_or(100);
+    let items = |default: &str| -> Result<String, Fatal> {
+        let s = cmd.items.clone().unwrap_or_else(|| default.to_owned());
+        pointer(&s, "--items")?;
+        Ok(s)
+    };
+    let next = |default: &str| -> Result<String, Fatal> {
+        let s = cmd.next.clone().unwrap_or_else(|| default.to_owned());
+        pointer(&s, "--next")?;
+        Ok(s)
+    };
+    let param = |default: &str| cmd.param.clone().unwrap_or_else(|| default.to_owned());
+    let sized = |spec: PageSpec, name: &str| match cmd.page_size {
+        Some(n) => spec.page_size(paceline::paginate::Param::query(name), n),
+        None => spec,
+    };
+    let spec = match cmd.paginate {
+        Paginate::Auto => {
+            if cmd.items.is_some() || cmd.next.is_some() || !cmd.keyset.is_empty() {
+                return Err(bad("--items, --next and --keyset need --paginate STYLE"));
+            }
+            return Ok(None);
+        }
+        Paginate::Link => sized(PageSpec::link(&items("")?), "per_page"),
+        Paginate::Cursor => sized(
+            PageSpec::cursor(&items("/data")?, &next("/next_cursor")?, &param("cursor")),
+            "limit",
+        ),
+        Paginate::Offset => PageSpec::offset(&items("/data")?, size),
+        Paginate::Page => PageSpec::page_number(&items("/data")?, size),
+        Paginate::Keyset => {
+            let mut keys = Vec::new();
+            for k in &cmd.keyset {
+                let (field, param) = k
+                    .split_once('=')
+                    .ok_or_else(|| bad(format!("--keyset {k:?}: expected FIELD=PARAM")))?;
+                pointer(field, "--keyset")?;
+                keys.push((field.to_owned(), param.to_owned()));
+            }
+            if keys.is_empty() {
+                keys.push(("/id".into(), "after_id".into()));
+            }
+            let keys: Vec<(&str, &str)> =
+                keys.iter().map(|(f, p)| (f.as_str(), p.as_str())).collect();
+            sized(PageSpec::keyset(&items("/data")?, &keys), "limit")
+        }
+        Paginate::NextUrl => sized(
+            PageSpec::next_url(&items("/data")?, &next("/links/next")?),
+            "page[size]",
+        ),
+        Paginate::Token => sized(
+            PageSpec::token(
+                &items("/items")?,
+                &next("/nextPageToken")?,
+                &param("pageToken"),
+            ),
+            "pageSize",
+        ),
+        Paginate::Graphql => {
+            if cmd.data.is_none() {
+                return Err(bad("--paginate graphql needs --data (the query, as JSON)"));
+            }
+            PageSpec::relay(&items("/data/items")?, size)
+        }
+    };
+    Ok(Some(spec))
+}
+
+/// Set by the Ctrl-C handler.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Whether the extract loop is between pages (fetching or waiting: everything written is
+/// covered by the checkpoint), so that the Ctrl-C handler may exit at once. Guarded by
+/// [`PHASE`] so that the loop cannot start writing while the handler exits.
+static PHASE: Mutex<Phase> = Mutex::new(Phase {
+    fetching: false,
+    checkpoint: false,
+});
+/// The exit code the Ctrl-C handler uses.
+static INTERRUPT_CODE: AtomicU8 = AtomicU8::new(code::INTERRUPTED);
+
+struct Phase {
+    fetching: bool,
+    checkpoint: bool,
+}
+
+fn phase() -> std::sync::MutexGuard<'static, Phase> {
+    PHASE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Installs the Ctrl-C handler (once per process): between pages it exits at once (the
+/// checkpoint covers everything written); while a page is being written it lets the loop
+/// finish the page, save the checkpoint and exit.
+fn install_ctrlc(stats: Arc<Stats>, limits: Limits, checkpoint: Option<PathBuf>) {
+    let result = ctrlc::set_handler(move || {
+        INTERRUPTED.store(true, Relaxed);
+        let phase = phase();
+        if phase.fetching {
+            let outcome = interrupted_outcome(phase.checkpoint);
+            eprintln!(
+                "{}",
+                progress::summary(&stats, None, &limits, &outcome, checkpoint.as_deref())
+            );
+            std::process::exit(i32::from(INTERRUPT_CODE.load(Relaxed)));
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("paceline extract: Ctrl-C will not save a checkpoint: {e}");
+    }
+}
+
+fn interrupted_outcome(checkpoint: bool) -> String {
+    if checkpoint {
+        "interrupted; the checkpoint is saved: run the same command with --resume".into()
+    } else {
+        "interrupted; not resumable (no --checkpoint)".into()
+    }
+}
+
+/// Runs a job to its end: the exit code and how many records were written this run.
+pub fn execute(job: Job) -> (u8, u64) {
+    let Job {
+        client,
+        spec,
+        template,
+        guards,
+        output,
+        checkpoint,
+        resume,
+        limits,
+        stats,
+        progress_interval,
+        terminal,
+    } = job;
+    let fail = |msg: String, code: u8| {
+        eprintln!("paceline extract: {msg}");
+        (code, 0)
+    };
+
+    // The state to resume from, and the output cut back to what it covers.
+    let saved = match &checkpoint {
+        Some(path) => match output::load(path) {
+            Ok(saved) => saved,
+            Err(msg) => return fail(msg, code::BAD_INPUT),
+        },
+        None => None,
+    };
+    let saved = match (saved, resume) {
+        (Some(saved), true) => Some(saved),
+        (None, true) => {
+            let path = checkpoint.as_deref().unwrap_or(Path::new("?"));
+            return fail(
+                format!("--resume: no checkpoint at {}", path.display()),
+                code::BAD_INPUT,
+            );
+        }
+        (Some(_), false) => {
+            let path = checkpoint.as_deref().unwrap_or(Path::new("?"));
+            return fail(
+                format!(
+                    "{} exists: pass --resume to go on from it, or remove it to start over",
+                    path.display()
+                ),
+                code::BAD_INPUT,
+            );
+        }
+        (None, false) => None,
+    };
+    if let Some(saved) = &saved {
+        if saved.output != output {
+            return fail(
+                format!(
+                    "the checkpoint was written for output {:?}, not {:?}",
+                    saved.output, output
+                ),
+                code::BAD_INPUT,
+            );
+        }
+        if let Ok(cp) = Checkpoint::from_bytes(&saved.checkpoint) {
+            stats.resumed_records.store(cp.records(), Relaxed);
+        }
+    }
+    let keep = saved.as_ref().map_or(0, |s| s.output_bytes);
+    let out = match &output {
+        Some(path) => match Output::file(path, keep) {
+            Ok(o) => o,
+            Err(e) => {
+                let code = if e.kind() == std::io::ErrorKind::InvalidData {
+                    code::BAD_INPUT
+                } else {
+                    code::LOCAL
+                };
+                return fail(e.to_string(), code);
+            }
+        },
+        None => Output::stdout(),
+    };
+    let out = Arc::new(Mutex::new(out));
+    let mut options = PageOptions::new().guards(guards).page_retries(4);
+    if let Some(path) = &checkpoint {
+        options = options
+            .checkpoint_store(StateStore::new(
+                path.clone(),
+                output.clone(),
+                Arc::clone(&out),
+                saved.map(|s| s.checkpoint),
+            ))
+            .resume(if resume {
+                Resume::Required
+            } else {
+                Resume::Never
+            });
+    }
+
+    let _ = tracing::subscriber::set_global_default(stats::EventCounter::new(Arc::clone(&stats)));
+    phase().checkpoint = checkpoint.is_some();
+    INTERRUPT_CODE.store(
+        if checkpoint.is_some() {
+            code::INTERRUPTED
+        } else {
+            130
+        },
+        Relaxed,
+    );
+    install_ctrlc(Arc::clone(&stats), limits.clone(), checkpoint.clone());
+
+    let terminal = terminal.unwrap_or_else(|| {
+        std::io::stderr().is_terminal() && (output.is_some() || !std::io::stdout().is_terminal())
+    });
+    std::thread::scope(|scope| {
+        let display =
+            progress::Display::start(scope, &stats, &client, &limits, terminal, progress_interval);
+        let (code, outcome) = walk(&client, spec, template, options, &out, &stats);
+        display.finish();
+        eprint!(
+            "{}",
+            progress::summary(
+                &stats,
+                Some(&client),
+                &limits,
+                &outcome,
+                checkpoint.as_deref()
+            )
+        );
+        (code, stats.records.load(Relaxed))
+    })
+}
+
+/// The page loop: the exit code and what to say about it.
+fn walk(
+    client: &Client,
+    spec: Option<PageSpec>,
+    template: RequestTemplate,
+    options: PageOptions,
+    out: &Arc<Mutex<Output>>,
+    stats: &Stats,
+) -> (u8, String) {
+    let mut pages = match client.pages(spec, template, options) {
+        Ok(p) => p,
+        Err(e) => return (exit_code(&e), e.to_string()),
+    };
+    let lock_out = || out.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        {
+            let mut phase = phase();
+            if INTERRUPTED.load(Relaxed) {
+                let code = INTERRUPT_CODE.load(Relaxed);
+                return (code, interrupted_outcome(phase.checkpoint));
+            }
+            phase.fetching = true;
+        }
+        let started = Instant::now();
+        let next = pages.next_page();
+        let mut phase = phase();
+        phase.fetching = false;
+        stats.fetch_ns.fetch_add(
+            u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
+        let page = match next {
+            None => {
+                if let Err(e) = lock_out().sync() {
+                    return (code::LOCAL, format!("cannot write the output: {e}"));
+                }
+                return (code::COMPLETE, "complete".into());
+            }
+            Some(Err(e)) => return (exit_code(&e), e.to_string()),
+            Some(Ok(page)) => page,
+        };
+        {
+            let mut out = lock_out();
+            for record in page.iter() {
+                if let Err(e) = out.record(record) {
+                    return (code::LOCAL, format!("cannot write the output: {e}"));
+                }
+            }
+        }
+        stats.records.fetch_add(page.len() as u64, Relaxed);
+        stats.pages.store(pages.delivered().pages, Relaxed);
+        match pages.commit() {
+            Ok(true) => {}
+            // No checkpoint store: make the records durable all the same.
+            Ok(false) => {
+                if let Err(e) = lock_out().sync() {
+                    return (code::LOCAL, format!("cannot write the output: {e}"));
+                }
+            }
+            Err(e) => return (exit_code(&e), e.to_string()),
+        }
+        if INTERRUPTED.load(Relaxed) {
+            let code = INTERRUPT_CODE.load(Relaxed);
+            return (code, interrupted_outcome(phase.checkpoint));
+        }
+        drop(phase);
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// The exit code for a walk that ended early.
+fn exit_code(e: &PagesError) -> u8 {
+    match e {
+        PagesError::Request { error, .. } => match error {
+            paceline_ureq::Error::InvalidRequest(_) => code::BAD_INPUT,
+            _ => match error.pacer_error() {
+                Some(paceline::Error::QuotaExhausted { .. }) => code::QUOTA,
+                _ => code::SERVER,
+            },
+        },
+        PagesError::Page { .. } => code::SERVER,
+        PagesError::Stopped { .. } => code::STOPPED,
+        PagesError::Checkpoint { .. } => code::LOCAL,
+        _ => code::BAD_INPUT,
+    }
+}

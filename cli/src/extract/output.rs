@@ -1,0 +1,211 @@
+//! Where records go, and the state file that says how much of it is durable.
+//!
+//! The state file (`--checkpoint`) is one JSON object, replaced atomically
+//! ([`write_atomically`]) after each page:
+//!
+//! ```json
+//! {"paceline_extract":1,"output":"out.jsonl","output_bytes":123456,"checkpoint":{...}}
+//! ```
+//!
+//! `checkpoint` is the walk's [`Checkpoint`](paceline::paginate::Checkpoint) as the core wrote
+//! it; `output_bytes` is the length of the output file when that checkpoint was taken. The
+//! order is records first (flushed and `fsync`ed), then the state file, so the state never
+//! covers records a crash could lose. On resume the output is cut back to `output_bytes`
+//! (records written after the last checkpoint are requested again), so the file ends up with
+//! every record exactly once. Neither holds a header value: the checkpoint's fingerprint
+//! covers the method, URL and body only.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use paceline::paginate::Checkpoint;
+use paceline_ureq::{CheckpointStore, write_atomically};
+use serde::{Deserialize, Serialize};
+
+/// The state file's format version.
+const STATE_VERSION: u32 = 1;
+
+/// The output: a file, or standard output.
+pub struct Output {
+    sink: Sink,
+    /// Bytes written so far (the file's length once flushed).
+    len: u64,
+}
+
+enum Sink {
+    File(BufWriter<File>),
+    Stdout(BufWriter<io::Stdout>),
+}
+
+impl Output {
+    /// Opens `path` for writing at `keep` bytes: the file is cut to `keep` (0: a new extract).
+    ///
+    /// # Errors
+    /// When the file cannot be opened, or is shorter than `keep` (it was changed since the
+    /// checkpoint: resuming would lose records).
+    pub fn file(path: &Path, keep: u64) -> io::Result<Output> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(keep == 0)
+            .open(path)
+            .map_err(|e| with_path(e, "cannot open", path))?;
+        let len = file.metadata()?.len();
+        if len < keep {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{}: {len} bytes, but the checkpoint covers {keep}: the file was changed \
+                     since; start over without --resume",
+                    path.display()
+                ),
+            ));
+        }
+        file.set_len(keep)?;
+        let mut writer = BufWriter::with_capacity(256 * 1024, file);
+        io::Seek::seek(&mut writer, io::SeekFrom::Start(keep))?;
+        Ok(Output {
+            sink: Sink::File(writer),
+            len: keep,
+        })
+    }
+
+    /// Standard output.
+    pub fn stdout() -> Output {
+        Output {
+            sink: Sink::Stdout(BufWriter::with_capacity(64 * 1024, io::stdout())),
+            len: 0,
+        }
+    }
+
+    /// Writes one record and a newline.
+    pub fn record(&mut self, json: &[u8]) -> io::Result<()> {
+        let w: &mut dyn Write = match &mut self.sink {
+            Sink::File(w) => w,
+            Sink::Stdout(w) => w,
+        };
+        w.write_all(json)?;
+        w.write_all(b"\n")?;
+        self.len += json.len() as u64 + 1;
+        Ok(())
+    }
+
+    /// Makes everything written durable (a file is flushed and `fsync`ed; stdout flushed), and
+    /// returns the length written.
+    pub fn sync(&mut self) -> io::Result<u64> {
+        match &mut self.sink {
+            Sink::File(w) => {
+                w.flush()?;
+                w.get_ref().sync_data()?;
+            }
+            Sink::Stdout(w) => w.flush()?,
+        }
+        Ok(self.len)
+    }
+}
+
+/// The state file's content.
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    paceline_extract: u32,
+    /// The output file, as given (`None`: standard output).
+    output: Option<PathBuf>,
+    /// The output's length when `checkpoint` was taken.
+    output_bytes: u64,
+    checkpoint: serde_json::Value,
+}
+
+/// A state file read back for `--resume`.
+#[derive(Debug)]
+pub struct Saved {
+    pub output: Option<PathBuf>,
+    pub output_bytes: u64,
+    /// The walk's checkpoint, as [`Checkpoint::to_bytes`] wrote it.
+    pub checkpoint: Vec<u8>,
+}
+
+/// Reads the state file at `path`: `Ok(None)` when there is none.
+///
+/// # Errors
+/// When it cannot be read, or is not a state file of this version.
+pub fn load(path: &Path) -> Result<Option<Saved>, String> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot open: {e}", path.display())),
+    };
+    let mut bytes = Vec::new();
+    file.take(Checkpoint::MAX_LEN as u64 + 4096)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let state: State = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a paceline extract checkpoint: {e}", path.display()))?;
+    if state.paceline_extract != STATE_VERSION {
+        return Err(format!(
+            "{}: checkpoint version {} (this build reads {STATE_VERSION})",
+            path.display(),
+            state.paceline_extract
+        ));
+    }
+    Ok(Some(Saved {
+        output: state.output,
+        output_bytes: state.output_bytes,
+        checkpoint: serde_json::to_vec(&state.checkpoint).expect("a JSON value serializes"),
+    }))
+}
+
+/// The walk's [`CheckpointStore`]: each save first makes the output durable, then replaces the
+/// state file atomically with the checkpoint and the output's length.
+pub struct StateStore {
+    path: PathBuf,
+    output_name: Option<PathBuf>,
+    output: Arc<Mutex<Output>>,
+    /// What `load` hands the walk (the checkpoint resumed from), once.
+    initial: Option<Vec<u8>>,
+}
+
+impl StateStore {
+    pub fn new(
+        path: PathBuf,
+        output_name: Option<PathBuf>,
+        output: Arc<Mutex<Output>>,
+        initial: Option<Vec<u8>>,
+    ) -> Self {
+        StateStore {
+            path,
+            output_name,
+            output,
+            initial,
+        }
+    }
+}
+
+impl CheckpointStore for StateStore {
+    fn load(&mut self) -> io::Result<Option<Vec<u8>>> {
+        Ok(self.initial.take())
+    }
+
+    fn save(&mut self, checkpoint: &[u8]) -> io::Result<()> {
+        let output_bytes = self
+            .output
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sync()?;
+        let checkpoint: serde_json::Value = serde_json::from_slice(checkpoint)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let state = State {
+            paceline_extract: STATE_VERSION,
+            output: self.output_name.clone(),
+            output_bytes,
+            checkpoint,
+        };
+        let bytes = serde_json::to_vec(&state).expect("the state serializes");
+        write_atomically(&self.path, &bytes)
+    }
+}
+
+fn with_path(e: io::Error, what: &str, path: &Path) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {what}: {e}", path.display()))
+}
