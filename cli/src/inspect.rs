@@ -38,9 +38,13 @@ pub enum Inspect {
     /// warnings (detection, guards that stop the walk, skipped header lines).
     ///
     /// Input that starts with `{` or `[` is a body without a head (status 200, no headers).
+    /// Exits 1 when the response is not a usable page (a status other than 2xx, a body that is
+    /// not JSON or has no list), with the reason on stderr.
     Page(page::PageArgs),
     /// Read a `Link` header value from stdin (one per line when several; a leading `Link:` is
     /// allowed); print the resolved target of its rel="next" link as a JSON string, or null.
+    /// Exits 1 when the value does not parse (the byte offset is on stderr); a target a walk
+    /// would refuse (another origin, another scheme) is printed, with a warning on stderr.
     Link(link::LinkArgs),
 }
 

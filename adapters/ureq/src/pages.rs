@@ -199,8 +199,11 @@ impl Client {
 /// durable before the checkpoint that covers them is saved, ask for the next page only once
 /// they are).
 ///
-/// Memory: one page body at a time (the records share it; see [`Record`]), and the [`Walk`]'s
-/// few counters. Walking a million records takes no more memory than walking a thousand.
+/// Memory: one page body at a time (the records share it; see [`Record`]) and the [`Walk`]'s
+/// state: a few counters, plus an 8-byte hash per cursor or URL used (its loop guard) and, for
+/// offset walks with a key or de-duplicating walks, per key. Measured with
+/// `examples/page_rss.rs`: peak RSS 4.4 MB walking 100,000 records and 4.5 MB walking
+/// 1,000,000, in pages of 100.
 pub struct Pages<'c> {
     client: &'c Client,
     walk: Walk,
