@@ -1,10 +1,26 @@
 //! Every shipped scenario: its report and first 50 trace lines are snapshotted, and the figures
 //! the issues promise are asserted.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use paceline_testkit::scenario::Scenario;
-use paceline_testkit::sim::Report;
+use paceline_testkit::sim::{Report, Run};
+
+/// The pagination scenarios, one per style, plus the honest offset drift.
+const PAGINATE: [&str; 10] = [
+    "paginate-offset-live",
+    "paginate-page-live",
+    "paginate-cursor-live",
+    "paginate-keyset-live",
+    "paginate-link-live",
+    "paginate-next-url-live",
+    "paginate-token-live",
+    "paginate-graphql-live",
+    "paginate-search-after-live",
+    "paginate-offset-live-nodedup",
+];
 
 fn scenarios() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -17,11 +33,30 @@ fn scenarios() -> Vec<PathBuf> {
     files
 }
 
-fn run(name: &str) -> Report {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+fn path_of(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
-        .join(format!("{name}.toml"));
-    Scenario::load(path).expect("scenario").run().report
+        .join(format!("{name}.toml"))
+}
+
+/// Each scenario is simulated once per test binary (with 50 trace lines), by whichever test
+/// asks first: the 100,000-record walks take about a second each in debug builds.
+fn simulated(path: &Path) -> Arc<Run> {
+    type Cache = Mutex<HashMap<PathBuf, Arc<OnceLock<Arc<Run>>>>>;
+    static RUNS: OnceLock<Cache> = OnceLock::new();
+    let cell = RUNS
+        .get_or_init(Cache::default)
+        .lock()
+        .unwrap()
+        .entry(path.to_owned())
+        .or_default()
+        .clone();
+    cell.get_or_init(|| Arc::new(Scenario::load(path).expect("scenario").run_with_trace(50)))
+        .clone()
+}
+
+fn run(name: &str) -> Report {
+    simulated(&path_of(name)).report.clone()
 }
 
 #[test]
@@ -44,7 +79,7 @@ fn at_least_ten_scenarios_each_with_a_description() {
 fn snapshot_every_scenario() {
     for f in scenarios() {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        let run = Scenario::load(&f).unwrap().run_with_trace(50);
+        let run = simulated(&f);
         insta::assert_yaml_snapshot!(format!("{name}.report"), run.report);
         insta::assert_snapshot!(format!("{name}.trace"), run.trace.join("\n"));
     }
@@ -123,4 +158,74 @@ fn chaos_is_survived() {
     );
     let r = run("github-secondary-limit");
     assert!(r.status_429 * 100 <= r.requests * 2, "{r:?}");
+}
+
+#[test]
+fn one_live_pagination_scenario_per_style() {
+    let mut shipped: Vec<String> = scenarios()
+        .iter()
+        .map(|f| f.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("paginate-"))
+        .collect();
+    shipped.sort();
+    let mut expected: Vec<String> = PAGINATE.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(shipped, expected);
+    for name in PAGINATE {
+        let s = Scenario::load(path_of(name)).unwrap();
+        let d = s.dataset.as_ref().expect("a dataset");
+        assert_eq!(d.records, 100_000, "{name}");
+        assert!(
+            d.head_inserts_per_s > 0.0 && d.tail_inserts_per_s > 0.0 && d.deletes_per_s > 0.0,
+            "{name}: inserts and deletes during the walk"
+        );
+        let style = name
+            .trim_start_matches("paginate-")
+            .trim_end_matches("-nodedup")
+            .trim_end_matches("-live")
+            .replace('-', "_");
+        assert_eq!(d.style.as_str(), style, "{name}");
+    }
+}
+
+#[test]
+fn live_pagination_delivers_every_record_exactly_once() {
+    for name in &PAGINATE[..9] {
+        let r = run(name);
+        assert_eq!(
+            (r.records_lost, r.records_duplicated, r.records_invented),
+            (0, 0, 0),
+            "{name}: {r:?}"
+        );
+        assert_eq!(r.walk_end.as_deref(), Some("complete"), "{name}: {r:?}");
+        assert!(r.records_expected > 95_000, "{name}: {r:?}");
+        // Records inserted at the tail during the walk are delivered too.
+        assert!(r.records_delivered > r.records_expected, "{name}: {r:?}");
+        assert_eq!(r.gave_up, 0, "{name}: {r:?}");
+        assert!(!r.truncated, "{name}: {r:?}");
+    }
+}
+
+#[test]
+fn offset_drift_without_dedupe_is_shown() {
+    let r = run("paginate-offset-live-nodedup");
+    assert!(r.records_duplicated > 0, "{r:?}");
+    assert!(r.records_lost > 0, "{r:?}");
+    assert!(r.total_changes > 0, "{r:?}");
+    assert_eq!(r.walk_end.as_deref(), Some("complete"), "{r:?}");
+}
+
+/// De-duplication removes the repeats an offset walk sees, but the records a delete shifted
+/// past its offset never come: that is why the live offset and page scenarios also prefer the
+/// keyset the API offers.
+#[test]
+fn dedupe_alone_removes_duplicates_not_losses() {
+    let mut s = Scenario::load(path_of("paginate-offset-live")).unwrap();
+    let spec = s.client.page_spec.as_mut().unwrap();
+    assert!(spec.dedupe && spec.prefer.is_some());
+    spec.prefer = None;
+    let r = s.run_with_trace(0).report;
+    assert_eq!(r.records_duplicated, 0, "{r:?}");
+    assert!(r.records_dropped > 0, "{r:?}");
+    assert!(r.records_lost > 0, "{r:?}");
 }

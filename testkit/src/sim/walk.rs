@@ -42,7 +42,8 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderValue, StatusCode};
 use paceline::paginate::{
-    After, Checkpoint, GuardError, PageEvent, PageSpec, Pointer, RequestTemplate, Walk, WalkState,
+    After, Checkpoint, GuardError, PageEvent, PageSpec, Param, Pointer, RequestTemplate, Style,
+    Walk, WalkState,
 };
 use paceline::retry::{TransportError, TransportKind, is_idempotent};
 use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
@@ -217,6 +218,7 @@ impl WalkSim {
         let mut delivered = Vec::new();
         let mut pacer = Pacer::new(self.config.clone(), self.seed);
         let key_header = self.config.retry.idempotency_header.clone();
+        let body_params = body_params(&self.spec);
         let (mut walk, mut end) = match Walk::new(self.spec.clone(), self.template.clone()) {
             Ok(w) => (Some(w), WalkEnd::Complete),
             Err(e) => (None, WalkEnd::GaveUp(e.to_string())),
@@ -251,6 +253,11 @@ impl WalkSim {
             }
             let mut call = pacer.call_to(&req.method, req.url.path(), &headers);
             let body = req.body.as_deref().unwrap_or(b"");
+            let shown = if trace.has_room() {
+                shown_body(&body_params, body)
+            } else {
+                String::new()
+            };
             // The Pacer's loop: send, retry, until a final response or a failure.
             let response = loop {
                 if t > self.max_ns {
@@ -307,7 +314,7 @@ impl WalkSim {
                     r.note_event(&e);
                 }
                 let head = format!(
-                    "{:>10.3}s {} {path} -> {status}",
+                    "{:>10.3}s {} {path}{shown} -> {status}",
                     t as f64 / 1e9,
                     req.method
                 );
@@ -367,10 +374,30 @@ impl WalkSim {
                 }
                 r.records_delivered += 1;
             }
+            let mut notes = Vec::new();
+            let mut switched = None;
+            while let Some(e) = w.poll_event() {
+                match e {
+                    PageEvent::TotalChanged { from, to, .. } => {
+                        r.total_changes += 1;
+                        notes.push(format!("total {from} -> {to}"));
+                    }
+                    PageEvent::DuplicateKeys { count, dropped, .. } => {
+                        if dropped {
+                            r.records_dropped += u64::from(count);
+                            notes.push(format!("{count} seen before, dropped"));
+                        } else {
+                            notes.push(format!("{count} seen before"));
+                        }
+                    }
+                    PageEvent::Switched { from, to } => switched = Some((from, to)),
+                    _ => {}
+                }
+            }
             trace.push(|| {
                 let mut line = format!("{head} page {}: {} records", page.number(), page.len());
-                if page.duplicates() > 0 {
-                    line.push_str(&format!(" ({} duplicates dropped)", page.duplicates()));
+                if !notes.is_empty() {
+                    line.push_str(&format!(" ({})", notes.join(", ")));
                 }
                 match page.after() {
                     After::More => {}
@@ -379,21 +406,8 @@ impl WalkSim {
                 }
                 line
             });
-            while let Some(e) = w.poll_event() {
-                match e {
-                    PageEvent::TotalChanged { .. } => r.total_changes += 1,
-                    PageEvent::DuplicateKeys {
-                        count,
-                        dropped: true,
-                        ..
-                    } => r.records_dropped += u64::from(count),
-                    PageEvent::Switched { from, to } => {
-                        trace.push(|| {
-                            format!("{:>10.3}s switched from {from} to {to}", t as f64 / 1e9)
-                        });
-                    }
-                    _ => {}
-                }
+            if let Some((from, to)) = switched {
+                trace.push(|| format!("{:>10.3}s switched from {from} to {to}", t as f64 / 1e9));
             }
             // 2. Persist the checkpoint (only kept when a crash is still to come), or crash.
             let crash = crashes.next_if(|c| c.after_page == page.number());
@@ -484,6 +498,47 @@ fn score(r: &mut Report, truth: &Truth, counts: &HashMap<u64, u32>) {
     }
 }
 
+/// The body members a spec pages with (GraphQL's `after`, `search_after`), shown in the trace.
+fn body_params(spec: &PageSpec) -> Vec<Pointer> {
+    let mut out = Vec::new();
+    for style in std::iter::once(&spec.style).chain(spec.prefer.as_ref()) {
+        let params: Vec<&Param> = match style {
+            Style::Offset { param, .. }
+            | Style::Page { param, .. }
+            | Style::Cursor { param, .. }
+            | Style::Token { param, .. }
+            | Style::SearchAfter { param, .. } => vec![param],
+            Style::Keyset { keys, .. } => keys.iter().map(|k| &k.param).collect(),
+            Style::Relay { variable, .. } => {
+                out.push(Pointer::root().child("variables").child(variable));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        out.extend(params.into_iter().filter_map(|p| match p {
+            Param::Body(p) => Some(p.clone()),
+            _ => None,
+        }));
+    }
+    out
+}
+
+/// ` /variables/after="…"` for each paging member the body has.
+fn shown_body(params: &[Pointer], body: &[u8]) -> String {
+    let mut out = String::new();
+    if params.is_empty() || body.is_empty() {
+        return out;
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        for p in params {
+            if let Some(x) = p.find(&v) {
+                out.push_str(&format!(" {}={x}", p.as_str()));
+            }
+        }
+    }
+    out
+}
+
 /// A record id: a number, or a string of digits (Elasticsearch's `_id`).
 fn id_of(v: &Value) -> Option<u64> {
     match v {
@@ -499,6 +554,10 @@ struct Trace {
 }
 
 impl Trace {
+    fn has_room(&self) -> bool {
+        self.lines.len() < self.limit
+    }
+
     /// Adds a line, formatted only while there is room.
     fn push(&mut self, line: impl FnOnce() -> String) {
         if self.lines.len() < self.limit {
