@@ -1,0 +1,523 @@
+//! `paceline extract` end to end: the binary against loopback servers started here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
+use paceline_testkit::model::{
+    Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
+};
+use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
+
+const BIN: &str = env!("CARGO_BIN_EXE_paceline");
+
+/// A dataset served by a model whose ground truth can be read while it runs.
+struct Live {
+    _server: LoopbackServer,
+    model: Arc<Mutex<Option<ModelResponder>>>,
+    data: DatasetSpec,
+}
+
+impl Live {
+    fn start(
+        style: DataStyle,
+        records: u64,
+        configure: impl FnOnce(ServerModel) -> ServerModel,
+    ) -> Live {
+        let model: Arc<Mutex<Option<ModelResponder>>> = Arc::new(Mutex::new(None));
+        let serving = Arc::clone(&model);
+        let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
+            let mut m = serving.lock().unwrap_or_else(PoisonError::into_inner);
+            m.as_mut().expect("model set").respond(r)
+        })
+        .unwrap();
+        let mut data = DatasetSpec::new(style, records).page_size(100);
+        data.base_url = server.url();
+        let m = ServerModel::new(3, SystemTime::now())
+            .latency(Latency {
+                base_ms: 0.0,
+                jitter_ms: 0.0,
+            })
+            .app(Dataset::new(data.clone(), 3));
+        *model.lock().unwrap() = Some(ModelResponder::new(configure(m)));
+        Live {
+            _server: server,
+            model,
+            data,
+        }
+    }
+
+    fn truth(&self) -> Truth {
+        let m = self.model.lock().unwrap();
+        m.as_ref().unwrap().model().truth().unwrap()
+    }
+
+    /// The page spec as a file, for `--page-spec`.
+    fn spec_file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("spec.json");
+        std::fs::write(&path, serde_json::to_vec(&self.data.page_spec()).unwrap()).unwrap();
+        path
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("paceline-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("extract")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Each id in the file, with how many times it appears.
+fn ids(path: &Path) -> HashMap<u64, u32> {
+    let mut seen = HashMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+        *seen.entry(v["id"].as_u64().unwrap()).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// Every record that existed throughout is there, each once, and none was invented.
+fn assert_exactly_once(path: &Path, truth: &Truth) {
+    let seen = ids(path);
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "duplicated: {twice:?}");
+    let missing: Vec<_> = truth
+        .must_deliver
+        .iter()
+        .filter(|id| !seen.contains_key(id))
+        .collect();
+    assert!(missing.is_empty(), "{} missing: {missing:?}", missing.len());
+    let ever: std::collections::HashSet<_> = truth.ever.iter().collect();
+    assert!(seen.keys().all(|id| ever.contains(id)), "invented records");
+}
+
+#[test]
+fn a_full_extract_matches_the_ground_truth() {
+    // A live cursor list (inserts and deletes while it is paged) with 429s, 5xx, resets and
+    // truncated bodies.
+    let live = Live::start(DataStyle::Cursor, 3_000, |m| {
+        m.chaos(Chaos {
+            p_429: 0.05,
+            p_500: 0.03,
+            p_reset_after: 0.03,
+            p_truncated: 0.03,
+            ..Chaos::default()
+        })
+    });
+    let dir = temp_dir("full");
+    let out = dir.join("out.jsonl");
+    let spec = live.spec_file(&dir);
+    let url = live.data.url();
+    let o = run(&[
+        &url,
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "--backoff-ms",
+        "5",
+        "--max-attempts",
+        "10",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_exactly_once(&out, &live.truth());
+    for field in [
+        "records", "pages", "duration", "requests", "429s", "retries", "errors",
+    ] {
+        assert!(stderr.contains(field), "summary without {field}: {stderr}");
+    }
+    assert!(stderr.contains("checkpoint "), "{stderr}");
+    // Records go to stdout without --output.
+    let live = Live::start(DataStyle::Link, 250, |m| m);
+    let o = run(&[&live.data.url(), "--paginate", "link", "--page-size", "100"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 250);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_stopped_extract_resumes_with_every_record_once() {
+    let live = Live::start(DataStyle::Link, 2_000, |m| m);
+    let dir = temp_dir("resume");
+    let out = dir.join("out.jsonl");
+    let cp = dir.join("state.json");
+    let url = live.data.url();
+    let base = [
+        url.as_str(),
+        "--paginate",
+        "link",
+        "--page-size",
+        "100",
+        "-o",
+        out.to_str().unwrap(),
+        "--checkpoint",
+        cp.to_str().unwrap(),
+    ];
+    // Stopped by a guard after 5 pages: exit 6, resumable.
+    let o = run(&[&base[..], &["--max-pages", "5"]].concat());
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    assert_eq!(ids(&out).len(), 500);
+    // Running again without --resume refuses to overwrite the checkpoint.
+    let o = run(&base);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--resume"));
+    // Bytes written after the checkpoint (a crash mid-page) are cut on resume.
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes.extend_from_slice(b"{\"id\":1000001}\n{\"id\":10");
+    std::fs::write(&out, bytes).unwrap();
+    let o = run(&[&base[..], &["--resume"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_exactly_once(&out, &live.truth());
+    assert_eq!(ids(&out).len(), 2_000);
+    // Resuming a complete extract writes nothing more.
+    let o = run(&[&base[..], &["--resume"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(ids(&out).len(), 2_000);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A cursor list of `total` records over a scripted server, `{"data":[…],"next":…}`, whose
+/// next pointer is a URL on `next_origin` after page 1 (or its own origin).
+fn url_list(total: u64, next_origin: Option<String>) -> LoopbackServer {
+    let origin = Arc::new(Mutex::new(None::<String>));
+    let o = Arc::clone(&origin);
+    let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
+        let at: u64 = r
+            .path
+            .split("at=")
+            .nth(1)
+            .map_or(0, |v| v.split('&').next().unwrap().parse().unwrap());
+        let end = (at + 10).min(total);
+        let items: Vec<String> = (at..end).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let base = next_origin
+            .clone()
+            .or_else(|| o.lock().unwrap().clone())
+            .unwrap();
+        let next = if end < total {
+            format!(r#""{base}/items?at={end}""#)
+        } else {
+            "null".into()
+        };
+        ScriptedResponse::new(200).json(&format!(
+            r#"{{"data":[{}],"links":{{"next":{next}}}}}"#,
+            items.join(",")
+        ))
+    })
+    .unwrap();
+    *origin.lock().unwrap() = Some(server.url());
+    server
+}
+
+#[test]
+fn a_header_from_the_environment_is_sent_and_never_shown() {
+    const SECRET: &str = "s3cret-7f0c1e";
+    let server = url_list(30, None);
+    let dir = temp_dir("secret");
+    let out = dir.join("out.jsonl");
+    let o = Command::new(BIN)
+        .args([
+            "extract",
+            &format!("{}/items", server.url()),
+            "--paginate",
+            "next-url",
+            "-H",
+            "Authorization: Bearer $PACELINE_TEST_TOKEN",
+            "-H",
+            "X-Api-Key: ${PACELINE_TEST_TOKEN}",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .env("PACELINE_TEST_TOKEN", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let received = server.received();
+    assert_eq!(received.len(), 3);
+    for r in &received {
+        assert_eq!(
+            r.header("authorization"),
+            Some(&*format!("Bearer {SECRET}"))
+        );
+        assert_eq!(r.header("x-api-key"), Some(SECRET));
+    }
+    let checkpoint = std::fs::read(dir.join("out.jsonl.checkpoint.json")).unwrap();
+    for (what, bytes) in [
+        ("stdout", &o.stdout),
+        ("stderr", &o.stderr),
+        ("checkpoint", &checkpoint),
+        ("output", &std::fs::read(&out).unwrap()),
+    ] {
+        assert!(!text(bytes).contains(SECRET), "the secret is in {what}");
+    }
+    // An unset variable is bad input, and the message names it, not a value.
+    let o = Command::new(BIN)
+        .args([
+            "extract",
+            "http://127.0.0.1:9/x",
+            "-H",
+            "Authorization: Bearer $PACELINE_UNSET_VAR",
+        ])
+        .env_remove("PACELINE_UNSET_VAR")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("$PACELINE_UNSET_VAR is not set"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_next_page_on_another_origin_is_refused_unless_allowed() {
+    let other = url_list(30, None);
+    let first = url_list(30, Some(other.url()));
+    let dir = temp_dir("origin");
+    let out = dir.join("out.jsonl");
+    let url = format!("{}/items", first.url());
+    let args = [
+        url.as_str(),
+        "--paginate",
+        "next-url",
+        "-H",
+        "Authorization: Bearer $PACELINE_TEST_TOKEN",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let run_env = |extra: &[&str]| {
+        Command::new(BIN)
+            .arg("extract")
+            .args(args)
+            .args(extra)
+            .env("PACELINE_TEST_TOKEN", "t0ken")
+            .output()
+            .unwrap()
+    };
+    let o = run_env(&[]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("walk stopped"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(other.received().is_empty());
+    assert_eq!(ids(&out).len(), 10);
+    // Allowed (as a host, for the list's scheme), resumed from the refusal: no credentials
+    // go there.
+    let host = other.url().trim_start_matches("http://").to_owned();
+    let o = run_env(&["--resume", "--allow-origin", &host]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(ids(&out).len(), 30);
+    let received = other.received();
+    assert_eq!(received.len(), 2);
+    assert!(received.iter().all(|r| r.header("authorization").is_none()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn exit_codes_tell_what_happened() {
+    // Server unavailable after retries: 3.
+    let down =
+        LoopbackServer::start_with(|_: &ReceivedRequest| ScriptedResponse::new(503)).unwrap();
+    let url = format!("{}/items", down.url());
+    let o = run(&[
+        &url,
+        "--paginate",
+        "link",
+        "--max-attempts",
+        "2",
+        "--backoff-ms",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert_eq!(down.received().len(), 2);
+    // A quota used up: 4, after the pages it allowed.
+    let live = Live::start(DataStyle::Link, 1_000, |m| m);
+    let o = run(&[
+        &live.data.url(),
+        "--paginate",
+        "link",
+        "--page-size",
+        "100",
+        "--rate",
+        "3/day",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 300);
+    // Bad input: 2.
+    let o = run(&[&live.data.url(), "--rate", "ten per second"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["not a url"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(BIN)
+        .args(["extract", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&o.stdout);
+    for line in [
+        "0  complete",
+        "3  server unavailable",
+        "4  quota exhausted",
+        "5  interrupted",
+    ] {
+        assert!(help.contains(line), "{help}");
+    }
+}
+
+/// Waits until `path` is longer than `len` (or the child exits): true if it grew.
+fn wait_for_growth(path: &Path, len: u64, child: &mut std::process::Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::fs::metadata(path).map_or(0, |m| m.len()) > len {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("{} did not grow past {len} bytes in 20 s", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_saves_the_checkpoint_and_exits_resumably() {
+    // Paced to 40 requests/s so there is time to interrupt.
+    let live = Live::start(DataStyle::Cursor, 3_000, |m| m);
+    let dir = temp_dir("ctrlc");
+    let out = dir.join("out.jsonl");
+    let url = live.data.url();
+    let spec = live.spec_file(&dir);
+    let args = [
+        "extract",
+        url.as_str(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "--rate",
+        "40/s",
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for_growth(&out, 2_000, &mut child));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_exactly_once(&out, &live.truth());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
+    let live = Live::start(DataStyle::Cursor, 50_000, |m| m);
+    let dir = temp_dir("kill9");
+    let out = dir.join("out.jsonl");
+    let cp = dir.join("out.jsonl.checkpoint.json");
+    let url = live.data.url();
+    let spec = live.spec_file(&dir);
+    let args = [
+        "extract",
+        url.as_str(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    let mut rng = fastrand::Rng::with_seed(0x9);
+    let mut kills = 0;
+    let mut finished = false;
+    while kills < 10 {
+        let mut command = Command::new(BIN);
+        command.args(args).stderr(Stdio::null());
+        if cp.exists() {
+            command.arg("--resume");
+        }
+        let mut child = command.spawn().unwrap();
+        // Let it write something new, then kill it a random moment later.
+        let len = std::fs::metadata(&out).map_or(0, |m| m.len());
+        if !wait_for_growth(&out, len, &mut child) {
+            let status = child.wait().unwrap();
+            assert_eq!(status.code(), Some(0));
+            finished = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(rng.u64(0..20_000)));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        if status.code() == Some(0) {
+            finished = true;
+            break;
+        }
+        kills += 1;
+    }
+    assert!(finished || kills == 10);
+    if !finished {
+        let o = Command::new(BIN)
+            .args(args)
+            .arg("--resume")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    }
+    assert_eq!(kills, 10, "the extract finished before ten kills");
+    assert_exactly_once(&out, &live.truth());
+    assert_eq!(ids(&out).len(), 50_000);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn rate_limits_hold_against_a_limited_server() {
+    // The server allows a burst of 5 then 50/s; with --rate 50/s the client never hits it.
+    let live = Live::start(DataStyle::Cursor, 1_500, |m| {
+        m.limiter(LimiterSpec::new(LimiterKind::TokenBucket {
+            capacity: 5,
+            refill_per_s: 50.0,
+        }))
+    });
+    let dir = temp_dir("rate");
+    let spec = live.spec_file(&dir);
+    let o = run(&[
+        &live.data.url(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "--rate",
+        "50/s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 1_500);
+    let stderr = text(&o.stderr);
+    assert!(stderr.contains("429s       0"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
