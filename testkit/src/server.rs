@@ -192,6 +192,10 @@ impl LoopbackServer {
     pub fn start_on(port: u16, responder: impl Responder) -> io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let upstream = listener.local_addr()?;
+        // tiny_http writes a response head and body separately; on its sockets Nagle's algorithm
+        // would hold the body until the relay's delayed ACK (~40 ms per keep-alive request).
+        // Accepted sockets inherit TCP_NODELAY from the listener on Linux.
+        let _ = socket2::SockRef::from(&listener).set_tcp_nodelay(true);
         let http = tiny_http::Server::from_listener(listener, None).map_err(io::Error::other)?;
         let relay = Relay::start(port, upstream)?;
         let shared = Arc::new(Shared {
