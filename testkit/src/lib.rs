@@ -1,5 +1,12 @@
-//! Test tools for paceline: a scripted loopback HTTP server (more to come: server models and a
-//! virtual-time simulator).
+//! Test tools for paceline: server models, live datasets, a virtual-time simulator, scenarios
+//! as data, and a loopback HTTP server.
+//!
+//! - [`model`]: sans-IO servers (limiters, header dialects, chaos) answering requests.
+//! - [`dataset`]: records inserted and deleted while a client pages, served in every pagination
+//!   style, with the ground truth to check a walk against.
+//! - [`sim`]: the Pacer (and, in [`sim::walk`], a pagination walk) against a model in virtual
+//!   time: a trace and a [`sim::Report`].
+//! - [`scenario`]: all of it described by a TOML file (`testkit/scenarios/`).
 //!
 //! [`LoopbackServer`] serves scripted answers ([`Script`], [`ScriptedResponse`]) or those of any
 //! [`Responder`] over real HTTP on `127.0.0.1`, and records what it received
