@@ -52,6 +52,7 @@ mod error;
 pub mod headers;
 mod pacer;
 pub mod paginate;
+pub mod redirect;
 pub mod retry;
 mod serde_secs;
 pub mod throttle;

@@ -26,10 +26,12 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 /// Whatever agent it is given, every request is sent with two settings forced:
 /// - HTTP error statuses come back as responses (`http_status_as_error(false)`), since the Pacer
 ///   decides what a 429 or a 503 means;
-/// - the `Authorization` header is never carried across a redirect
-///   ([`RedirectAuthHeaders::Never`]): ureq's `SameHost` compares host names only, not ports,
-///   and allows `http` to `https`, so it would hand a credential to another origin on the same
-///   host. A redirect that needs the credential again must be followed by the caller.
+/// - ureq follows no redirect itself (`max_redirects(0)`): the client follows them, as
+///   [`paceline::redirect::follow`] decides (up to [`Client::max_redirects`], each hop paced
+///   like any request), and a hop to another origin (scheme, host or port) goes without
+///   `Authorization`, `Proxy-Authorization`, `Cookie` or the headers named with
+///   [`Client::secret_header`]. A redirect from `https` to `http` is not followed: the 3xx is
+///   returned.
 #[derive(Debug)]
 pub struct Client {
     agent: Agent,
@@ -37,6 +39,8 @@ pub struct Client {
     /// Signalled after every report, so that requests waiting for a permit ask again.
     finished: Condvar,
     body_limit: u64,
+    max_redirects: u32,
+    secret_headers: Vec<http::HeaderName>,
 }
 
 impl Client {
@@ -46,6 +50,7 @@ impl Client {
         let agent: Agent = Agent::config_builder()
             .http_status_as_error(false)
             .redirect_auth_headers(RedirectAuthHeaders::Never)
+            .max_redirects(0)
             .build()
             .into();
         Client::with_agent(agent, Pacer::new(config, os_seed()))
@@ -59,7 +64,22 @@ impl Client {
             shared: Mutex::new(Shared { pacer, finished: 0 }),
             finished: Condvar::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_redirects: 10,
+            secret_headers: Vec::new(),
         }
+    }
+
+    /// Follows at most `n` redirects per request (default 10; 0 returns every 3xx as it is).
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Names a header that carries a secret (an `X-Api-Key`): like `Authorization`, it is
+    /// removed from a redirect to another origin.
+    pub fn secret_header(mut self, name: http::HeaderName) -> Self {
+        self.secret_headers.push(name);
+        self
     }
 
     /// Sets the largest response body read, in bytes (default [`DEFAULT_BODY_LIMIT`]). A longer
@@ -112,6 +132,49 @@ impl Client {
     ///
     /// After every Pacer call its events are drained and forwarded to `tracing`.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let mut request = request;
+        let mut hops = 0;
+        loop {
+            let (parts, body) = request.into_parts();
+            let next = Request::from_parts(parts.clone(), body.clone());
+            let response = self.send_once(next)?;
+            if hops >= self.max_redirects {
+                return Ok(response);
+            }
+            let Ok(from) = paceline::paginate::Url::parse(&parts.uri.to_string()) else {
+                return Ok(response);
+            };
+            let Some(Ok(hop)) = paceline::redirect::follow(
+                &parts.method,
+                &from,
+                response.status(),
+                response.headers(),
+            ) else {
+                return Ok(response);
+            };
+            let Ok(uri) = hop.url.as_str().parse::<http::Uri>() else {
+                return Ok(response);
+            };
+            let mut parts = parts;
+            parts.method = hop.method;
+            parts.uri = uri;
+            if !hop.same_origin {
+                paceline::redirect::strip_credentials(&mut parts.headers, &self.secret_headers);
+            }
+            let body = if hop.keep_body {
+                body
+            } else {
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+                parts.headers.remove(http::header::CONTENT_TYPE);
+                Vec::new()
+            };
+            request = Request::from_parts(parts, body);
+            hops += 1;
+        }
+    }
+
+    /// One request without following redirects: the Pacer's loop.
+    fn send_once(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
         let (parts, body) = request.into_parts();
         if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
             return Err(Error::InvalidRequest(ureq::Error::BadUri(
@@ -256,6 +319,7 @@ impl Client {
             .configure_request(request)
             .http_status_as_error(false)
             .redirect_auth_headers(RedirectAuthHeaders::Never)
+            .max_redirects(0)
             .build();
         self.agent.run(request)
     }

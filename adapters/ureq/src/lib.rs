@@ -61,9 +61,10 @@
 //! permit goes back.
 //!
 //! ## Redirects and credentials
-//! ureq follows redirects itself (the Pacer sees the final response only). The `Authorization`
-//! header is dropped on every redirect: ureq's only other choice, `SameHost`, ignores the port,
-//! which is another origin.
+//! Redirects are followed by the client, not by ureq, as [`paceline::redirect::follow`] says
+//! (each hop a request the Pacer paces and retries): a hop to another origin (scheme, host or
+//! port) goes without `Authorization`, `Proxy-Authorization`, `Cookie` or the headers named
+//! with [`Client::secret_header`]; `https` to `http` is not followed.
 //!
 //! ## Walking a list
 //! [`Client::pages`] drives a [`paceline::paginate::Walk`] through the client: an iterator of
