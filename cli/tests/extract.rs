@@ -521,3 +521,68 @@ fn rate_limits_hold_against_a_limited_server() {
     assert!(stderr.contains("429s       0"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The figure in the issue: extract's records/s against a bare ureq loop over the same pages
+/// (same server, same page size, records written as lines to a file). Run with
+/// `cargo test --release -p paceline-cli --test extract -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput_against_a_bare_ureq_loop() {
+    use std::io::Write as _;
+    const RECORDS: u64 = 100_000;
+    let dir = temp_dir("throughput");
+    // Bare: GET, parse, follow next_cursor, write each record.
+    let live = Live::start(DataStyle::Cursor, RECORDS, |m| m);
+    let agent: paceline_ureq::ureq::Agent = paceline_ureq::ureq::Agent::new_with_defaults();
+    let started = Instant::now();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join("bare.jsonl")).unwrap());
+    let mut cursor = String::new();
+    let mut n = 0u64;
+    loop {
+        let url = if cursor.is_empty() {
+            format!("{}?limit=100", live.data.url())
+        } else {
+            format!("{}?limit=100&cursor={cursor}", live.data.url())
+        };
+        let body = agent
+            .get(&url)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_vec()
+            .unwrap();
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for r in page["data"].as_array().unwrap() {
+            serde_json::to_writer(&mut file, r).unwrap();
+            file.write_all(b"\n").unwrap();
+            n += 1;
+        }
+        file.flush().unwrap();
+        file.get_ref().sync_data().unwrap();
+        match page["next_cursor"].as_str() {
+            Some(c) if !c.is_empty() => cursor = c.to_owned(),
+            _ => break,
+        }
+    }
+    let bare = n as f64 / started.elapsed().as_secs_f64();
+    // extract, with its checkpoint after each page.
+    let live = Live::start(DataStyle::Cursor, RECORDS, |m| m);
+    let spec = live.spec_file(&dir);
+    let out = dir.join("extract.jsonl");
+    let started = Instant::now();
+    let o = run(&[
+        &live.data.url(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(o.status.code(), Some(0));
+    let extract = ids(&out).len() as f64 / took;
+    println!(
+        "bare ureq loop: {bare:.0} records/s; paceline extract: {extract:.0} records/s; ratio {:.2}",
+        extract / bare
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
