@@ -1,10 +1,11 @@
 //! A server model served over real HTTP, in wall-clock time.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::server::{LoopbackServer, ReceivedRequest, Responder, ScriptedResponse};
 
-use super::{Fate, ModelRequest, ServerModel};
+use super::{Fate, ModelRequest, ServerModel, Truth};
 
 /// Answers real requests from a [`ServerModel`]: the time is the request's arrival, measured
 /// from when the responder was made; the model's latency becomes a real delay.
@@ -85,5 +86,50 @@ impl LoopbackServer {
     /// If the port is taken, or a socket cannot be bound or a thread started.
     pub fn start_model_on(port: u16, model: ServerModel) -> std::io::Result<Self> {
         LoopbackServer::start_on(port, ModelResponder::new(model))
+    }
+}
+
+/// A model served by a [`LoopbackServer`] and still reachable by the test (for its ground
+/// truth): made by [`LoopbackServer::start_model_at`].
+#[derive(Debug, Clone, Default)]
+pub struct SharedModel(Arc<Mutex<Option<ModelResponder>>>);
+
+impl SharedModel {
+    /// The model's app's ground truth, once the model is in place.
+    pub fn truth(&self) -> Option<Truth> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|m| m.model().truth())
+    }
+}
+
+impl LoopbackServer {
+    /// Starts a server whose model needs the server's own URL (a dataset whose next links are
+    /// absolute): `build` gets `http://127.0.0.1:PORT` and returns the model. Requests that
+    /// arrive before it is in place get `503` with `Retry-After: 1`.
+    ///
+    /// # Errors
+    /// If a socket cannot be bound or a thread started.
+    pub fn start_model_at(
+        build: impl FnOnce(&str) -> ServerModel,
+    ) -> std::io::Result<(Self, SharedModel)> {
+        let shared = SharedModel::default();
+        let serving = shared.clone();
+        let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
+            match serving
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+            {
+                Some(model) => model.respond(r),
+                None => ScriptedResponse::new(503).header("retry-after", "1"),
+            }
+        })?;
+        let model = ModelResponder::new(build(&server.url()));
+        *shared.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(model);
+        Ok((server, shared))
     }
 }
