@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut records = 0u64;
     for record in client.pages(Some(spec.page_spec()), spec.template(), options)? {
         let value: serde_json::Value = record?.parse()?;
-        if records % 500 == 0 {
+        if records.is_multiple_of(500) {
             println!("record {records}: id {}", value["id"]);
         }
         records += 1;
