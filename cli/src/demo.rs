@@ -78,10 +78,10 @@ pub fn run(cmd: Demo) -> ExitCode {
             window_s: 1.0,
         }))
         .chaos(Chaos {
-            p_429: 0.02,
+            p_429: 0.01,
             p_500: 0.01,
             p_502: 0.01,
-            p_503: 0.01,
+            p_503: 0.005,
             p_reset_after: 0.01,
             p_truncated: 0.02,
             ..Chaos::default()
