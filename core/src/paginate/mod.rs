@@ -97,6 +97,7 @@ mod json;
 mod link;
 mod pointer;
 mod request;
+mod seen;
 mod spec;
 mod walk;
 

@@ -46,8 +46,9 @@ pub struct PageSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Pointer>,
     /// Drop records whose key was already delivered (needs [`PageSpec::key`]). Memory: one
-    /// 8-byte hash per distinct key (in a `HashSet<u64>`: about 9 to 18 bytes with the table's
-    /// slack), kept by offset and page walks even without this flag, to report drift; cursor,
+    /// 8-byte hash per distinct key (a sorted vector, exactly 8 bytes an entry, plus a
+    /// constant 4,096-entry table of recent ones), kept by offset and page walks even without
+    /// this flag, to report drift; cursor,
     /// keyset, link, token and Relay walks keep none unless this is on. Default `false`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dedupe: bool,

@@ -1,6 +1,8 @@
 //! The walk: one machine per pass through a list endpoint.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use super::seen::Seen;
 use std::ops::Range;
 
 use http::{HeaderMap, StatusCode};
@@ -337,8 +339,8 @@ pub struct Walk {
     raw_seen: u64,
     empty_streak: u32,
     last_items: Option<u64>,
-    seen: HashSet<u64>,
-    keys: HashSet<u64>,
+    seen: Seen,
+    keys: Seen,
     recent: VecDeque<u64>,
     first_total: Option<u64>,
     last_total: Option<u64>,
@@ -468,8 +470,8 @@ impl Walk {
             raw_seen: 0,
             empty_streak: 0,
             last_items: None,
-            seen: HashSet::new(),
-            keys: HashSet::new(),
+            seen: Seen::default(),
+            keys: Seen::default(),
             recent: VecDeque::new(),
             first_total: None,
             last_total: None,
@@ -920,9 +922,6 @@ impl Walk {
         let tracking = !a.keys.is_empty();
         if !repeated {
             records.reserve(a.records.len());
-            if !a.keys.is_empty() {
-                self.keys.reserve(a.keys.len());
-            }
             let mut keys = a.keys.into_iter();
             for r in a.records {
                 match keys.next().flatten() {
