@@ -16,6 +16,9 @@ pub(crate) struct Report {
     pub(crate) window: Option<u64>,
 }
 
+/// Windows ending sooner than this are not spread (see [`ServerWindow::earliest`]).
+const MIN_SPREAD_NS: u64 = 5_000_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ServerWindow {
     /// Estimated units left in the current window, in flight deducted.
@@ -114,7 +117,12 @@ impl ServerWindow {
         let (Some(reset), Some(last)) = (self.reset_at, self.last_send) else {
             return Some(now);
         };
-        if reset <= now {
+        // Resets come in whole seconds (an epoch second read against a `Date` rounded down can
+        // be two seconds late): spreading a window of a few seconds by them would waste most
+        // of it. Windows shorter than `MIN_SPREAD_NS` (their length, or else the time from the
+        // last send to the reset) are used as fast as other limits allow; remaining, tracked
+        // with requests in flight deducted, still stops at zero until the reset.
+        if reset <= now || self.window.unwrap_or(reset.saturating_sub(last)) < MIN_SPREAD_NS {
             return Some(now);
         }
         // Spread: the time from the last send to the reset is cut into `usable + 1` equal slots,
