@@ -8,18 +8,18 @@ use std::collections::HashMap;
 use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use paceline::PacerConfig;
 use paceline::paginate::Guards;
 use paceline::retry::RetryPolicy;
+use paceline_testkit::LoopbackServer;
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{
-    Chaos, Dialect, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
+    Chaos, Dialect, Latency, LimiterKind, LimiterSpec, ServerModel, Truth,
 };
-use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
 use crate::extract::{self, Job, Limits, code};
 
@@ -41,53 +41,41 @@ pub struct Demo {
     output: Option<PathBuf>,
 }
 
-/// A model behind the loopback server, shared so that its ground truth can be read after.
-type Shared = Arc<Mutex<Option<ModelResponder>>>;
-
 pub fn run(cmd: Demo) -> ExitCode {
-    let shared: Shared = Arc::new(Mutex::new(None));
-    let serving = Arc::clone(&shared);
-    let server = match LoopbackServer::start_with(move |r: &ReceivedRequest| {
-        match serving
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_mut()
-        {
-            Some(model) => model.respond(r),
-            None => ScriptedResponse::new(503).header("retry-after", "1"),
-        }
-    }) {
+    let mut data = DatasetSpec::new(DataStyle::Link, cmd.records)
+        .page_size(100)
+        .mutations(5.0, 5.0, 5.0);
+    // The dataset's next links are absolute: the model is built once the server's URL is known.
+    let started = LoopbackServer::start_model_at(|url| {
+        data.base_url = url.to_string();
+        ServerModel::new(cmd.seed, SystemTime::now())
+            .dialect(Dialect::Github)
+            .latency(Latency {
+                base_ms: 1.0,
+                jitter_ms: 2.0,
+            })
+            .limiter(LimiterSpec::new(LimiterKind::FixedWindow {
+                limit: cmd.server_rate.max(1),
+                window_s: 1.0,
+            }))
+            .chaos(Chaos {
+                p_429: 0.01,
+                p_500: 0.01,
+                p_502: 0.01,
+                p_503: 0.005,
+                p_reset_after: 0.01,
+                p_truncated: 0.02,
+                ..Chaos::default()
+            })
+            .app(Dataset::new(data.clone(), cmd.seed))
+    });
+    let (server, model) = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("paceline demo: cannot start the loopback server: {e}");
             return ExitCode::from(code::LOCAL);
         }
     };
-    let mut data = DatasetSpec::new(DataStyle::Link, cmd.records)
-        .page_size(100)
-        .mutations(5.0, 5.0, 5.0);
-    data.base_url = server.url();
-    let model = ServerModel::new(cmd.seed, SystemTime::now())
-        .dialect(Dialect::Github)
-        .latency(Latency {
-            base_ms: 1.0,
-            jitter_ms: 2.0,
-        })
-        .limiter(LimiterSpec::new(LimiterKind::FixedWindow {
-            limit: cmd.server_rate.max(1),
-            window_s: 1.0,
-        }))
-        .chaos(Chaos {
-            p_429: 0.01,
-            p_500: 0.01,
-            p_502: 0.01,
-            p_503: 0.005,
-            p_reset_after: 0.01,
-            p_truncated: 0.02,
-            ..Chaos::default()
-        })
-        .app(Dataset::new(data.clone(), cmd.seed));
-    *shared.lock().unwrap_or_else(PoisonError::into_inner) = Some(ModelResponder::new(model));
 
     let (dir, output) = match &cmd.output {
         Some(path) => (None, path.clone()),
@@ -141,12 +129,7 @@ pub fn run(cmd: Demo) -> ExitCode {
         return ExitCode::from(exit);
     }
 
-    let truth = shared
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .and_then(|m| m.model().truth())
-        .unwrap_or_default();
+    let truth = model.truth().unwrap_or_default();
     drop(server);
     let verdict = match verify(&output, data.id_pointer(), &truth) {
         Ok(v) => v,

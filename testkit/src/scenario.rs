@@ -220,19 +220,9 @@ impl Scenario {
         Some(self.walk()?.trace_limit(lines).run())
     }
 
-    /// Runs it in virtual time.
+    /// Runs it in virtual time (keeping the default 1,000 lines of trace).
     pub fn run(&self) -> Run {
-        if let Some(w) = self.run_walk(1000) {
-            return w.run;
-        }
-        Sim::new(
-            self.model(),
-            self.pacer(),
-            self.client.workload.clone(),
-            self.duration_s,
-            self.seed,
-        )
-        .run()
+        self.run_with_trace(1000)
     }
 
     /// Runs it keeping at most `lines` of trace.
