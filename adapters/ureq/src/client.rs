@@ -3,7 +3,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Method, Request, Response};
 use paceline::{Begin, Call, Event, Finish, Now, Pacer, PacerConfig};
@@ -405,9 +405,20 @@ fn sleep_until(t: Instant) {
         if now >= t {
             return;
         }
-        std::thread::sleep(t - now);
+        let left = t - now;
+        if left > WAKE_EARLY {
+            // The OS wakes a sleeper late, by up to a millisecond on a busy machine; every
+            // late send is budget a strict limiter never gives back. Sleep to just before the
+            // instant, then yield until it.
+            std::thread::sleep(left - WAKE_EARLY);
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
+
+/// How long before a wake-up the client stops sleeping and yields instead.
+const WAKE_EARLY: Duration = Duration::from_micros(1500);
 
 /// A seed for the Pacer's jitter: the process's random hash keys, mixed with the time.
 fn os_seed() -> u64 {
