@@ -33,7 +33,7 @@ use paceline::throttle::{Limit, Period, QuotaConfig, ThrottleConfig};
 use paceline::{Pacer, PacerConfig};
 use paceline_ureq::{Client, PageOptions, PagesError, Resume, ureq};
 
-use output::{Output, StateStore};
+use output::{Output, StateFlush, StateStore};
 pub use progress::Limits;
 use stats::Stats;
 
@@ -555,19 +555,20 @@ pub fn execute(job: Job) -> (u8, u64) {
     };
     let out = Arc::new(Mutex::new(out));
     let mut options = PageOptions::new().guards(guards).page_retries(4);
+    let mut saves = None;
     if let Some(path) = &checkpoint {
-        options = options
-            .checkpoint_store(StateStore::new(
-                path.clone(),
-                output.clone(),
-                Arc::clone(&out),
-                saved.map(|s| s.checkpoint),
-            ))
-            .resume(if resume {
-                Resume::Required
-            } else {
-                Resume::Never
-            });
+        let store = StateStore::new(
+            path.clone(),
+            output.clone(),
+            Arc::clone(&out),
+            saved.map(|s| s.checkpoint),
+        );
+        saves = Some(store.flush_handle());
+        options = options.checkpoint_store(store).resume(if resume {
+            Resume::Required
+        } else {
+            Resume::Never
+        });
     }
 
     let _ = tracing::subscriber::set_global_default(stats::EventCounter::new(Arc::clone(&stats)));
@@ -588,7 +589,12 @@ pub fn execute(job: Job) -> (u8, u64) {
     std::thread::scope(|scope| {
         let display =
             progress::Display::start(scope, &stats, &client, &limits, terminal, progress_interval);
-        let (code, outcome) = walk(&client, spec, template, options, &out, &stats);
+        let (mut code, mut outcome) = walk(&client, spec, template, options, &out, &stats);
+        // The walk (and its store) is gone: every save queued has been written, or failed.
+        if let Some(e) = saves.as_ref().and_then(StateFlush::error) {
+            code = code::LOCAL;
+            outcome = format!("cannot save the checkpoint: {e}");
+        }
         display.finish();
         eprint!(
             "{}",

@@ -16,6 +16,9 @@ use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{Latency, ServerModel, SharedModel};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
+
+/// The two tests measure a rate in real time: they run one at a time, not against each other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const RATE: u64 = 50;
 
 fn nginx_binary() -> Option<PathBuf> {
@@ -168,6 +171,7 @@ fn nginx_or_skip(test: &str) -> Option<PathBuf> {
 
 #[test]
 fn with_the_rate_given_nginx_never_refuses_and_the_rate_is_used() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(bin) = nginx_or_skip("nginx rate") else {
         return;
     };
@@ -209,6 +213,7 @@ fn with_the_rate_given_nginx_never_refuses_and_the_rate_is_used() {
 
 #[test]
 fn without_a_rate_every_record_arrives_and_few_requests_are_refused() {
+    let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(bin) = nginx_or_skip("nginx no rate") else {
         return;
     };

@@ -18,7 +18,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use paceline::paginate::Checkpoint;
 use paceline_ureq::{CheckpointStore, write_atomically};
@@ -72,6 +73,11 @@ impl Output {
         })
     }
 
+    /// Bytes written so far (buffered ones included).
+    pub fn written(&self) -> u64 {
+        self.len
+    }
+
     /// Standard output.
     pub fn stdout() -> Output {
         Output {
@@ -90,6 +96,21 @@ impl Output {
         w.write_all(b"\n")?;
         self.len += json.len() as u64 + 1;
         Ok(())
+    }
+
+    /// Flushes what is buffered to the OS and returns a handle to `fsync` the file with (so a
+    /// writer thread can wait for the disk without holding the output), and the length written.
+    pub fn flush_for_sync(&mut self) -> io::Result<(Option<File>, u64)> {
+        match &mut self.sink {
+            Sink::File(w) => {
+                w.flush()?;
+                Ok((Some(w.get_ref().try_clone()?), self.len))
+            }
+            Sink::Stdout(w) => {
+                w.flush()?;
+                Ok((None, self.len))
+            }
+        }
     }
 
     /// Makes everything written durable (a file is flushed and `fsync`ed; stdout flushed), and
@@ -158,12 +179,62 @@ pub fn load(path: &Path) -> Result<Option<Saved>, String> {
 
 /// The walk's [`CheckpointStore`]: each save first makes the output durable, then replaces the
 /// state file atomically with the checkpoint and the output's length.
+///
+/// Both happen on a thread of the store's own, so the walk fetches and writes the next pages
+/// while the disk catches up (three `fsync`s a page would otherwise bound a fast extract). The
+/// order within a save is kept — output synced, then the state written — and each state records
+/// the output's length at its page's end, so a crash at any moment leaves a state that covers
+/// only durable records: at worst the pages after it are requested again on resume (the output
+/// is cut back to the state's length), each record still once. When pages come faster than the
+/// disk syncs, the thread writes the newest state and skips the ones it overtook. Dropping the
+/// store writes the last state saved; [`StateFlush::error`] then says whether any save failed.
 pub struct StateStore {
     path: PathBuf,
     output_name: Option<PathBuf>,
     output: Arc<Mutex<Output>>,
     /// What `load` hands the walk (the checkpoint resumed from), once.
     initial: Option<Vec<u8>>,
+    writer: Option<JoinHandle<()>>,
+    shared: Arc<Saves>,
+}
+
+/// The newest state waiting to be written, and how the saves went; shared with the writer.
+#[derive(Default)]
+struct Saves {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    error: Mutex<Option<io::Error>>,
+}
+
+#[derive(Default)]
+struct Pending {
+    state: Option<Vec<u8>>,
+    closed: bool,
+}
+
+/// A handle on a [`StateStore`]'s saves that outlives it.
+#[derive(Clone)]
+pub struct StateFlush(Arc<Saves>);
+
+impl StateFlush {
+    /// The first save that failed, if any (its output sync or its state file).
+    pub fn error(&self) -> Option<io::Error> {
+        let e = self.0.error.lock().unwrap_or_else(PoisonError::into_inner);
+        e.as_ref().map(|e| io::Error::new(e.kind(), e.to_string()))
+    }
+}
+
+/// Makes the output durable, then writes `state`.
+fn save_now(output: &Mutex<Output>, path: &Path, state: &[u8]) -> io::Result<()> {
+    // Flush under the lock, wait for the disk without it: the walk goes on writing meanwhile.
+    let (file, _) = output
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .flush_for_sync()?;
+    if let Some(f) = file {
+        f.sync_data()?;
+    }
+    write_atomically(path, state)
 }
 
 impl StateStore {
@@ -173,11 +244,65 @@ impl StateStore {
         output: Arc<Mutex<Output>>,
         initial: Option<Vec<u8>>,
     ) -> Self {
+        let shared = Arc::new(Saves::default());
+        let writer = {
+            let (path, output, shared) = (path.clone(), Arc::clone(&output), Arc::clone(&shared));
+            std::thread::Builder::new()
+                .name("paceline-state".into())
+                .spawn(move || {
+                    loop {
+                        let state = {
+                            let mut p = shared
+                                .pending
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner);
+                            loop {
+                                if let Some(s) = p.state.take() {
+                                    break s;
+                                }
+                                if p.closed {
+                                    return;
+                                }
+                                p = shared.wake.wait(p).unwrap_or_else(PoisonError::into_inner);
+                            }
+                        };
+                        if let Err(e) = save_now(&output, &path, &state) {
+                            shared
+                                .error
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(e);
+                        }
+                    }
+                })
+                .ok()
+        };
         StateStore {
             path,
             output_name,
             output,
             initial,
+            writer,
+            shared,
+        }
+    }
+
+    /// A handle to ask, once the store is dropped, whether every save succeeded.
+    pub fn flush_handle(&self) -> StateFlush {
+        StateFlush(Arc::clone(&self.shared))
+    }
+}
+
+impl Drop for StateStore {
+    fn drop(&mut self) {
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closed = true;
+        self.shared.wake.notify_all();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
         }
     }
 }
@@ -188,11 +313,14 @@ impl CheckpointStore for StateStore {
     }
 
     fn save(&mut self, checkpoint: &[u8]) -> io::Result<()> {
+        if let Some(e) = StateFlush(Arc::clone(&self.shared)).error() {
+            return Err(e);
+        }
         let output_bytes = self
             .output
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .sync()?;
+            .written();
         let checkpoint: serde_json::Value = serde_json::from_slice(checkpoint)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         let state = State {
@@ -202,7 +330,17 @@ impl CheckpointStore for StateStore {
             checkpoint,
         };
         let bytes = serde_json::to_vec(&state).expect("the state serializes");
-        write_atomically(&self.path, &bytes)
+        if self.writer.is_none() {
+            // No thread could be started: save here.
+            return save_now(&self.output, &self.path, &bytes);
+        }
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .state = Some(bytes);
+        self.shared.wake.notify_one();
+        Ok(())
     }
 }
 
