@@ -171,7 +171,9 @@ fn nginx_or_skip(test: &str) -> Option<PathBuf> {
 
 #[test]
 fn with_the_rate_given_nginx_never_refuses_and_the_rate_is_used() {
-    let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(bin) = nginx_or_skip("nginx rate") else {
         return;
     };
@@ -213,7 +215,9 @@ fn with_the_rate_given_nginx_never_refuses_and_the_rate_is_used() {
 
 #[test]
 fn without_a_rate_every_record_arrives_and_few_requests_are_refused() {
-    let _one_at_a_time = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _one_at_a_time = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(bin) = nginx_or_skip("nginx no rate") else {
         return;
     };
