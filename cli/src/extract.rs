@@ -449,11 +449,18 @@ fn phase() -> std::sync::MutexGuard<'static, Phase> {
 /// Installs the Ctrl-C handler (once per process): between pages it exits at once (the
 /// checkpoint covers everything written); while a page is being written it lets the loop
 /// finish the page, save the checkpoint and exit.
+/// The state writer of the running extract, for the Ctrl-C handler.
+static SAVES: std::sync::OnceLock<StateFlush> = std::sync::OnceLock::new();
+
 fn install_ctrlc(stats: Arc<Stats>, limits: Limits, checkpoint: Option<PathBuf>) {
     let result = ctrlc::set_handler(move || {
         INTERRUPTED.store(true, Relaxed);
         let phase = phase();
         if phase.fetching {
+            // The checkpoint covering the last page written may still be on its way to disk.
+            if let Some(saves) = SAVES.get() {
+                saves.wait_idle();
+            }
             let outcome = interrupted_outcome(phase.checkpoint);
             eprintln!(
                 "{}",
@@ -564,6 +571,7 @@ pub fn execute(job: Job) -> (u8, u64) {
             saved.map(|s| s.checkpoint),
         );
         saves = Some(store.flush_handle());
+        let _ = SAVES.set(store.flush_handle());
         options = options.checkpoint_store(store).resume(if resume {
             Resume::Required
         } else {

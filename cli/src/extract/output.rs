@@ -209,6 +209,8 @@ struct Saves {
 #[derive(Default)]
 struct Pending {
     state: Option<Vec<u8>>,
+    /// The writer is saving a state it took.
+    busy: bool,
     closed: bool,
 }
 
@@ -217,6 +219,19 @@ struct Pending {
 pub struct StateFlush(Arc<Saves>);
 
 impl StateFlush {
+    /// Blocks until every state saved so far is written (or failed): for an exit that must
+    /// leave the newest checkpoint behind (Ctrl-C).
+    pub fn wait_idle(&self) {
+        let mut p = self
+            .0
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while p.state.is_some() || p.busy {
+            p = self.0.wake.wait(p).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
     /// The first save that failed, if any (its output sync or its state file).
     pub fn error(&self) -> Option<io::Error> {
         let e = self.0.error.lock().unwrap_or_else(PoisonError::into_inner);
@@ -258,6 +273,7 @@ impl StateStore {
                                 .unwrap_or_else(PoisonError::into_inner);
                             loop {
                                 if let Some(s) = p.state.take() {
+                                    p.busy = true;
                                     break s;
                                 }
                                 if p.closed {
@@ -273,6 +289,12 @@ impl StateStore {
                                 .unwrap_or_else(PoisonError::into_inner)
                                 .get_or_insert(e);
                         }
+                        shared
+                            .pending
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .busy = false;
+                        shared.wake.notify_all();
                     }
                 })
                 .ok()
@@ -339,7 +361,7 @@ impl CheckpointStore for StateStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .state = Some(bytes);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify_all();
         Ok(())
     }
 }
