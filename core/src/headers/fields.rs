@@ -86,6 +86,16 @@ impl<'h> Fields<'h> {
         Fields { values }
     }
 
+    /// Whether any field present may hold a wall-clock value (an HTTP-date or epoch), which
+    /// is read against the response's `Date`.
+    pub(crate) fn needs_reference(&self) -> bool {
+        const RESET: usize = 2;
+        self.get(Field::RetryAfter).is_some()
+            || self.get(Field::RateLimitReset).is_some()
+            || self.x(false, RESET).is_some()
+            || self.x(true, RESET).is_some()
+    }
+
     /// The first value of `f`.
     pub(crate) fn get(&self, f: Field) -> Option<&'h [u8]> {
         self.values[f as usize]

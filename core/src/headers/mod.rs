@@ -101,7 +101,9 @@ pub struct Signal {
     pub quota_exhausted: bool,
     /// A vendor's explicit verdict on retrying (Stripe's `Stripe-Should-Retry`).
     pub should_retry: Option<bool>,
-    /// The server's `Date`, when valid: the reference for every wall-clock value.
+    /// The server's `Date`, when valid and needed: the reference for every wall-clock value
+    /// (read only when the response has one: `Retry-After`, a reset, or a dialect of the
+    /// caller's).
     pub server_date: Option<SystemTime>,
     /// Values that were present but not understood; each was ignored.
     pub warnings: Vec<Warning>,
@@ -386,7 +388,12 @@ impl SignalParser {
         };
         let f = fields::Fields::scan(headers);
         let mut reference = received;
-        if let Some(v) = f.get(fields::Field::Date) {
+        // `Date` matters only to read a wall-clock value; parsing it costs more than the rest
+        // of a typical response's headers, so it is skipped when nothing needs it.
+        if let Some(v) = f
+            .get(fields::Field::Date)
+            .filter(|_| f.needs_reference() || !self.dialects.is_empty())
+        {
             match std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| httpdate::parse_http_date(s.trim()).ok())

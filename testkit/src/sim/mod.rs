@@ -238,24 +238,25 @@ impl Sim {
                         )
                     }
                 };
-                let status = match resp.fate {
-                    Fate::Respond => resp.status.to_string(),
-                    _ => "reset".into(),
-                };
-                let line = match &finish {
-                    Finish::Done => "done".to_string(),
-                    Finish::RetryAt(at) => {
-                        format!("retry in {:.3}s", at.duration_since(t.mono).as_secs_f64())
-                    }
-                    Finish::Fail(e) => format!("fail: {e}"),
-                };
                 if trace.len() < self.trace_limit {
+                    let status = match resp.fate {
+                        Fate::Respond => resp.status.to_string(),
+                        _ => "reset".into(),
+                    };
+                    let line = match &finish {
+                        Finish::Done => "done".to_string(),
+                        Finish::RetryAt(at) => {
+                            format!("retry in {:.3}s", at.duration_since(t.mono).as_secs_f64())
+                        }
+                        Finish::Fail(e) => format!("fail: {e}"),
+                    };
                     trace.push(format!(
                         "{:>10.3}s w{w} {} {path} -> {status} {line}",
                         now as f64 / 1e9,
                         method
                     ));
                 }
+                self.model.recycle(resp.headers);
                 match finish {
                     Finish::Done => {
                         r.succeeded += 1;
