@@ -48,6 +48,11 @@ fn put(h: &mut HeaderMap, name: &'static str, value: impl ToString) {
     }
 }
 
+/// A number, formatted straight into the header value (no intermediate string).
+fn put_num(h: &mut HeaderMap, name: &'static str, value: u64) {
+    h.append(HeaderName::from_static(name), HeaderValue::from(value));
+}
+
 fn epoch_secs_ceil(wall: SystemTime, plus_ns: u64) -> u64 {
     let at = wall + Duration::from_nanos(plus_ns);
     let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -66,10 +71,10 @@ impl Dialect {
         match self {
             Dialect::None => {}
             Dialect::Github => {
-                put(h, "x-ratelimit-limit", r.limit);
-                put(h, "x-ratelimit-remaining", r.remaining);
-                put(h, "x-ratelimit-used", r.limit - r.remaining);
-                put(h, "x-ratelimit-reset", epoch_secs_ceil(wall, r.reset_in_ns));
+                put_num(h, "x-ratelimit-limit", r.limit);
+                put_num(h, "x-ratelimit-remaining", r.remaining);
+                put_num(h, "x-ratelimit-used", r.limit - r.remaining);
+                put_num(h, "x-ratelimit-reset", epoch_secs_ceil(wall, r.reset_in_ns));
                 put(h, "x-ratelimit-resource", first.name);
             }
             Dialect::Ietf => {
@@ -99,14 +104,14 @@ impl Dialect {
                 put(h, "ratelimit", state.join(", "));
             }
             Dialect::XRateLimitEpoch | Dialect::XRateLimitDelta => {
-                put(h, "x-ratelimit-limit", r.limit);
-                put(h, "x-ratelimit-remaining", r.remaining);
+                put_num(h, "x-ratelimit-limit", r.limit);
+                put_num(h, "x-ratelimit-remaining", r.remaining);
                 let reset = if self == Dialect::XRateLimitEpoch {
                     epoch_secs_ceil(wall, r.reset_in_ns)
                 } else {
                     secs_ceil(r.reset_in_ns)
                 };
-                put(h, "x-ratelimit-reset", reset);
+                put_num(h, "x-ratelimit-reset", reset);
             }
             Dialect::Discord => {
                 let at = wall + Duration::from_nanos(r.reset_in_ns);
@@ -114,8 +119,8 @@ impl Dialect {
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs_f64();
-                put(h, "x-ratelimit-limit", r.limit);
-                put(h, "x-ratelimit-remaining", r.remaining);
+                put_num(h, "x-ratelimit-limit", r.limit);
+                put_num(h, "x-ratelimit-remaining", r.remaining);
                 put(h, "x-ratelimit-reset", format!("{epoch:.3}"));
                 put(
                     h,
@@ -132,13 +137,13 @@ impl Dialect {
                 );
             }
             Dialect::Lying => {
-                put(h, "x-ratelimit-limit", r.limit * 2);
+                put_num(h, "x-ratelimit-limit", r.limit * 2);
                 put(
                     h,
                     "x-ratelimit-remaining",
                     (r.remaining * 2 + 5).min(r.limit * 2),
                 );
-                put(h, "x-ratelimit-reset", secs_ceil(r.reset_in_ns / 2));
+                put_num(h, "x-ratelimit-reset", secs_ceil(r.reset_in_ns / 2));
             }
         }
     }
