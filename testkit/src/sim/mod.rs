@@ -151,14 +151,8 @@ impl Sim {
 
     /// Runs to the end of the duration (or of the requests), then lets requests in flight finish.
     pub fn run(mut self) -> Run {
-        let base = Instant::now();
-        let wall0 = self.model.wall(0);
-        let now_at = |ns: u64| {
-            Now::new(
-                base + Duration::from_nanos(ns),
-                wall0 + Duration::from_nanos(ns),
-            )
-        };
+        let clock = Clock::new(&self.model);
+        let now_at = |ns: u64| clock.at(ns);
         let mut rng = fastrand::Rng::with_seed(self.seed ^ 0x5eed);
         let workers = self.workload.workers.max(1);
         let mut ws: Vec<Worker> = (0..workers)
@@ -265,7 +259,7 @@ impl Sim {
                     }
                     Finish::RetryAt(at) => {
                         r.retries += 1;
-                        push(&mut queue, ns_of(base, at), Ev::Wake(w));
+                        push(&mut queue, clock.ns(at), Ev::Wake(w));
                     }
                     Finish::Fail(_) => {
                         r.gave_up += 1;
@@ -318,7 +312,7 @@ impl Sim {
                         ws[wi].pending = Some(resp);
                         push(&mut queue, at, Ev::Arrive(w));
                     }
-                    Begin::Wait(at) => push(&mut queue, ns_of(base, at).max(now), Ev::Wake(w)),
+                    Begin::Wait(at) => push(&mut queue, clock.ns(at).max(now), Ev::Wake(w)),
                     Begin::WaitForPermit => ws[wi].parked = true,
                     Begin::Reject(e) => {
                         r.rejected += 1;
@@ -355,8 +349,34 @@ impl Sim {
     }
 }
 
-fn ns_of(base: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+/// Virtual time: nanoseconds since the run's start, as the `Now`s a Pacer is given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    base: Instant,
+    wall0: SystemTime,
+}
+
+impl Clock {
+    /// A clock whose zero is the model's start (its wall time) and an arbitrary instant.
+    pub(crate) fn new(model: &ServerModel) -> Self {
+        Clock {
+            base: Instant::now(),
+            wall0: model.wall(0),
+        }
+    }
+
+    /// The `Now` of `ns` nanoseconds into the run.
+    pub(crate) fn at(&self, ns: u64) -> Now {
+        Now::new(
+            self.base + Duration::from_nanos(ns),
+            self.wall0 + Duration::from_nanos(ns),
+        )
+    }
+
+    /// Nanoseconds into the run of an instant a Pacer returned.
+    pub(crate) fn ns(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+    }
 }
 
 /// Renders a run for people: the report, then (optionally) the trace.

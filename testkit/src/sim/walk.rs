@@ -46,7 +46,7 @@ use paceline::paginate::{
     Walk, WalkState,
 };
 use paceline::retry::{TransportError, TransportKind, is_idempotent};
-use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
+use paceline::{Begin, Finish, Pacer, PacerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -194,17 +194,9 @@ impl WalkSim {
 
     /// Runs the walk to its end (or the time bound).
     pub fn run(mut self) -> WalkRun {
-        let base = Instant::now();
-        let wall0 = self.model.wall(0);
-        let now_at = |ns: u64| {
-            Now::new(
-                base + Duration::from_nanos(ns),
-                wall0 + Duration::from_nanos(ns),
-            )
-        };
-        let ns_of = |at: Instant| {
-            u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
-        };
+        let clock = super::Clock::new(&self.model);
+        let now_at = |ns: u64| clock.at(ns);
+        let ns_of = |at: Instant| clock.ns(at);
         let mut r = Report {
             seed: self.seed,
             ..Report::default()
