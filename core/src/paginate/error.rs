@@ -50,11 +50,13 @@ pub enum PageError {
 }
 
 impl PageError {
-    /// Whether sending the same request again can plausibly help (a truncated body, a 5xx
-    /// that got this far).
+    /// Whether sending the same request again can plausibly help: a truncated body, a body
+    /// that is not JSON at all (a proxy's HTML error page served with 200), a 5xx or 429 that
+    /// got this far. Callers bound how often they resend. A JSON body of the wrong shape is
+    /// not transient.
     pub fn is_transient(&self) -> bool {
         match self {
-            PageError::Body(BodyError::Truncated) => true,
+            PageError::Body(BodyError::Truncated | BodyError::Invalid { .. }) => true,
             PageError::Status(s) => s.is_server_error() || *s == StatusCode::TOO_MANY_REQUESTS,
             _ => false,
         }
@@ -311,3 +313,19 @@ impl fmt::Display for CheckpointError {
 }
 
 impl std::error::Error for CheckpointError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_worth_resending() {
+        assert!(PageError::Body(BodyError::Truncated).is_transient());
+        assert!(PageError::Body(BodyError::Invalid { line: 1, column: 1 }).is_transient());
+        assert!(PageError::Status(StatusCode::BAD_GATEWAY).is_transient());
+        assert!(PageError::Status(StatusCode::TOO_MANY_REQUESTS).is_transient());
+        assert!(!PageError::Status(StatusCode::NOT_FOUND).is_transient());
+        let pointer = super::super::Pointer::parse("/data").unwrap();
+        assert!(!PageError::ItemsMissing { pointer }.is_transient());
+    }
+}
