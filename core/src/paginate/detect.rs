@@ -7,7 +7,7 @@ use super::error::PageError;
 use super::json::BodyError;
 use super::link::{find_rel, links_in};
 use super::pointer::Pointer;
-use super::spec::{KeyParam, PageSpec, Param, Style};
+use super::spec::{PageSpec, Param, Style};
 
 const WELL_KNOWN_ITEMS: [&str; 8] = [
     "data", "items", "results", "records", "value", "entries", "nodes", "edges",
@@ -131,18 +131,7 @@ impl PageSpec {
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().all(|r| r.get("id").is_some()));
             if ids {
-                let mut spec = PageSpec::new(
-                    Style::Keyset {
-                        keys: vec![KeyParam {
-                            field: Pointer::from_static("/id"),
-                            param: Param::query("starting_after"),
-                        }],
-                        has_more: Some(Pointer::from_static("/has_more")),
-                    },
-                    &items,
-                );
-                spec.key = Some(Pointer::from_static("/id"));
-                return Ok(spec);
+                return Ok(PageSpec::starting_after(&items));
             }
         }
         if obj.contains_key("next_cursor") {

@@ -559,6 +559,12 @@ impl PageSpec {
     /// `starting_after=<last id>`, `limit=100` (the maximum). Identity `/id`.
     /// Source: Stripe API reference, "Pagination".
     pub fn stripe() -> Self {
+        PageSpec::starting_after("/data").page_size(Param::query("limit"), 100)
+    }
+
+    /// The Stripe shape with records at `items`: `has_more`, and `starting_after=<last id>`;
+    /// identity `/id`. Shared with detection, which finds it under other item names.
+    pub(crate) fn starting_after(items: &str) -> Self {
         let mut spec = PageSpec::new(
             Style::Keyset {
                 keys: vec![KeyParam {
@@ -567,9 +573,8 @@ impl PageSpec {
                 }],
                 has_more: Some(Pointer::from_static("/has_more")),
             },
-            "/data",
-        )
-        .page_size(Param::query("limit"), 100);
+            items,
+        );
         spec.key = Some(Pointer::from_static("/id"));
         spec
     }
