@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use http::{HeaderMap, Method, StatusCode};
 use paceline::retry::{TransportError, TransportKind};
 use paceline::throttle::Priority;
-use paceline::{Begin, Call, Event, Finish, Now, Pacer};
+use paceline::{Begin, Call, Finish, Now, Pacer};
 use serde::{Deserialize, Serialize};
 
 pub use report::Report;
@@ -394,9 +394,4 @@ pub fn render(run: &Run, with_trace: bool) -> String {
 /// The Unix epoch plus `secs`: a fixed wall clock for deterministic runs.
 pub fn wall_at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-#[allow(dead_code)]
-fn _assert_event_is_used(e: &Event) -> bool {
-    matches!(e, Event::Retrying { .. })
 }
