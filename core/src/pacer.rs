@@ -242,6 +242,15 @@ impl Pause {
     }
 }
 
+/// Whole nanoseconds from `epoch` to `t` (0 before it, saturating past 584 years).
+#[inline]
+fn since(epoch: Instant, t: Instant) -> u64 {
+    let d = t.saturating_duration_since(epoch);
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
+}
+
 /// The composition a caller holds: one per API (or per key). See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -321,21 +330,25 @@ impl Pacer {
         call.ticket.share = self.throttle.ticket("", "", Some(name)).share;
     }
 
-    /// Nanoseconds since the epoch (the first time this Pacer saw).
-    fn ns(&mut self, now: Now) -> u64 {
-        let epoch = match self.epoch {
-            Some(e) => e,
-            None => {
-                self.epoch = Some(now);
-                let wall = now
-                    .wall
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_nanos());
-                self.throttle.start(0, wall);
-                now
-            }
-        };
-        u64::try_from(now.mono.saturating_duration_since(epoch.mono).as_nanos()).unwrap_or(u64::MAX)
+    /// Nanoseconds since the epoch (the first time this Pacer saw). Reads only the monotonic
+    /// clock after the first call.
+    #[inline]
+    fn ns(&mut self, now: &Now) -> u64 {
+        match self.epoch {
+            Some(e) => since(e.mono, now.mono),
+            None => self.start_epoch(now),
+        }
+    }
+
+    #[cold]
+    fn start_epoch(&mut self, now: &Now) -> u64 {
+        self.epoch = Some(*now);
+        let wall = now
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        self.throttle.start(0, wall);
+        0
     }
 
     /// The instant `ns` after the epoch (`None` past what an `Instant` can hold).
@@ -348,7 +361,7 @@ impl Pacer {
     /// A `Wait` may be followed by more `Wait`s (another request's response can extend a pause).
     /// Deciding allocates nothing.
     pub fn poll_send(&mut self, call: &mut Call, now: Now) -> Begin {
-        let now_ns = self.ns(now);
+        let now_ns = self.ns(&now);
         if let Some(p) = self.pause {
             if !p.active(now.mono) {
                 self.pause = None;
@@ -368,6 +381,11 @@ impl Pacer {
             && now.mono < t
         {
             return Begin::Wait(t);
+        }
+        if self.throttle.send_simple(&mut call.ticket, now_ns) {
+            call.attempts += 1;
+            call.started.get_or_insert(now.mono);
+            return Begin::Send;
         }
         match self.throttle.admit(&call.ticket, now_ns) {
             Admission::Now => {}
@@ -405,7 +423,7 @@ impl Pacer {
     /// task was cancelled): its permit and, where exact, its units go back. Safe to call on any
     /// call, any number of times.
     pub fn cancel(&mut self, call: &mut Call, now: Now) {
-        let now_ns = self.ns(now);
+        let now_ns = self.ns(&now);
         self.throttle.cancel(&mut call.ticket, now_ns);
     }
 
@@ -431,7 +449,7 @@ impl Pacer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Finish {
-        let now_ns = self.ns(now);
+        let now_ns = self.ns(&now);
         let mut signal = self.parser.parse(status, headers, now.wall);
         if !body.is_empty() {
             self.parser.parse_body(&mut signal, body);
@@ -520,7 +538,7 @@ impl Pacer {
 
     /// What the throttle knows now: windows, adaptive rate, quota left.
     pub fn status(&mut self, now: Now) -> crate::throttle::Status {
-        let ns = self.ns(now);
+        let ns = self.ns(&now);
         self.throttle.status(ns)
     }
 

@@ -109,6 +109,7 @@ impl Adaptive {
         }
     }
 
+    #[inline]
     pub(crate) fn consume(&mut self, now: u64, cost: u64) {
         self.measure(now, cost);
         if self.active {
@@ -119,20 +120,26 @@ impl Adaptive {
 
     /// The send rate, measured over buckets of `measure_every` seconds and smoothed
     /// (`0.8 × old + 0.2 × new`, AWS's).
-    fn measure(&mut self, now: u64, cost: u64) {
-        let elapsed = now.saturating_sub(self.measure_start_ns);
-        if elapsed >= self.measure_every_ns {
-            let span = elapsed as f64 / NS;
-            let r = self.measure_count as f64 / span;
-            self.measured = if self.measured == 0.0 {
-                r
-            } else {
-                0.8 * self.measured + 0.2 * r
-            };
-            self.measure_start_ns = now;
-            self.measure_count = 0;
+    #[inline]
+    pub(crate) fn measure(&mut self, now: u64, cost: u64) {
+        if now.saturating_sub(self.measure_start_ns) >= self.measure_every_ns {
+            self.close_measurement(now);
         }
         self.measure_count = self.measure_count.saturating_add(cost);
+    }
+
+    /// Ends a measuring interval (once per `measure_every`, out of the per-request path).
+    #[cold]
+    fn close_measurement(&mut self, now: u64) {
+        let span = now.saturating_sub(self.measure_start_ns) as f64 / NS;
+        let r = self.measure_count as f64 / span;
+        self.measured = if self.measured == 0.0 {
+            r
+        } else {
+            0.8 * self.measured + 0.2 * r
+        };
+        self.measure_start_ns = now;
+        self.measure_count = 0;
     }
 
     fn cap(&mut self, new_rate: f64) {

@@ -30,7 +30,7 @@ pub use limit::{Limit, LimitParseError, OnExhausted, Period, QuotaConfig, RouteR
 
 use crate::headers::Signal;
 use adaptive::Adaptive;
-use gcra::Gcra;
+use gcra::{Arrival, Gcra};
 use quota::{Admit, Quota};
 use server_window::{Report, ServerWindow};
 
@@ -368,6 +368,55 @@ impl Throttle {
                 (t * burst * share / (1.0 - share).max(0.05)) as u64
             }
         }
+    }
+
+    /// The common case in one pass: one unit of foreground work, with no consumer share, on a
+    /// route with no server window, pause or adaptive limit, a permit free, every gate open
+    /// and every quota quiet ([`Quota::quiet`]). Then it is sent: exactly what
+    /// [`Throttle::admit`] followed by [`Throttle::commit`] would do, with each bucket read and
+    /// written once. Otherwise nothing changes and `false` sends the caller the general way.
+    #[inline]
+    pub(crate) fn send_simple(&mut self, t: &mut Ticket, now: u64) -> bool {
+        let route = &mut self.routes[usize::from(t.route)];
+        let simple = t.cost == 1
+            && t.priority == Priority::Foreground
+            && t.share.is_none()
+            && route.windows.is_empty()
+            && !route.adaptive.is_active()
+            && route
+                .paused_until
+                .max(self.global_pause)
+                .max(route.gate)
+                .max(self.global_gate)
+                <= now
+            && (t.permit || self.cfg.concurrency.is_none_or(|max| self.in_flight < max))
+            && self.quotas.iter().all(|q| q.quiet(now));
+        if !simple {
+            return false;
+        }
+        let at = Arrival::new(now);
+        let mut gate = 0;
+        for g in &mut self.global {
+            gate = gate.max(g.take_one(at));
+        }
+        self.global_gate = gate;
+        let mut gate = 0;
+        for g in &mut route.limits {
+            gate = gate.max(g.take_one(at));
+        }
+        route.gate = gate;
+        // Inactive: only the send rate is measured.
+        route.adaptive.measure(now, 1);
+        t.sent_at = now;
+        for q in &mut self.quotas {
+            q.take_one(now);
+        }
+        if !t.permit && self.cfg.concurrency.is_some() {
+            self.in_flight += 1;
+            t.permit = true;
+        }
+        t.in_flight = true;
+        true
     }
 
     /// Whether, and when, a request may go. Does not change state.

@@ -61,6 +61,9 @@ pub(crate) struct Quota {
     pub(crate) fired: usize,
     /// Units used at which the next one is crossed.
     next_threshold: u64,
+    /// While `used + 1` is below this, one more unit is admitted at once and announces nothing
+    /// (0 when the quota is spread: every unit is then scheduled).
+    quiet_below: u64,
     last_send: Option<u64>,
 }
 
@@ -83,11 +86,35 @@ impl Quota {
             wall0_ns,
             fired: 0,
             next_threshold: 0,
+            quiet_below: 0,
             last_send: None,
         };
         q.reset_at = q.boundary_after(now_ns);
-        q.next_threshold = q.threshold_units();
+        q.set_next_threshold();
         q
+    }
+
+    fn set_next_threshold(&mut self) {
+        self.next_threshold = self.threshold_units();
+        self.quiet_below = if self.cfg.spread {
+            0
+        } else {
+            self.next_threshold.min(self.cfg.count.saturating_add(1))
+        };
+    }
+
+    /// Whether one more unit at `now` goes at once and crosses nothing: the same period, room
+    /// left, no spreading, no threshold reached. Then [`Quota::take_one`] is all it needs.
+    #[inline]
+    pub(crate) fn quiet(&self, now: u64) -> bool {
+        now < self.reset_at && self.used.saturating_add(1) < self.quiet_below
+    }
+
+    /// Counts one unit that [`Quota::quiet`] allowed.
+    #[inline]
+    pub(crate) fn take_one(&mut self, now: u64) {
+        self.used += 1;
+        self.last_send = Some(now);
     }
 
     fn boundary_after(&self, now_ns: u64) -> u64 {
@@ -102,7 +129,7 @@ impl Quota {
         if now >= self.reset_at {
             self.used = 0;
             self.fired = 0;
-            self.next_threshold = self.threshold_units();
+            self.set_next_threshold();
             self.last_send = None;
             self.reset_at = self.boundary_after(now);
         }
@@ -151,7 +178,7 @@ impl Quota {
             crossed = Some(t);
             self.fired += 1;
         }
-        self.next_threshold = self.threshold_units();
+        self.set_next_threshold();
         crossed
     }
 
