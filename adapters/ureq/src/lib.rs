@@ -142,8 +142,10 @@
 //! Records are handed out **before** the checkpoint that covers them is saved: the checkpoint
 //! of page *k* is saved when the caller asks for a record after page *k*'s last one, asks for
 //! the next page ([`Pages::next_page`]), or calls [`Pages::commit`]. A crash while the caller
-//! holds page *k*'s records re-delivers page *k* on resume, never loses it; a crash after the
-//! save delivers exactly the records after page *k*. A caller that buffers what it does with
+//! holds page *k*'s records re-delivers page *k* on resume, never loses it (and, when the
+//! spec names a key, [`PageOptions::already_delivered`] with what the sink holds past the
+//! checkpoint skips the ones it already has); a crash after the save delivers exactly the
+//! records after page *k*. A caller that buffers what it does with
 //! records (a file it writes them to) makes that durable before asking for the next page, or
 //! in its own [`CheckpointStore::save`] before the checkpoint's.
 //!

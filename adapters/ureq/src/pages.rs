@@ -66,6 +66,7 @@ pub struct PageOptions {
     store: Option<Box<dyn CheckpointStore>>,
     resume: Resume,
     page_retries: u32,
+    held: Vec<Vec<u8>>,
 }
 
 impl PageOptions {
@@ -101,6 +102,19 @@ impl PageOptions {
         self
     }
 
+    /// Records the sink already holds past the stored checkpoint: those of the page a crash
+    /// interrupted, written out before its checkpoint could be saved (a file's lines past the
+    /// length it had at that checkpoint, say). When the resumed walk receives them again they
+    /// are skipped, not handed out twice ([`Walk::already_delivered`]; they are recognised by
+    /// the spec's [`PageSpec::key`], so without one this does nothing).
+    pub fn already_delivered<R: Into<Vec<u8>>>(
+        mut self,
+        records: impl IntoIterator<Item = R>,
+    ) -> Self {
+        self.held = records.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The guards of a walk without a spec (auto-detected); a spec carries its own
     /// ([`PageSpec::guards`]).
     pub fn guards(mut self, guards: Guards) -> Self {
@@ -116,6 +130,7 @@ impl fmt::Debug for PageOptions {
             .field("store", &self.store.as_ref().map(|_| "…"))
             .field("resume", &self.resume)
             .field("page_retries", &self.page_retries)
+            .field("already_delivered", &self.held.len())
             .finish()
     }
 }
@@ -150,6 +165,7 @@ impl Client {
             mut store,
             resume,
             page_retries,
+            held,
         } = options;
         let saved = match (&mut store, resume) {
             (Some(store), Resume::IfPresent | Resume::Required) => {
@@ -161,7 +177,7 @@ impl Client {
             _ => None,
         };
         let resumed = saved.is_some();
-        let walk = match (saved, spec) {
+        let mut walk = match (saved, spec) {
             (Some(bytes), spec) => {
                 let checkpoint =
                     Checkpoint::from_bytes(&bytes).map_err(PagesError::BadCheckpoint)?;
@@ -171,6 +187,7 @@ impl Client {
             (None, Some(spec)) => Walk::new(spec, template)?,
             (None, None) => Walk::auto(template, guards.clone())?,
         };
+        walk.already_delivered(held.iter().map(Vec::as_slice));
         let secrets = walk
             .spec()
             .map_or(&guards, |s| &s.guards)

@@ -42,7 +42,9 @@
 //! drift-free cursor or keyset when the API offers one.
 //!
 //! **Checkpoints** ([`Checkpoint`]): deliver a page's records, *then* persist the checkpoint; a
-//! crash re-delivers at most the page whose checkpoint was not written.
+//! crash re-delivers at most the page whose checkpoint was not written, and with a key pointer
+//! not even that: a resumed walk told what the consumer holds past the checkpoint
+//! ([`Walk::already_delivered`]) drops those records when they come again.
 //!
 //! **Batches** ([`Batcher`]): the write side: chunk records to an endpoint's limits, read
 //! per-record results, re-queue only the failures.

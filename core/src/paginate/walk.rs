@@ -1,6 +1,6 @@
 //! The walk: one machine per pass through a list endpoint.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use super::seen::Seen;
 use std::ops::Range;
@@ -54,6 +54,14 @@ pub enum PageEvent {
     },
     /// Records with no value at the key pointer: they cannot be de-duplicated.
     MissingKeys {
+        /// The page.
+        page: u64,
+        /// How many.
+        count: u32,
+    },
+    /// Records a resumed walk received again that the consumer already held
+    /// ([`Walk::already_delivered`]): dropped, and counted as delivered.
+    Redelivered {
         /// The page.
         page: u64,
         /// How many.
@@ -342,6 +350,8 @@ pub struct Walk {
     seen: Seen,
     keys: Seen,
     recent: VecDeque<u64>,
+    /// Keys of records the consumer holds beyond the checkpoint ([`Walk::already_delivered`]).
+    redelivered: HashSet<u64>,
     first_total: Option<u64>,
     last_total: Option<u64>,
     last_key: Option<String>,
@@ -472,6 +482,7 @@ impl Walk {
             last_items: None,
             seen: Seen::default(),
             keys: Seen::default(),
+            redelivered: HashSet::new(),
             recent: VecDeque::new(),
             first_total: None,
             last_total: None,
@@ -733,6 +744,7 @@ impl Walk {
         // Keys are kept where they earn their memory: to de-duplicate, or to see offset and page
         // walks drift. Cursor-like walks do not drift.
         let track = self.spec.as_ref().is_some_and(|s| s.dedupe)
+            || !self.redelivered.is_empty()
             || matches!(plan.mech, Mech::Offset { .. } | Mech::Page { .. });
         let mut keys = Vec::new();
         for item in items {
@@ -918,13 +930,23 @@ impl Walk {
         let repeated = matches!(a.stop, Some(GuardError::PageRepeated { .. }));
         let dedupe = self.spec.as_ref().is_some_and(|s| s.dedupe);
         let mut records = Vec::new();
-        let (mut dups, mut missing) = (0u32, 0u32);
+        let (mut dups, mut missing, mut again) = (0u32, 0u32, 0u32);
         let tracking = !a.keys.is_empty();
         if !repeated {
             records.reserve(a.records.len());
             let mut keys = a.keys.into_iter();
             for r in a.records {
-                match keys.next().flatten() {
+                let key = keys.next().flatten();
+                if let Some(h) = key
+                    && self.redelivered.remove(&h)
+                {
+                    again += 1;
+                    if dedupe || tracking {
+                        self.keys.insert(h);
+                    }
+                    continue;
+                }
+                match key {
                     Some(h) if !self.keys.insert(h) => {
                         dups += 1;
                         if dedupe {
@@ -951,6 +973,12 @@ impl Walk {
                 dropped: dedupe,
             });
         }
+        if again > 0 {
+            self.events.push_back(PageEvent::Redelivered {
+                page: number,
+                count: again,
+            });
+        }
         if missing > 0 {
             self.events.push_back(PageEvent::MissingKeys {
                 page: number,
@@ -970,7 +998,7 @@ impl Walk {
             self.last_total = Some(t);
         }
         self.pages = number;
-        self.records += records.len() as u64;
+        self.records += records.len() as u64 + u64::from(again);
         self.raw_seen = self.raw_seen.saturating_add(a.count);
         self.empty_streak = if a.count == 0 {
             self.empty_streak + 1
@@ -1020,6 +1048,50 @@ impl Walk {
     /// The next event, if any. Drain after every [`Walk::on_page`].
     pub fn poll_event(&mut self) -> Option<PageEvent> {
         self.events.pop_front()
+    }
+
+    /// Tells a resumed walk which records the consumer already holds beyond its checkpoint:
+    /// those of the page a crash interrupted, delivered before that page's checkpoint could be
+    /// written (a file's lines past the checkpointed length, rows already upserted). When the
+    /// walk receives them again, they are dropped instead of delivered twice, counted as
+    /// delivered, and reported as [`PageEvent::Redelivered`].
+    ///
+    /// Records are recognised by [`PageSpec::key`]; returns how many keys were taken (0
+    /// without a key pointer, or for records that are not JSON or have no key).
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use paceline::paginate::{PageSpec, RequestTemplate, Walk};
+    ///
+    /// let spec = PageSpec::cursor("/data", "/next", "cursor").key("/id");
+    /// let template = RequestTemplate::get("https://api.example.com/users").unwrap();
+    /// let mut walk = Walk::new(spec.clone(), template.clone()).unwrap();
+    /// let body = br#"{"data":[{"id":1},{"id":2}],"next":"c2"}"#;
+    /// walk.on_page(StatusCode::OK, &HeaderMap::new(), body).unwrap();
+    /// let checkpoint = walk.checkpoint(); // saved once page 1 was delivered
+    /// // Page 2 arrives, its first record is written out, and the process dies.
+    /// let mut resumed = Walk::resume(Some(spec), template, &checkpoint).unwrap();
+    /// assert_eq!(resumed.already_delivered([br#"{"id":3}"#.as_slice()]), 1);
+    /// let body = br#"{"data":[{"id":3},{"id":4}],"next":null}"#;
+    /// let page = resumed.on_page(StatusCode::OK, &HeaderMap::new(), body).unwrap();
+    /// assert_eq!(page.records(body).collect::<Vec<_>>(), [br#"{"id":4}"#.as_slice()]);
+    /// assert_eq!(resumed.checkpoint().records(), 4);
+    /// ```
+    pub fn already_delivered<'a>(&mut self, records: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        let Some(key) = self.spec.as_ref().and_then(|s| s.key.clone()) else {
+            return 0;
+        };
+        let mut taken = 0;
+        for r in records {
+            let Ok(raw) = serde_json::from_slice::<&RawValue>(r) else {
+                continue;
+            };
+            if let Some(h) = json::find(raw, &key).and_then(json::key_hash) {
+                self.redelivered.insert(h);
+                taken += 1;
+            }
+        }
+        taken
     }
 
     /// Where the walk stands, to persist **after** the last page's records were delivered.

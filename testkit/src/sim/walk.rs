@@ -216,6 +216,9 @@ impl WalkSim {
             Err(e) => (None, WalkEnd::GaveUp(e.to_string())),
         };
         let mut saved: Option<Vec<u8>> = None;
+        // The sink's records past the saved checkpoint (a file's tail): what a crash before
+        // the next save leaves delivered but uncovered, told to the resumed walk.
+        let mut tail: Vec<Vec<u8>> = Vec::new();
         let mut crashes = std::mem::take(&mut self.crashes);
         crashes.retain(|c| c.after_page > 0);
         crashes.sort_by_key(|c| c.after_page);
@@ -353,7 +356,11 @@ impl WalkSim {
             resends = 0;
             r.pages += 1;
             // 1. Deliver the records.
+            let crash_ahead = crashes.peek().is_some();
             for record in page.records(&resp.body) {
+                if crash_ahead {
+                    tail.push(record.to_vec());
+                }
                 let id = serde_json::from_slice::<Value>(record)
                     .ok()
                     .and_then(|v| self.id.find(&v).and_then(id_of));
@@ -409,6 +416,7 @@ impl WalkSim {
             };
             if persist {
                 saved = Some(w.checkpoint().to_bytes());
+                tail.clear();
             }
             if crash.is_some() {
                 t = t.saturating_add(self.restart_ns);
@@ -434,13 +442,19 @@ impl WalkSim {
                     )
                 });
                 match from {
-                    Some(Ok(resumed)) => *w = resumed,
+                    Some(Ok(mut resumed)) => {
+                        resumed.already_delivered(tail.iter().map(Vec::as_slice));
+                        *w = resumed;
+                    }
                     Some(Err(e)) => {
                         end = WalkEnd::GaveUp(e);
                         break;
                     }
                     None => match Walk::new(self.spec.clone(), self.template.clone()) {
-                        Ok(fresh) => *w = fresh,
+                        Ok(mut fresh) => {
+                            fresh.already_delivered(tail.iter().map(Vec::as_slice));
+                            *w = fresh;
+                        }
                         Err(e) => {
                             end = WalkEnd::GaveUp(e.to_string());
                             break;
