@@ -609,14 +609,50 @@ fn max_pages_bounds_an_endless_list() {
 #[test]
 fn a_server_ignoring_the_offset_is_caught_at_page_two() {
     let (t, _) = drive(
-        Walk::new(PageSpec::offset("/data", 2), get("https://x.test/l")).unwrap(),
-        |_| ok(json!({"data": [{"id": 1}, {"id": 2}]})),
+        Walk::new(
+            PageSpec::offset("/data", 2).total("/total"),
+            get("https://x.test/l"),
+        )
+        .unwrap(),
+        |_| ok(json!({"data": [{"id": 1}, {"id": 2}], "total": 6})),
     );
     assert_eq!(t.requests.len(), 2);
     assert_eq!(t.records.len(), 2, "the repeated page is not delivered");
     assert_eq!(
         t.end,
         Some(WalkState::Stopped(GuardError::PageRepeated { page: 2 }))
+    );
+}
+
+#[test]
+fn an_offset_list_that_shifted_by_exactly_one_page_is_walked_on() {
+    // Two records were inserted at the head after page 1 was read: page 2 (offset 2) shows
+    // page 1's records again, and `total` says the list grew by that much; the walk drops
+    // them and goes on to the end.
+    let (t, _) = drive(
+        Walk::new(
+            PageSpec::offset("/data", 2).total("/total"),
+            get("https://x.test/l"),
+        )
+        .unwrap(),
+        |req| {
+            let offset = req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "offset")
+                .map_or(0, |(_, v)| v.parse::<u64>().unwrap());
+            match offset {
+                0 => ok(json!({"data": [{"id": 3}, {"id": 4}], "total": 3})),
+                2 => ok(json!({"data": [{"id": 3}, {"id": 4}], "total": 5})),
+                4 => ok(json!({"data": [{"id": 5}], "total": 5})),
+                _ => ok(json!({"data": [], "total": 5})),
+            }
+        },
+    );
+    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.records,
+        [json!({"id": 3}), json!({"id": 4}), json!({"id": 5})]
     );
 }
 

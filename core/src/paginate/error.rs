@@ -141,7 +141,9 @@ pub enum GuardError {
         count: u32,
     },
     /// The page's records are exactly the previous page's: the server ignores the paging
-    /// parameter. (An offset walk whose list shifted by exactly one page looks the same.)
+    /// parameter or served a stale page. (Not raised on an offset or page walk whose `total`
+    /// grew by at least that page since the previous one: the list shifted by exactly one
+    /// page, and the repeated records are dropped.)
     PageRepeated {
         /// The page.
         page: u64,

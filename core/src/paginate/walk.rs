@@ -325,6 +325,8 @@ struct Assessment {
     next: Option<Position>,
     stop: Option<GuardError>,
     cross_origin: bool,
+    /// The records are exactly the previous page's: none is delivered again.
+    repeat: bool,
 }
 
 /// One walk through a list endpoint. See the [module docs](super) for the loop that drives it.
@@ -347,6 +349,8 @@ pub struct Walk {
     raw_seen: u64,
     empty_streak: u32,
     last_items: Option<u64>,
+    /// Pages in a row identical to the one before.
+    repeats: u32,
     seen: Seen,
     keys: Seen,
     recent: VecDeque<u64>,
@@ -480,6 +484,7 @@ impl Walk {
             raw_seen: 0,
             empty_streak: 0,
             last_items: None,
+            repeats: 0,
             seen: Seen::default(),
             keys: Seen::default(),
             redelivered: HashSet::new(),
@@ -854,7 +859,18 @@ impl Walk {
         {
             stop = self.guard(pos, count, &mut cross_origin);
         }
-        if self.guards_repeat(items_hash) {
+        // An offset or page walk whose list grew by exactly one page between two requests
+        // reads the same records twice; so does one whose server ignores the parameter or
+        // serves a stale page, where going on would silently skip records. Only a `total` that
+        // grew by at least the page's records tells them apart: then the repeat is drift (its
+        // records are not delivered again and the walk goes on), once in a row at most.
+        let shifted = matches!(plan.mech, Mech::Offset { .. } | Mech::Page { .. })
+            && self.repeats == 0
+            && total
+                .zip(self.last_total)
+                .is_some_and(|(now, before)| now >= before.saturating_add(count.max(1)));
+        let repeat = self.guards_repeat(items_hash);
+        if repeat && !shifted {
             stop = Some(GuardError::PageRepeated {
                 page: self.pages + 1,
             });
@@ -870,6 +886,7 @@ impl Walk {
             next,
             stop,
             cross_origin,
+            repeat,
         })
     }
 
@@ -927,7 +944,7 @@ impl Walk {
                 .push_back(PageEvent::Switched { from, to: p.kind });
             self.plan = Some(p);
         }
-        let repeated = matches!(a.stop, Some(GuardError::PageRepeated { .. }));
+        let repeated = a.repeat;
         let dedupe = self.spec.as_ref().is_some_and(|s| s.dedupe);
         let mut records = Vec::new();
         let (mut dups, mut missing, mut again) = (0u32, 0u32, 0u32);
@@ -965,12 +982,15 @@ impl Walk {
                 }
                 records.push(r);
             }
+        } else if a.stop.is_none() {
+            // A list that shifted by exactly one page: the same records again, dropped.
+            dups = u32::try_from(a.count).unwrap_or(u32::MAX);
         }
         if dups > 0 {
             self.events.push_back(PageEvent::DuplicateKeys {
                 page: number,
                 count: dups,
-                dropped: dedupe,
+                dropped: dedupe || repeated,
             });
         }
         if again > 0 {
@@ -1006,6 +1026,11 @@ impl Walk {
             0
         };
         if a.items_hash.is_some() {
+            self.repeats = if a.items_hash == self.last_items {
+                self.repeats + 1
+            } else {
+                0
+            };
             self.last_items = a.items_hash;
         }
         if a.last_key.is_some() {
