@@ -72,3 +72,19 @@ fn post_with_key_is_retried_after_a_drop() {
     }
     assert_at_least(gaps(&received)[0], Duration::from_millis(100));
 }
+
+#[test]
+fn a_post_marked_retry_safe_is_retried_after_a_drop() {
+    // A read-only POST (a GraphQL query, a search) says so with the `RetrySafe` extension.
+    let server = dropping_server();
+    let client = client(exact_backoff(Duration::from_millis(20)));
+    let mut request = Request::post(format!("{}/charges", server.url()))
+        .body(br#"{"query":"{ viewer { login } }"}"#.to_vec())
+        .unwrap();
+    request.extensions_mut().insert(paceline::RetrySafe);
+
+    let response = client.send(request).unwrap();
+
+    assert_eq!(response.status(), 201);
+    assert_eq!(server.received().len(), 2);
+}

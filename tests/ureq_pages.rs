@@ -823,3 +823,42 @@ fn a_rate_limited_chaotic_model_is_walked_to_the_end() {
     assert!(throttled > 0 && truncated > 0, "{answers:?}");
     assert_eq!(answers.len(), 12 + throttled + truncated);
 }
+
+#[test]
+fn a_graphql_page_post_is_retried_after_a_drop() {
+    // The second page's first attempt is cut after it was sent: a POST, but a page read, so
+    // the walk's request says it is safe to send again.
+    let sent = std::sync::atomic::AtomicU32::new(0);
+    let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let after = body["variables"]["after"].as_str().map(str::to_owned);
+        match after.as_deref() {
+            None => ScriptedResponse::new(200).json(
+                r#"{"data":{"items":{"nodes":[{"id":1},{"id":2}],"pageInfo":{"hasNextPage":true,"endCursor":"c2"}}}}"#,
+            ),
+            Some(_) if sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => {
+                ScriptedResponse::drop_connection()
+            }
+            Some(_) => ScriptedResponse::new(200).json(
+                r#"{"data":{"items":{"nodes":[{"id":3}],"pageInfo":{"hasNextPage":false,"endCursor":"c3"}}}}"#,
+            ),
+        }
+    })
+    .expect("loopback server");
+    let spec = PageSpec::relay("/data/items", 2);
+    let template = RequestTemplate::post_json(
+        &format!("{}/graphql", server.url()),
+        &serde_json::json!({
+            "query": "query($after: String, $first: Int) { items(first: $first, after: $after) { nodes { id } } }",
+            "variables": {},
+        }),
+    )
+    .unwrap();
+    let ids = walk_all(
+        client()
+            .pages(Some(spec), template, PageOptions::new())
+            .unwrap(),
+    );
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(server.received().len(), 3);
+}

@@ -59,5 +59,5 @@ pub mod throttle;
 mod time;
 
 pub use error::{Attempted, Error};
-pub use pacer::{Begin, Call, Event, Finish, Pacer, PacerConfig, PauseCause};
+pub use pacer::{Begin, Call, Event, Finish, Pacer, PacerConfig, PauseCause, RetrySafe};
 pub use time::Now;

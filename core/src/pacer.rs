@@ -188,6 +188,19 @@ pub struct Call {
     spent: u32,
 }
 
+/// A request extension (`http::Request::extensions_mut().insert(RetrySafe)`) saying that the
+/// request only reads, whatever its method: adapters then let the Pacer retry it after it was
+/// sent ([`Call::mark_retry_safe`]). Page requests of a walk carry it.
+///
+/// ```
+/// let mut request = http::Request::post("https://api.example.com/graphql")
+///     .body(br#"{"query":"{ viewer { login } }"}"#.to_vec())
+///     .unwrap();
+/// request.extensions_mut().insert(paceline::RetrySafe);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetrySafe;
+
 impl Call {
     /// Attempts sent so far.
     pub fn attempts(&self) -> u32 {
@@ -197,6 +210,13 @@ impl Call {
     /// Whether a retry of this request after it was sent is safe.
     pub fn retry_safe(&self) -> bool {
         self.idempotent || self.has_key
+    }
+
+    /// Declares the request safe to send again although its method is not idempotent: a
+    /// POST that only reads (a GraphQL query, a search with a body, a page of a list).
+    /// Adapters call it for requests carrying the [`RetrySafe`] extension.
+    pub fn mark_retry_safe(&mut self) {
+        self.idempotent = true;
     }
 
     /// Sets the units this request costs (default 1; a GraphQL query's estimated cost).

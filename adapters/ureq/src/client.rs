@@ -181,10 +181,13 @@ impl Client {
                 parts.uri.to_string(),
             )));
         }
-        let call = self
+        let mut call = self
             .lock()
             .pacer
             .call_to(&parts.method, parts.uri.path(), &parts.headers);
+        if parts.extensions.get::<paceline::RetrySafe>().is_some() {
+            call.mark_retry_safe();
+        }
         let mut call = Pending {
             client: self,
             call,

@@ -603,6 +603,8 @@ fn to_http(request: &PageRequest, secrets: &[String]) -> Result<http::Request<Ve
         .body(request.body.clone().unwrap_or_default())
         .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))?;
     *http_request.headers_mut() = request.headers.clone();
+    // A page request only reads (GraphQL and search POSTs included): safe to send again.
+    http_request.extensions_mut().insert(paceline::RetrySafe);
     if !request.credentials {
         strip_credentials(http_request.headers_mut(), secrets);
     }
