@@ -121,6 +121,8 @@ pub fn run(cmd: Demo) -> ExitCode {
         stats: Arc::clone(&stats),
         progress_interval: Duration::from_secs(2),
         terminal: None,
+        // A Link walk: each page's URL comes from the one before.
+        concurrency: 1,
     };
     extract::set_total(&stats, cmd.records);
     let (exit, _) = extract::execute(job);

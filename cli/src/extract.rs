@@ -130,9 +130,10 @@ pub struct Extract {
     /// Repeatable.
     #[arg(long, value_name = "LIMIT")]
     rate: Vec<String>,
-    /// Requests in flight at once under the Pacer (its concurrency permits). A page walk is
-    /// sequential, so one extract has at most one request in flight; prefetching pages on
-    /// several threads is not implemented.
+    /// Page requests in flight at once: threads sharing one Pacer (which also holds this many
+    /// concurrency permits). Offset and page-number lists request the next N pages together
+    /// and write them in order; cursor, keyset and next-URL lists learn each page's position
+    /// from the one before, so they go one page at a time whatever N is.
     #[arg(long, value_name = "N", default_value_t = 1)]
     concurrency: u32,
     /// The output file (JSON Lines); standard output when not given.
@@ -187,6 +188,8 @@ pub struct Job {
     pub progress_interval: Duration,
     /// Overrides the terminal check (`demo` forces plain lines in tests).
     pub terminal: Option<bool>,
+    /// Page requests in flight at once (`--concurrency`).
+    pub concurrency: usize,
 }
 
 pub fn run(cmd: Extract) -> ExitCode {
@@ -317,6 +320,7 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         stats: Arc::clone(stats),
         progress_interval: Duration::from_secs_f64(cmd.progress_interval.clamp(0.05, 3600.0)),
         terminal: None,
+        concurrency: usize::try_from(cmd.concurrency).unwrap_or(1).max(1),
     })
 }
 
@@ -496,6 +500,7 @@ pub fn execute(job: Job) -> (u8, u64) {
         stats,
         progress_interval,
         terminal,
+        concurrency,
     } = job;
     let fail = |msg: String, code: u8| {
         eprintln!("paceline extract: {msg}");
@@ -561,7 +566,10 @@ pub fn execute(job: Job) -> (u8, u64) {
         None => Output::stdout(),
     };
     let out = Arc::new(Mutex::new(out));
-    let mut options = PageOptions::new().guards(guards).page_retries(4);
+    let mut options = PageOptions::new()
+        .guards(guards)
+        .page_retries(4)
+        .concurrency(concurrency);
     let mut saves = None;
     if let Some(path) = &checkpoint {
         let store = StateStore::new(

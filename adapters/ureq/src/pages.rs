@@ -67,6 +67,7 @@ pub struct PageOptions {
     resume: Resume,
     page_retries: u32,
     held: Vec<Vec<u8>>,
+    concurrency: usize,
 }
 
 impl PageOptions {
@@ -115,6 +116,18 @@ impl PageOptions {
         self
     }
 
+    /// Pages requested at once (default 1). Offset and page-number walks know their next
+    /// positions ([`Walk::lookahead`]): with `n` above 1, the pending page and the `n − 1`
+    /// after it are requested together from `n` threads sharing this client's Pacer (which
+    /// still paces every request; give it a concurrency limit too if the API has one), and
+    /// read in order. A guess the walk does not take (a short page, a change of style) is
+    /// dropped: it costs a request, never a record. Cursor, keyset and URL walks learn each
+    /// position from the page before, so they request one page at a time whatever `n` is.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
     /// The guards of a walk without a spec (auto-detected); a spec carries its own
     /// ([`PageSpec::guards`]).
     pub fn guards(mut self, guards: Guards) -> Self {
@@ -131,6 +144,7 @@ impl fmt::Debug for PageOptions {
             .field("resume", &self.resume)
             .field("page_retries", &self.page_retries)
             .field("already_delivered", &self.held.len())
+            .field("concurrency", &self.concurrency)
             .finish()
     }
 }
@@ -166,6 +180,7 @@ impl Client {
             resume,
             page_retries,
             held,
+            concurrency,
         } = options;
         let saved = match (&mut store, resume) {
             (Some(store), Resume::IfPresent | Resume::Required) => {
@@ -200,6 +215,8 @@ impl Client {
             store,
             page_retries,
             secrets,
+            ahead: Vec::new(),
+            prefetch: concurrency.saturating_sub(1),
             current: None,
             events: VecDeque::new(),
             events_dropped: 0,
@@ -228,6 +245,10 @@ pub struct Pages<'c> {
     page_retries: u32,
     /// Credential headers beside the three standard ones.
     secrets: Vec<String>,
+    /// Responses to requests the walk is expected to ask for next ([`PageOptions::concurrency`]).
+    ahead: Vec<(PageRequest, http::Response<Vec<u8>>)>,
+    /// How many pages past the pending one are requested with it.
+    prefetch: usize,
     current: Option<Current>,
     events: VecDeque<PageEvent>,
     events_dropped: u64,
@@ -367,8 +388,16 @@ impl Pages<'_> {
                 };
             };
             let page = self.walk.pages() + 1;
-            let request = to_http(pending, &self.secrets);
-            let response = request.and_then(|r| self.client.send(r)).map_err(|error| {
+            let prefetched = match self.ahead.iter().position(|(r, _)| r == pending) {
+                // A response is used once: a page asked for again (a garbled one) is sent again.
+                Some(i) if responses == 0 => Some(self.ahead.remove(i).1),
+                _ => None,
+            };
+            let response = match prefetched {
+                Some(r) => Ok(r),
+                None => self.send_with_lookahead(),
+            };
+            let response = response.map_err(|error| {
                 Some(PagesError::Request {
                     page,
                     error,
@@ -406,6 +435,47 @@ impl Pages<'_> {
                 }
             }
         }
+    }
+
+    /// Sends the pending request; with [`PageOptions::concurrency`] above 1, together with
+    /// the walk's next likely ones (each from its own thread, all through the one client and
+    /// its Pacer), keeping their responses for when the walk asks for them. A guess that fails
+    /// is dropped: the walk will send it again if it does ask for it.
+    fn send_with_lookahead(&mut self) -> Result<http::Response<Vec<u8>>, Error> {
+        let Some(pending) = self.walk.poll_request() else {
+            unreachable!("called with a pending request");
+        };
+        let first = to_http(pending, &self.secrets)?;
+        // Guesses already answered are not asked again; ones the walk went past are dropped.
+        let guesses = self.walk.lookahead(self.prefetch);
+        self.ahead.retain(|(r, _)| guesses.contains(r));
+        let guesses: Vec<PageRequest> = guesses
+            .into_iter()
+            .filter(|g| !self.ahead.iter().any(|(r, _)| r == g))
+            .collect();
+        if guesses.is_empty() {
+            return self.client.send(first);
+        }
+        let client = self.client;
+        let secrets = &self.secrets;
+        let (response, answered) = std::thread::scope(|scope| {
+            let others: Vec<_> = guesses
+                .iter()
+                .map(|g| scope.spawn(move || to_http(g, secrets).and_then(|r| client.send(r))))
+                .collect();
+            let response = client.send(first);
+            let answered: Vec<Option<http::Response<Vec<u8>>>> = others
+                .into_iter()
+                .map(|h| h.join().ok().and_then(Result::ok))
+                .collect();
+            (response, answered)
+        });
+        for (g, r) in guesses.into_iter().zip(answered) {
+            if let Some(r) = r {
+                self.ahead.push((g, r));
+            }
+        }
+        response
     }
 
     /// Saves the walk's checkpoint: the current page has been handed out in full.

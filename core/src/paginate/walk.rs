@@ -631,6 +631,66 @@ impl Walk {
         }
     }
 
+    /// Up to `n` requests the walk will most likely ask for after the pending one, for a
+    /// driver that fetches pages concurrently: the next offsets or page numbers, one page
+    /// size apart, short of a known `total`. Empty for styles whose next position only a
+    /// response tells (cursors, keysets, URLs), before the first page (the style may still be
+    /// detected or switched), and at the end.
+    ///
+    /// Speculation never changes the walk: it still asks for each page with
+    /// [`Walk::poll_request`] and reads responses only through [`Walk::on_page`], in order. A
+    /// driver hands it a prefetched response only when the request it asks for is exactly the
+    /// one prefetched, and otherwise sends the request (a server whose pages are shorter than
+    /// the size asked for makes the guesses miss: they cost requests, never records).
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use paceline::paginate::{PageSpec, RequestTemplate, Walk};
+    ///
+    /// let t = RequestTemplate::get("https://api.example.com/items").unwrap();
+    /// let mut walk = Walk::new(PageSpec::offset("/data", 2).total("/total"), t).unwrap();
+    /// assert!(walk.lookahead(3).is_empty(), "nothing is known before the first page");
+    /// let body = br#"{"data":[{"id":1},{"id":2}],"total":7}"#;
+    /// walk.on_page(StatusCode::OK, &HeaderMap::new(), body).unwrap();
+    /// let ahead: Vec<String> = walk.lookahead(5).iter().map(|r| r.url.to_string()).collect();
+    /// // Offset 2 is pending; 4 and 6 follow; 8 would be past the total.
+    /// assert_eq!(ahead, [
+    ///     "https://api.example.com/items?limit=2&offset=4",
+    ///     "https://api.example.com/items?limit=2&offset=6",
+    /// ]);
+    /// ```
+    pub fn lookahead(&self, n: usize) -> Vec<PageRequest> {
+        let (Some(plan), Some(spec)) = (&self.plan, &self.spec) else {
+            return Vec::new();
+        };
+        if self.pending.is_none() || self.pages == 0 || n == 0 {
+            return Vec::new();
+        }
+        let size = spec.page_size.as_ref().map(|p| p.size).filter(|&s| s > 0);
+        let total = self.last_total;
+        let positions: Vec<Position> = match (&plan.mech, &self.position, size) {
+            (Mech::Offset { .. }, Position::Offset(at), Some(size)) => (1..=n as u64)
+                .map_while(|i| {
+                    let x = at.checked_add(size.checked_mul(i)?)?;
+                    total.is_none_or(|t| x < t).then_some(Position::Offset(x))
+                })
+                .collect(),
+            (Mech::Page { first, .. }, Position::Page(p), size) => (1..=n as u64)
+                .map_while(|i| {
+                    let x = p.checked_add(i)?;
+                    let before = x.saturating_sub(*first);
+                    let within = match (total, size) {
+                        (Some(t), Some(s)) => before.saturating_mul(s) < t,
+                        _ => true,
+                    };
+                    within.then_some(Position::Page(x))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        positions.iter().map(|p| self.request_for(p)).collect()
+    }
+
     /// The request to send now, or `None` when the walk is over ([`Walk::state`] says how).
     /// Asking again before [`Walk::on_page`] gives the same request.
     pub fn poll_request(&self) -> Option<&PageRequest> {
