@@ -63,8 +63,10 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 /// token, URL, keyset or `search_after` values), pages, items and records done, the last
 /// record's key, the first and last `total` seen, the guards' state (the last page's hash, the
 /// run of empty pages), the request template's fingerprint
-/// ([`super::RequestTemplate::fingerprint`]), the recent key hashes (de-duplicating walks only)
-/// and, for auto-detected walks, the detected spec. Never a header value: no secrets.
+/// ([`super::RequestTemplate::fingerprint`]), the recent key hashes (de-duplicating walks only),
+/// the hashes of records the consumer already holds that the walk has not reached yet
+/// ([`super::Walk::already_delivered`], at most [`Checkpoint::MAX_HELD`]) and, for
+/// auto-detected walks, the detected spec. Never a header value: no secrets.
 ///
 /// ```
 /// use paceline::paginate::Checkpoint;
@@ -99,6 +101,10 @@ pub struct Checkpoint {
     pub(crate) fingerprint: u64,
     #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
     pub(crate) recent_keys: Vec<u64>,
+    /// Keys the consumer held past an earlier checkpoint that the walk has not come to yet
+    /// ([`super::Walk::already_delivered`]): still to be dropped when they come.
+    #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
+    pub(crate) held_keys: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) spec: Option<PageSpec>,
 }
@@ -106,6 +112,11 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The longest checkpoint [`Checkpoint::from_bytes`] accepts: 1 MiB.
     pub const MAX_LEN: usize = 1 << 20;
+
+    /// The most keys of records already held ([`super::Walk::already_delivered`]) a
+    /// checkpoint carries (16 bytes each in its JSON); past it a record could be delivered
+    /// twice after a second crash, never lost.
+    pub const MAX_HELD: usize = 16_384;
 
     /// Decodes a checkpoint. A parser: any bytes give a checkpoint or a typed error, never a
     /// panic. The version is read first, so a checkpoint from a newer build is reported as
@@ -272,6 +283,7 @@ mod tests {
             last_total: Some(1003),
             fingerprint: 0x0123_4567_89ab_cdef,
             recent_keys: vec![1, u64::MAX],
+            held_keys: Vec::new(),
             spec: None,
         }
     }

@@ -442,6 +442,8 @@ impl Walk {
         walk.last_key = checkpoint.last_key.clone();
         walk.keys.extend(checkpoint.recent_keys.iter().copied());
         walk.recent.extend(checkpoint.recent_keys.iter().copied());
+        walk.redelivered
+            .extend(checkpoint.held_keys.iter().copied());
         walk.position = checkpoint.next.clone();
         if let Some(h) = walk.position.repeat_hash() {
             walk.seen.insert(h);
@@ -1014,15 +1016,8 @@ impl Walk {
             let mut keys = a.keys.into_iter();
             for r in a.records {
                 let key = keys.next().flatten();
-                if let Some(h) = key
-                    && self.redelivered.remove(&h)
-                {
-                    again += 1;
-                    if dedupe || tracking {
-                        self.keys.insert(h);
-                    }
-                    continue;
-                }
+                // Held by the consumer already: kept track of as delivered, not handed out.
+                let held = key.is_some_and(|h| self.redelivered.remove(&h));
                 match key {
                     Some(h) if !self.keys.insert(h) => {
                         dups += 1;
@@ -1039,6 +1034,10 @@ impl Walk {
                     Some(_) => {}
                     None if tracking => missing += 1,
                     None => {}
+                }
+                if held {
+                    again += 1;
+                    continue;
                 }
                 records.push(r);
             }
@@ -1195,6 +1194,12 @@ impl Walk {
             last_total: self.last_total,
             fingerprint: self.fingerprint,
             recent_keys: self.recent.iter().copied().collect(),
+            held_keys: {
+                let mut held: Vec<u64> = self.redelivered.iter().copied().collect();
+                held.sort_unstable();
+                held.truncate(Checkpoint::MAX_HELD);
+                held
+            },
             spec: if self.auto { self.spec.clone() } else { None },
         }
     }
