@@ -645,6 +645,7 @@ impl Throttle {
                 limit,
                 reset_at: reset_in.map(|d| now.saturating_add(dur_ns(d))),
                 window: window.map(dur_ns),
+                at: now,
             };
             self.learn(r, t, now, name, report);
         }
