@@ -111,3 +111,41 @@ fn a_body_over_the_limit_is_not_retried() {
     assert_eq!(err.attempts().len(), 1);
     assert_eq!(server.received().len(), 1);
 }
+
+/// A 503 whose head asks for `Retry-After: 1` and whose body is cut mid-way: the head still
+/// counts, so the retry waits the second the server asked for (not the 10 ms backoff).
+#[test]
+fn a_cut_body_keeps_the_retry_after_of_its_head() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::time::Instant;
+
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let url = format!("http://{}/items", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut arrived = Vec::new();
+        for reply in [
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 100\r\n\r\n{\"err",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+        ] {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            arrived.push(Instant::now());
+            let mut stream = stream;
+            stream.write_all(reply.as_bytes()).unwrap();
+            // Closing here cuts the 503's body after 5 of its 100 bytes.
+        }
+        arrived
+    });
+    let client = client(exact_backoff(Duration::from_millis(10)));
+    let response = client
+        .send(Request::get(&url).body(Vec::new()).unwrap())
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body(), b"ok");
+    let arrived = server.join().unwrap();
+    support::assert_at_least(arrived[1] - arrived[0], Duration::from_secs(1));
+}

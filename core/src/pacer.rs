@@ -469,28 +469,7 @@ impl Pacer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Finish {
-        let now_ns = self.ns(&now);
-        let mut signal = self.parser.parse(status, headers, now.wall);
-        if !body.is_empty() {
-            self.parser.parse_body(&mut signal, body);
-            if status == StatusCode::TOO_MANY_REQUESTS && contains_any(body, &self.quota_codes) {
-                signal.quota_exhausted = true;
-            }
-        }
-        self.events
-            .extend(signal.warnings.iter().cloned().map(Event::HeaderWarning));
-        let class = classify(&signal);
-        let must_wait = signal.must_wait();
-        let throttled = matches!(class, Class::Throttled | Class::QuotaExhausted);
-        let events = &mut self.events;
-        self.throttle
-            .on_signal(&call.ticket, now_ns, &signal, throttled, &mut |n| {
-                events.push_back(note_event(n))
-            });
-        self.throttle.release(&mut call.ticket);
-        if must_wait > Duration::ZERO || signal.quota_exhausted {
-            self.hold(now.mono, &signal, must_wait);
-        }
+        let (signal, class, must_wait) = self.learn(call, now, status, headers, body);
         let finish = match class {
             Class::Final => {
                 if status.is_success() {
@@ -516,6 +495,97 @@ impl Pacer {
                     now.mono,
                     class,
                     Attempted::Status(status),
+                    true,
+                    server_wait,
+                )
+            }
+        };
+        self.last_signal = signal;
+        self.record_failure(call, &finish);
+        finish
+    }
+
+    /// What a response's head (and body, when at hand) says, learned: the signal parsed, the
+    /// throttle told, the permit released, a pause the server asked for taken.
+    fn learn(
+        &mut self,
+        call: &mut Call,
+        now: Now,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> (Signal, Class, Duration) {
+        let now_ns = self.ns(&now);
+        let mut signal = self.parser.parse(status, headers, now.wall);
+        if !body.is_empty() {
+            self.parser.parse_body(&mut signal, body);
+            if status == StatusCode::TOO_MANY_REQUESTS && contains_any(body, &self.quota_codes) {
+                signal.quota_exhausted = true;
+            }
+        }
+        self.events
+            .extend(signal.warnings.iter().cloned().map(Event::HeaderWarning));
+        let class = classify(&signal);
+        let must_wait = signal.must_wait();
+        let throttled = matches!(class, Class::Throttled | Class::QuotaExhausted);
+        let events = &mut self.events;
+        self.throttle
+            .on_signal(&call.ticket, now_ns, &signal, throttled, &mut |n| {
+                events.push_back(note_event(n))
+            });
+        self.throttle.release(&mut call.ticket);
+        if must_wait > Duration::ZERO || signal.quota_exhausted {
+            self.hold(now.mono, &signal, must_wait);
+        }
+        (signal, class, must_wait)
+    }
+
+    /// After a response's head arrived but its body could not be read (the connection cut
+    /// mid-body, a body over the adapter's size limit): the head still counts — its
+    /// `Retry-After`, the window it reports, a quota it says is spent — and the attempt is
+    /// then decided as the transport error it is, never sooner than the server asked.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant, SystemTime};
+    /// use http::{HeaderMap, HeaderValue, Method, StatusCode};
+    /// use paceline::retry::{TransportError, TransportKind};
+    /// use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
+    ///
+    /// let mut pacer = Pacer::new(PacerConfig::default(), 7);
+    /// let now = Now::new(Instant::now(), SystemTime::now());
+    /// let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+    /// assert_eq!(pacer.poll_send(&mut call, now), Begin::Send);
+    /// let mut head = HeaderMap::new();
+    /// head.insert("retry-after", HeaderValue::from_static("30"));
+    /// let cut = TransportError::after_send(TransportKind::Reset);
+    /// let finish = pacer.on_body_error(&mut call, now, StatusCode::SERVICE_UNAVAILABLE, &head, cut);
+    /// let Finish::RetryAt(at) = finish else { panic!("{finish:?}") };
+    /// assert!(at >= now.mono + Duration::from_secs(30));
+    /// ```
+    pub fn on_body_error(
+        &mut self,
+        call: &mut Call,
+        now: Now,
+        status: StatusCode,
+        headers: &HeaderMap,
+        error: TransportError,
+    ) -> Finish {
+        let (signal, class, must_wait) = self.learn(call, now, status, headers, &[]);
+        let finish = match class {
+            Class::QuotaExhausted => Finish::Fail(Error::QuotaExhausted {
+                resets_in: signal.reset_in.or(signal.retry_after),
+                last: Some(Attempted::Status(status)),
+            }),
+            _ if error.kind == TransportKind::Other => Finish::Fail(Error::Transport(error)),
+            _ => {
+                let server_wait = signal
+                    .retry_after
+                    .or((must_wait > Duration::ZERO).then_some(must_wait));
+                self.decide(
+                    call,
+                    now.mono,
+                    Class::Transport(error.kind),
+                    Attempted::Transport(error),
                     true,
                     server_wait,
                 )

@@ -233,6 +233,17 @@ impl Client {
                         finish => finish,
                     }
                 }
+                Attempt::BodyFailed(now, head, error, detail) => {
+                    attempts.push(AttemptRecord::transport(error, detail));
+                    let finish = self.finish(|p| {
+                        p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
+                    });
+                    call.sent = false;
+                    match finish {
+                        Finish::Done => Finish::Fail(paceline::Error::Transport(error)),
+                        finish => finish,
+                    }
+                }
                 // Dropping `call` unsent gives its permit back.
                 Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
             };
@@ -296,12 +307,11 @@ impl Client {
         match body.with_config().limit(self.body_limit).read_to_vec() {
             Ok(bytes) => Attempt::Response(now, Response::from_parts(head, bytes)),
             Err(e) => {
-                let status = head.status;
-                Attempt::Transport(
-                    clock(),
-                    transport_error(&e),
-                    format!("reading the body of a {} response: {e}", status.as_u16()),
-                )
+                let detail = format!(
+                    "reading the body of a {} response: {e}",
+                    head.status.as_u16()
+                );
+                Attempt::BodyFailed(clock(), head, transport_error(&e), detail)
             }
         }
     }
@@ -389,8 +399,15 @@ fn forward(events: Vec<Event>) {
 enum Attempt {
     /// A complete response, and the time its head arrived.
     Response(Now, Response<Vec<u8>>),
-    /// No complete response.
+    /// No response.
     Transport(Now, paceline::retry::TransportError, String),
+    /// A head whose body could not be read: its headers still count.
+    BodyFailed(
+        Now,
+        http::response::Parts,
+        paceline::retry::TransportError,
+        String,
+    ),
     /// The request cannot be sent.
     Invalid(ureq::Error),
 }
