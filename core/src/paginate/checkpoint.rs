@@ -88,6 +88,9 @@ pub struct Checkpoint {
     /// Consecutive empty pages at the end so far.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) empty_streak: u32,
+    /// Pages in a row identical to the one before (the repeated-page guard).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) repeats: u32,
     /// The hash of the last non-empty page's items (the repeated-page guard).
     #[serde(default, with = "hex_opt", skip_serializing_if = "Option::is_none")]
     pub(crate) last_page: Option<u64>,
@@ -283,6 +286,7 @@ mod tests {
             last_total: Some(1003),
             fingerprint: 0x0123_4567_89ab_cdef,
             recent_keys: vec![1, u64::MAX],
+            repeats: 0,
             held_keys: Vec::new(),
             spec: None,
         }

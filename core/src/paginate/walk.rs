@@ -437,6 +437,7 @@ impl Walk {
         walk.raw_seen = checkpoint.items;
         walk.empty_streak = checkpoint.empty_streak;
         walk.last_items = checkpoint.last_page;
+        walk.repeats = checkpoint.repeats;
         walk.first_total = checkpoint.first_total;
         walk.last_total = checkpoint.last_total;
         walk.last_key = checkpoint.last_key.clone();
@@ -1194,6 +1195,7 @@ impl Walk {
             last_total: self.last_total,
             fingerprint: self.fingerprint,
             recent_keys: self.recent.iter().copied().collect(),
+            repeats: self.repeats,
             held_keys: {
                 let mut held: Vec<u64> = self.redelivered.iter().copied().collect();
                 held.sort_unstable();
