@@ -402,12 +402,11 @@ impl Pacer {
         {
             return Begin::Wait(t);
         }
-        if self.throttle.send_simple(&mut call.ticket, now_ns) {
-            call.attempts += 1;
-            call.started.get_or_insert(now.mono);
-            return Begin::Send;
-        }
-        match self.throttle.admit(&call.ticket, now_ns) {
+        let events = &mut self.events;
+        let admission = self.throttle.send(&mut call.ticket, now_ns, &mut |n| {
+            events.push_back(note_event(n))
+        });
+        match admission {
             Admission::Now => {}
             Admission::At { at, server } => {
                 let wait = Duration::from_nanos(at - now_ns);
@@ -430,10 +429,6 @@ impl Pacer {
                 return Begin::Reject(Error::CostTooHigh { cost, capacity });
             }
         }
-        let events = &mut self.events;
-        self.throttle.commit(&mut call.ticket, now_ns, &mut |n| {
-            events.push_back(note_event(n))
-        });
         call.attempts += 1;
         call.started.get_or_insert(now.mono);
         Begin::Send

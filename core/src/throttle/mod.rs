@@ -370,13 +370,32 @@ impl Throttle {
         }
     }
 
+    /// Whether a request may go now; if it may, it is charged ([`Throttle::commit`]) and
+    /// holds its permit. The common case takes one pass ([`Throttle::send_simple`]).
+    #[inline]
+    pub(crate) fn send(
+        &mut self,
+        t: &mut Ticket,
+        now: u64,
+        notes: &mut impl FnMut(Note),
+    ) -> Admission {
+        if self.send_simple(t, now) {
+            return Admission::Now;
+        }
+        let admission = self.admit(t, now);
+        if admission == Admission::Now {
+            self.commit(t, now, notes);
+        }
+        admission
+    }
+
     /// The common case in one pass: one unit of foreground work, with no consumer share, on a
     /// route with no server window, pause or adaptive limit, a permit free, every gate open
     /// and every quota quiet ([`Quota::quiet`]). Then it is sent: exactly what
     /// [`Throttle::admit`] followed by [`Throttle::commit`] would do, with each bucket read and
     /// written once. Otherwise nothing changes and `false` sends the caller the general way.
     #[inline]
-    pub(crate) fn send_simple(&mut self, t: &mut Ticket, now: u64) -> bool {
+    fn send_simple(&mut self, t: &mut Ticket, now: u64) -> bool {
         let route = &mut self.routes[usize::from(t.route)];
         let simple = t.cost == 1
             && t.priority == Priority::Foreground
@@ -411,12 +430,18 @@ impl Throttle {
         for q in &mut self.quotas {
             q.take_one(now);
         }
+        self.take_permit(t);
+        true
+    }
+
+    /// The request is in flight, holding a permit under a concurrency limit.
+    #[inline]
+    fn take_permit(&mut self, t: &mut Ticket) {
         if !t.permit && self.cfg.concurrency.is_some() {
             self.in_flight += 1;
             t.permit = true;
         }
         t.in_flight = true;
-        true
     }
 
     /// Whether, and when, a request may go. Does not change state.
@@ -542,11 +567,7 @@ impl Throttle {
                 notes(Note::QuotaThreshold { index, fraction });
             }
         }
-        if !t.permit && self.cfg.concurrency.is_some() {
-            self.in_flight += 1;
-            t.permit = true;
-        }
-        t.in_flight = true;
+        self.take_permit(t);
     }
 
     /// The request is over (answered, failed or abandoned): its permit goes back.
