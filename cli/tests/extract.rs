@@ -83,13 +83,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The ids in the file, in its order.
+fn ids_in_order(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+            v["id"].as_u64().unwrap()
+        })
+        .collect()
+}
+
 /// Each id in the file, with how many times it appears.
 fn ids(path: &Path) -> HashMap<u64, u32> {
     let mut seen = HashMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
-        *seen.entry(v["id"].as_u64().unwrap()).or_insert(0) += 1;
+    for id in ids_in_order(path) {
+        *seen.entry(id).or_insert(0) += 1;
     }
     seen
 }
@@ -219,15 +230,7 @@ fn concurrent_offset_pages_are_written_in_order_and_resume_exactly() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_exactly_once(&out, &live.truth());
     // In the list's order: a frozen offset list is read as it stands.
-    let written: Vec<u64> = std::fs::read_to_string(&out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let written = ids_in_order(&out);
     let mut sorted = written.clone();
     sorted.sort_unstable();
     assert_eq!(written, sorted);

@@ -271,6 +271,14 @@ fn since(epoch: Instant, t: Instant) -> u64 {
         .saturating_add(u64::from(d.subsec_nanos()))
 }
 
+/// The failure of a request answered by a spent quota.
+fn quota_spent(signal: &Signal, status: StatusCode) -> Error {
+    Error::QuotaExhausted {
+        resets_in: signal.reset_in.or(signal.retry_after),
+        last: Some(Attempted::Status(status)),
+    }
+}
+
 /// The composition a caller holds: one per API (or per key). See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -464,7 +472,7 @@ impl Pacer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Finish {
-        let (signal, class, must_wait) = self.learn(call, now, status, headers, body);
+        let (signal, class, server_wait) = self.learn(call, now, status, headers, body);
         let finish = match class {
             Class::Final => {
                 if status.is_success() {
@@ -477,23 +485,15 @@ impl Pacer {
                 }
                 Finish::Done
             }
-            Class::QuotaExhausted => Finish::Fail(Error::QuotaExhausted {
-                resets_in: signal.reset_in.or(signal.retry_after),
-                last: Some(Attempted::Status(status)),
-            }),
-            _ => {
-                let server_wait = signal
-                    .retry_after
-                    .or((must_wait > Duration::ZERO).then_some(must_wait));
-                self.decide(
-                    call,
-                    now.mono,
-                    class,
-                    Attempted::Status(status),
-                    true,
-                    server_wait,
-                )
-            }
+            Class::QuotaExhausted => Finish::Fail(quota_spent(&signal, status)),
+            _ => self.decide(
+                call,
+                now.mono,
+                class,
+                Attempted::Status(status),
+                true,
+                server_wait,
+            ),
         };
         self.last_signal = signal;
         self.record_failure(call, &finish);
@@ -501,7 +501,8 @@ impl Pacer {
     }
 
     /// What a response's head (and body, when at hand) says, learned: the signal parsed, the
-    /// throttle told, the permit released, a pause the server asked for taken.
+    /// throttle told, the permit released, a pause the server asked for taken. Returns the
+    /// signal, its class, and how long the server asked to wait, if it did.
     fn learn(
         &mut self,
         call: &mut Call,
@@ -509,7 +510,7 @@ impl Pacer {
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> (Signal, Class, Duration) {
+    ) -> (Signal, Class, Option<Duration>) {
         let now_ns = self.ns(&now);
         let mut signal = self.parser.parse(status, headers, now.wall);
         if !body.is_empty() {
@@ -532,7 +533,10 @@ impl Pacer {
         if must_wait > Duration::ZERO || signal.quota_exhausted {
             self.hold(now.mono, &signal, must_wait);
         }
-        (signal, class, must_wait)
+        let server_wait = signal
+            .retry_after
+            .or((must_wait > Duration::ZERO).then_some(must_wait));
+        (signal, class, server_wait)
     }
 
     /// After a response's head arrived but its body could not be read (the connection cut
@@ -565,26 +569,18 @@ impl Pacer {
         headers: &HeaderMap,
         error: TransportError,
     ) -> Finish {
-        let (signal, class, must_wait) = self.learn(call, now, status, headers, &[]);
+        let (signal, class, server_wait) = self.learn(call, now, status, headers, &[]);
         let finish = match class {
-            Class::QuotaExhausted => Finish::Fail(Error::QuotaExhausted {
-                resets_in: signal.reset_in.or(signal.retry_after),
-                last: Some(Attempted::Status(status)),
-            }),
+            Class::QuotaExhausted => Finish::Fail(quota_spent(&signal, status)),
             _ if error.kind == TransportKind::Other => Finish::Fail(Error::Transport(error)),
-            _ => {
-                let server_wait = signal
-                    .retry_after
-                    .or((must_wait > Duration::ZERO).then_some(must_wait));
-                self.decide(
-                    call,
-                    now.mono,
-                    Class::Transport(error.kind),
-                    Attempted::Transport(error),
-                    true,
-                    server_wait,
-                )
-            }
+            _ => self.decide(
+                call,
+                now.mono,
+                Class::Transport(error.kind),
+                Attempted::Transport(error),
+                true,
+                server_wait,
+            ),
         };
         self.last_signal = signal;
         self.record_failure(call, &finish);

@@ -395,7 +395,8 @@ impl Pages<'_> {
             };
             let response = match prefetched {
                 Some(r) => Ok(r),
-                None => self.send_with_lookahead(),
+                None => to_http(pending, &self.secrets)
+                    .and_then(|request| self.send_with_lookahead(request)),
             };
             let response = response.map_err(|error| {
                 Some(PagesError::Request {
@@ -437,15 +438,14 @@ impl Pages<'_> {
         }
     }
 
-    /// Sends the pending request; with [`PageOptions::concurrency`] above 1, together with
+    /// Sends the pending request (`first`); with [`PageOptions::concurrency`] above 1, together with
     /// the walk's next likely ones (each from its own thread, all through the one client and
     /// its Pacer), keeping their responses for when the walk asks for them. A guess that fails
     /// is dropped: the walk will send it again if it does ask for it.
-    fn send_with_lookahead(&mut self) -> Result<http::Response<Vec<u8>>, Error> {
-        let Some(pending) = self.walk.poll_request() else {
-            unreachable!("called with a pending request");
-        };
-        let first = to_http(pending, &self.secrets)?;
+    fn send_with_lookahead(
+        &mut self,
+        first: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
         // Guesses already answered are not asked again; ones the walk went past are dropped.
         let guesses = self.walk.lookahead(self.prefetch);
         self.ahead.retain(|(r, _)| guesses.contains(r));
