@@ -234,7 +234,7 @@ impl Client {
 /// they are).
 ///
 /// Memory: one page body at a time (the records share it; see [`Record`]) and the [`Walk`]'s
-/// state: a few counters, plus an 8-byte hash per cursor or URL used (its loop guard) and, for
+/// state: a few counters, plus a 16-byte hash per cursor or URL used (its loop guard) and, for
 /// offset walks with a key or de-duplicating walks, per key. Measured with
 /// `examples/page_rss.rs`: peak RSS 4.4 MB walking 100,000 records and 4.5 MB walking
 /// 1,000,000, in pages of 100.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::error::CheckpointError;
-use super::fnv::Fnv;
+use super::hash::Hasher;
 use super::spec::{PageSpec, StyleKind};
 
 /// Where the next request starts. Cursors, page tokens and Relay end cursors are all
@@ -32,8 +32,8 @@ pub enum Position {
 impl Position {
     /// A hash identifying this position among those a walk has used (cursors, URLs and keys
     /// only: offsets and pages never repeat).
-    pub(crate) fn repeat_hash(&self) -> Option<u64> {
-        let mut h = Fnv::new();
+    pub(crate) fn repeat_hash(&self) -> Option<u128> {
+        let mut h = Hasher::new();
         match self {
             Position::Cursor(c) => h.write(b"c").write(c.as_bytes()),
             Position::Url(u) => h.write(b"u").write(u.as_bytes()),
@@ -46,8 +46,12 @@ impl Position {
     }
 }
 
-/// The checkpoint format version this build writes and reads.
-pub const CHECKPOINT_VERSION: u32 = 1;
+/// The checkpoint format version this build writes. It also reads version 1 (written before
+/// hashes became 128-bit SipHash): its position and counters resume as they are, its template
+/// fingerprint is checked the old way, and one that carries record-key hashes (a de-duplicating
+/// walk, or records held past a crash) is refused with [`CheckpointError::Outdated`], never
+/// misread.
+pub const CHECKPOINT_VERSION: u32 = 2;
 
 /// A walk's progress, taken with [`super::Walk::checkpoint`] after a page's records were
 /// delivered, and given to [`super::Walk::resume`]: a small versioned record that survives a
@@ -93,7 +97,7 @@ pub struct Checkpoint {
     pub(crate) repeats: u32,
     /// The hash of the last non-empty page's items (the repeated-page guard).
     #[serde(default, with = "hex_opt", skip_serializing_if = "Option::is_none")]
-    pub(crate) last_page: Option<u64>,
+    pub(crate) last_page: Option<u128>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) last_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,12 +106,15 @@ pub struct Checkpoint {
     pub(crate) last_total: Option<u64>,
     #[serde(with = "hex_u64")]
     pub(crate) fingerprint: u64,
+    /// The fingerprint is version 1's (FNV-1a 64): a version 1 checkpoint read by this build.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub(crate) legacy_fingerprint: bool,
     #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
-    pub(crate) recent_keys: Vec<u64>,
+    pub(crate) recent_keys: Vec<u128>,
     /// Keys the consumer held past an earlier checkpoint that the walk has not come to yet
     /// ([`super::Walk::already_delivered`]): still to be dropped when they come.
     #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
-    pub(crate) held_keys: Vec<u64>,
+    pub(crate) held_keys: Vec<u128>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) spec: Option<PageSpec>,
 }
@@ -117,7 +124,7 @@ impl Checkpoint {
     pub const MAX_LEN: usize = 1 << 20;
 
     /// The most keys of records already held ([`super::Walk::already_delivered`]) a
-    /// checkpoint carries (16 bytes each in its JSON); past it a record could be delivered
+    /// checkpoint carries (32 hex digits each in its JSON); past it a record could be delivered
     /// twice after a second crash, never lost.
     pub const MAX_HELD: usize = 16_384;
 
@@ -137,10 +144,39 @@ impl Checkpoint {
         }
         let peek: Peek =
             serde_json::from_slice(bytes).map_err(|_| CheckpointError::NotACheckpoint)?;
-        if peek.version != CHECKPOINT_VERSION {
-            return Err(CheckpointError::UnknownVersion(peek.version));
+        match peek.version {
+            CHECKPOINT_VERSION => {
+                serde_json::from_slice(bytes).map_err(|e| CheckpointError::Invalid(e.to_string()))
+            }
+            1 => Self::from_version_1(bytes),
+            v => Err(CheckpointError::UnknownVersion(v)),
         }
-        serde_json::from_slice(bytes).map_err(|e| CheckpointError::Invalid(e.to_string()))
+    }
+
+    /// Reads a version 1 checkpoint: the same fields, with 64-bit FNV hashes. The page hash
+    /// is dropped (the repeated-page guard starts afresh), the fingerprint is kept and marked
+    /// as the old kind; record-key hashes cannot be carried over.
+    fn from_version_1(bytes: &[u8]) -> Result<Checkpoint, CheckpointError> {
+        let mut v: serde_json::Map<String, Value> =
+            serde_json::from_slice(bytes).map_err(|e| CheckpointError::Invalid(e.to_string()))?;
+        for field in ["recent_keys", "held_keys"] {
+            if v.get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+            {
+                return Err(CheckpointError::Outdated {
+                    version: 1,
+                    why: "it holds hashes of record keys, which this version computes \
+                          differently (128-bit SipHash, not FNV); start over without \
+                          resuming, or finish the run with the paceline that wrote it",
+                });
+            }
+        }
+        v.remove("last_page");
+        v.insert("version".into(), CHECKPOINT_VERSION.into());
+        v.insert("legacy_fingerprint".into(), true.into());
+        serde_json::from_value(Value::Object(v))
+            .map_err(|e| CheckpointError::Invalid(e.to_string()))
     }
 
     /// Encodes the checkpoint as compact JSON (deterministic: same checkpoint, same bytes).
@@ -204,19 +240,26 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// An optional `u64` as 16 lower-case hex digits.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// An optional `u128` as 32 lower-case hex digits.
 mod hex_opt {
     use super::*;
 
-    pub(super) fn serialize<S: Serializer>(v: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &Option<u128>, s: S) -> Result<S::Ok, S::Error> {
         match v {
-            Some(v) => super::hex_u64::serialize(v, s),
+            Some(v) => s.serialize_str(&format!("{v:032x}")),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        super::hex_u64::deserialize(d).map(Some)
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u128>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        super::hex_keys::parse(&s)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("expected 32 hex digits"))
     }
 }
 
@@ -241,29 +284,36 @@ mod hex_u64 {
     }
 }
 
-/// Key hashes as one string of 16 hex digits each: compact, and one value to validate.
+/// Key hashes as one string of 32 hex digits each: compact, and one value to validate.
 mod hex_keys {
     use super::*;
 
-    pub(super) fn serialize<S: Serializer>(v: &[u64], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(v.len() * 16);
+    pub(super) fn serialize<S: Serializer>(v: &[u128], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(v.len() * 32);
         for k in v {
-            out.push_str(&format!("{k:016x}"));
+            out.push_str(&format!("{k:032x}"));
         }
         s.serialize_str(&out)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u128>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        if s.len() % 16 != 0 || !s.is_ascii() {
-            return Err(serde::de::Error::custom("expected groups of 16 hex digits"));
+        if s.len() % 32 != 0 || !s.is_ascii() {
+            return Err(serde::de::Error::custom("expected groups of 32 hex digits"));
         }
-        (0..s.len() / 16)
+        (0..s.len() / 32)
             .map(|i| {
-                super::hex_u64::parse(&s[i * 16..i * 16 + 16])
+                parse(&s[i * 32..i * 32 + 32])
                     .ok_or_else(|| serde::de::Error::custom("expected hex digits"))
             })
             .collect()
+    }
+
+    pub(super) fn parse(s: &str) -> Option<u128> {
+        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u128::from_str_radix(s, 16).ok()
     }
 }
 
@@ -273,7 +323,7 @@ mod tests {
 
     fn sample() -> Checkpoint {
         Checkpoint {
-            version: 1,
+            version: 2,
             style: StyleKind::Offset,
             next: Position::Offset(200),
             pages: 2,
@@ -285,7 +335,8 @@ mod tests {
             first_total: Some(1000),
             last_total: Some(1003),
             fingerprint: 0x0123_4567_89ab_cdef,
-            recent_keys: vec![1, u64::MAX],
+            legacy_fingerprint: false,
+            recent_keys: vec![1, u128::MAX],
             repeats: 0,
             held_keys: Vec::new(),
             spec: None,
@@ -298,9 +349,29 @@ mod tests {
         let bytes = cp.to_bytes();
         assert_eq!(
             String::from_utf8(bytes.clone()).unwrap(),
-            r#"{"version":1,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"items":200,"last_page":"000000000000feed","last_key":"rec-199","first_total":1000,"last_total":1003,"fingerprint":"0123456789abcdef","recent_keys":"0000000000000001ffffffffffffffff"}"#
+            r#"{"version":2,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"items":200,"last_page":"0000000000000000000000000000feed","last_key":"rec-199","first_total":1000,"last_total":1003,"fingerprint":"0123456789abcdef","recent_keys":"00000000000000000000000000000001ffffffffffffffffffffffffffffffff"}"#
         );
         assert_eq!(Checkpoint::from_bytes(&bytes).unwrap(), cp);
+    }
+
+    #[test]
+    fn version_1_checkpoints_resume_or_are_refused() {
+        let v1 = br#"{"version":1,"style":"offset","next":{"at":"offset","value":200},"pages":2,"records":198,"items":200,"last_page":"000000000000feed","fingerprint":"0123456789abcdef"}"#;
+        let cp = Checkpoint::from_bytes(v1).unwrap();
+        assert!(cp.legacy_fingerprint);
+        assert_eq!(
+            (cp.version, &cp.next, cp.last_page, cp.records),
+            (2, &Position::Offset(200), None, 198)
+        );
+        // Written again, it says which fingerprint it holds.
+        assert_eq!(Checkpoint::from_bytes(&cp.to_bytes()).unwrap(), cp);
+        let with_keys = String::from_utf8(v1.to_vec()).unwrap().replace(
+            r#""fingerprint""#,
+            r#""recent_keys":"0000000000000001","fingerprint""#,
+        );
+        let err = Checkpoint::from_bytes(with_keys.as_bytes()).unwrap_err();
+        assert!(matches!(err, CheckpointError::Outdated { version: 1, .. }));
+        assert!(err.to_string().contains("start over"), "{err}");
     }
 
     #[test]
@@ -314,9 +385,13 @@ mod tests {
             Err(CheckpointError::NotACheckpoint)
         );
         assert_eq!(
-            Checkpoint::from_bytes(br#"{"version":2}"#),
-            Err(CheckpointError::UnknownVersion(2))
+            Checkpoint::from_bytes(br#"{"version":3}"#),
+            Err(CheckpointError::UnknownVersion(3))
         );
+        assert!(matches!(
+            Checkpoint::from_bytes(br#"{"version":2}"#),
+            Err(CheckpointError::Invalid(_))
+        ));
         assert!(matches!(
             Checkpoint::from_bytes(br#"{"version":1}"#),
             Err(CheckpointError::Invalid(_))

@@ -299,6 +299,13 @@ pub enum CheckpointError {
     UnknownVersion(u32),
     /// A known version with fields missing or of the wrong shape.
     Invalid(String),
+    /// An older version this build reads, but not this one of it.
+    Outdated {
+        /// Its version.
+        version: u32,
+        /// Why it cannot be resumed, and what to do.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for CheckpointError {
@@ -310,6 +317,9 @@ impl fmt::Display for CheckpointError {
             CheckpointError::NotACheckpoint => f.write_str("not a checkpoint"),
             CheckpointError::UnknownVersion(v) => write!(f, "unknown checkpoint version {v}"),
             CheckpointError::Invalid(e) => write!(f, "invalid checkpoint: {e}"),
+            CheckpointError::Outdated { version, why } => {
+                write!(f, "checkpoint format {version} cannot be resumed: {why}")
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::fnv::Fnv;
+use super::hash::Hasher;
 use super::pointer::{Pointer, parse_index};
 
 /// Why a response body is not a JSON document.
@@ -310,8 +310,8 @@ pub(crate) fn scalar(text: &str) -> Scalar<'_> {
 
 /// A record key's hash: the same key written the same way hashes the same (`"7"` and `7` are
 /// different keys; so are `1` and `1.0`). `null` is no key.
-pub(crate) fn key_hash(value: &str) -> Option<u64> {
-    let mut h = Fnv::new();
+pub(crate) fn key_hash(value: &str) -> Option<u128> {
+    let mut h = Hasher::new();
     match scalar(value) {
         Scalar::Null => return None,
         Scalar::Bool(b) => h.write(if b { b"b1" } else { b"b0" }),

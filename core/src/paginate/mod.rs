@@ -5,7 +5,7 @@
 //! ([`Walk::poll_request`]), reads the response you give it ([`Walk::on_page`]) and hands back
 //! the page's records as byte ranges of *your* body (nothing is copied or kept: a walk over a
 //! million records holds a few counters, the hashes of the cursors it used and, when
-//! de-duplicating, 8 bytes per key). Same inputs, same requests and records, byte for byte.
+//! de-duplicating, 16 bytes per key). Same inputs, same requests and records, byte for byte.
 //!
 //! ```text
 //!   Walk::new(spec, template) ─┐        Walk::resume(spec, template, checkpoint) ─┐
@@ -94,7 +94,7 @@ mod batch;
 mod checkpoint;
 mod detect;
 mod error;
-mod fnv;
+mod hash;
 mod json;
 mod link;
 mod pointer;

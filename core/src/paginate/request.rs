@@ -6,7 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::error::SpecError;
-use super::fnv::Fnv;
+use super::hash::{Hasher, legacy_fingerprint};
 use super::pointer::{Pointer, parse_index};
 use super::spec::Param;
 
@@ -72,21 +72,37 @@ impl RequestTemplate {
         self
     }
 
-    /// A stable 64-bit fingerprint of the method, URL and body: FNV-1a 64 over
-    /// `METHOD "\n" URL "\n" ("-" | "+" BODY)`. Headers are left out on purpose (they hold
-    /// secrets, and rotating a token must not invalidate a checkpoint). Not cryptographic: it
-    /// tells "a different request" from "the same request", nothing more.
+    /// A stable 64-bit fingerprint of the method, URL and body: the low 64 bits of the
+    /// walk's SipHash-1-3 128 over `METHOD "\n" URL "\n" ("-" | "+" BODY)`. Headers are left
+    /// out on purpose (they hold secrets, and rotating a token must not invalidate a
+    /// checkpoint). Not cryptographic: it tells "a different request" from "the same request",
+    /// nothing more.
     pub fn fingerprint(&self) -> u64 {
-        let mut h = Fnv::new();
-        h.write(self.method.as_str().as_bytes())
-            .write(b"\n")
-            .write(self.url.as_str().as_bytes())
-            .write(b"\n");
-        match &self.body {
-            None => h.write(b"-"),
-            Some(b) => h.write(b"+").write(b),
+        let mut h = Hasher::new();
+        for piece in self.fingerprint_pieces() {
+            h.write(piece);
+        }
+        h.finish() as u64
+    }
+
+    /// The fingerprint checkpoints of version 1 carry (FNV-1a 64 over the same bytes).
+    pub(crate) fn legacy_fingerprint(&self) -> u64 {
+        legacy_fingerprint(&self.fingerprint_pieces())
+    }
+
+    fn fingerprint_pieces(&self) -> [&[u8]; 6] {
+        let (mark, body): (&[u8], &[u8]) = match &self.body {
+            None => (b"-", b""),
+            Some(b) => (b"+", b),
         };
-        h.finish()
+        [
+            self.method.as_str().as_bytes(),
+            b"\n",
+            self.url.as_str().as_bytes(),
+            b"\n",
+            mark,
+            body,
+        ]
     }
 }
 
@@ -232,11 +248,14 @@ mod tests {
         let c = a.clone().body(b"{}".to_vec());
         assert_ne!(a.fingerprint(), c.fingerprint());
         // Pinned: checkpoints written by one build are read by the next.
-        assert_eq!(a.fingerprint(), {
-            let mut h = Fnv::new();
-            h.write(b"GET\nhttps://x.test/l\n-");
-            h.finish()
-        });
+        assert_eq!(
+            a.fingerprint(),
+            Hasher::new().write(b"GET\nhttps://x.test/l\n-").finish() as u64
+        );
+        assert_eq!(
+            a.legacy_fingerprint(),
+            legacy_fingerprint(&[b"GET\nhttps://x.test/l\n-"])
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! A set of 64-bit hashes that costs 8 bytes an entry: a sorted vector, plus a small table of
+//! A set of 128-bit hashes that costs 16 bytes an entry: a sorted vector, plus a small table of
 //! recent entries merged into it now and then.
 //!
-//! A `HashSet<u64>` spends 9 to 18 bytes an entry on slack and control bytes; a walk over a
+//! A `HashSet<u128>` spends 17 to 34 bytes an entry on slack and control bytes; a walk over a
 //! million records that de-duplicates keeps a million of them. Here the bulk is a sorted
-//! `Vec<u64>` sized exactly (binary search to look up), and new entries go to a table of at
+//! `Vec<u128>` sized exactly (binary search to look up), and new entries go to a table of at
 //! most [`FRESH`] before being merged in (amortised `O(1)` per insert: a merge moves the whole
 //! vector once every [`FRESH`] inserts).
 
@@ -12,21 +12,21 @@ use std::collections::HashSet;
 /// Entries held in the table before a merge.
 const FRESH: usize = 4096;
 
-/// A set of `u64` hashes at 8 bytes an entry (plus a constant).
+/// A set of `u128` hashes at 16 bytes an entry (plus a constant).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Seen {
-    sorted: Vec<u64>,
-    fresh: HashSet<u64>,
+    sorted: Vec<u128>,
+    fresh: HashSet<u128>,
 }
 
 impl Seen {
     /// Whether `h` is in the set.
-    pub(crate) fn contains(&self, h: &u64) -> bool {
+    pub(crate) fn contains(&self, h: &u128) -> bool {
         self.fresh.contains(h) || self.sorted.binary_search(h).is_ok()
     }
 
     /// Adds `h`; `false` if it was there already (as `HashSet::insert`).
-    pub(crate) fn insert(&mut self, h: u64) -> bool {
+    pub(crate) fn insert(&mut self, h: u128) -> bool {
         if self.contains(&h) {
             return false;
         }
@@ -38,7 +38,7 @@ impl Seen {
     }
 
     fn merge(&mut self) {
-        let mut fresh: Vec<u64> = self.fresh.drain().collect();
+        let mut fresh: Vec<u128> = self.fresh.drain().collect();
         fresh.sort_unstable();
         let mut merged = Vec::with_capacity(self.sorted.len() + fresh.len());
         let (mut a, mut b) = (self.sorted.iter().peekable(), fresh.iter().peekable());
@@ -69,8 +69,8 @@ impl Seen {
     }
 }
 
-impl Extend<u64> for Seen {
-    fn extend<I: IntoIterator<Item = u64>>(&mut self, iter: I) {
+impl Extend<u128> for Seen {
+    fn extend<I: IntoIterator<Item = u128>>(&mut self, iter: I) {
         for h in iter {
             self.insert(h);
         }
@@ -90,12 +90,12 @@ mod tests {
             // Many values, so that several merges happen; `spread` varies how many repeat.
             let k = u64::from(spread % 7) + 1;
             for (i, v) in values.iter().cycle().take(values.len() * 40).enumerate() {
-                let h = u64::from(*v) * k + (i as u64 % 3);
+                let h = u128::from(*v) * u128::from(k) + (i as u128 % 3);
                 if seen.insert(h) != reference.insert(h) || seen.len() != reference.len() {
                     return false;
                 }
             }
-            reference.iter().all(|h| seen.contains(h)) && !seen.contains(&u64::MAX)
+            reference.iter().all(|h| seen.contains(h)) && !seen.contains(&u128::MAX)
         }
         quickcheck::QuickCheck::new()
             .tests(100)
@@ -103,10 +103,10 @@ mod tests {
     }
 
     #[test]
-    fn eight_bytes_an_entry() {
+    fn sixteen_bytes_an_entry() {
         let mut seen = Seen::default();
-        for h in 0..100_000u64 {
-            seen.insert(h.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        for h in 0..100_000u128 {
+            seen.insert(h.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834));
         }
         assert_eq!(seen.len(), 100_000);
         assert!(

@@ -46,7 +46,7 @@ pub struct PageSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<Pointer>,
     /// Drop records whose key was already delivered (needs [`PageSpec::key`]). Memory: one
-    /// 8-byte hash per distinct key (a sorted vector, exactly 8 bytes an entry, plus a
+    /// 16-byte hash per distinct key (a sorted vector, exactly 16 bytes an entry, plus a
     /// constant 4,096-entry table of recent ones), kept by offset and page walks even without
     /// this flag, to report drift; cursor,
     /// keyset, link, token and Relay walks keep none unless this is on. Default `false`.
@@ -338,7 +338,7 @@ pub struct Guards {
     pub credential_headers: Vec<String>,
     /// With [`PageSpec::dedupe`], how many of the last keys delivered a checkpoint carries, so
     /// a resumed walk still filters the records an offset shift brings back. Default 1,024
-    /// (8 KiB of hashes; covers a shift of ten pages of 100).
+    /// (16 KiB of hashes; covers a shift of ten pages of 100).
     pub resume_window: usize,
 }
 

@@ -12,7 +12,7 @@ use url::{Origin, Url};
 
 use super::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
 use super::error::{GuardError, PageError, ResumeError, SpecError};
-use super::fnv::Fnv;
+use super::hash::Hasher;
 use super::json::{self, Items, Scalar};
 use super::link::{find_rel, links_in};
 use super::pointer::Pointer;
@@ -316,9 +316,9 @@ impl Plan {
 struct Assessment {
     switched: bool,
     records: Vec<Range<usize>>,
-    keys: Vec<Option<u64>>,
+    keys: Vec<Option<u128>>,
     count: u64,
-    items_hash: Option<u64>,
+    items_hash: Option<u128>,
     total: Option<u64>,
     last_key: Option<String>,
     /// The next position, when one was found (even if a guard then refuses it).
@@ -348,14 +348,14 @@ pub struct Walk {
     records: u64,
     raw_seen: u64,
     empty_streak: u32,
-    last_items: Option<u64>,
+    last_items: Option<u128>,
     /// Pages in a row identical to the one before.
     repeats: u32,
     seen: Seen,
     keys: Seen,
-    recent: VecDeque<u64>,
+    recent: VecDeque<u128>,
     /// Keys of records the consumer holds beyond the checkpoint ([`Walk::already_delivered`]).
-    redelivered: HashSet<u64>,
+    redelivered: HashSet<u128>,
     first_total: Option<u64>,
     last_total: Option<u64>,
     last_key: Option<String>,
@@ -400,7 +400,11 @@ impl Walk {
         let spec = spec
             .or_else(|| checkpoint.spec.clone())
             .ok_or(ResumeError::NoSpec)?;
-        let expected = template.fingerprint();
+        let expected = if checkpoint.legacy_fingerprint {
+            template.legacy_fingerprint()
+        } else {
+            template.fingerprint()
+        };
         if expected != checkpoint.fingerprint {
             return Err(ResumeError::FingerprintMismatch {
                 expected,
@@ -828,9 +832,9 @@ impl Walk {
                 _ => truncate(v, 256),
             });
         let items_hash = (count > 0).then(|| {
-            let mut h = Fnv::new();
+            let mut h = Hasher::new();
             for item in items {
-                h.write_words(item.get().as_bytes()).write(b",");
+                h.piece(item.get().as_bytes());
             }
             h.finish()
         });
@@ -953,7 +957,7 @@ impl Walk {
         })
     }
 
-    fn guards_repeat(&self, items_hash: Option<u64>) -> bool {
+    fn guards_repeat(&self, items_hash: Option<u128>) -> bool {
         items_hash.is_some() && items_hash == self.last_items
     }
 
@@ -1194,10 +1198,11 @@ impl Walk {
             first_total: self.first_total,
             last_total: self.last_total,
             fingerprint: self.fingerprint,
+            legacy_fingerprint: false,
             recent_keys: self.recent.iter().copied().collect(),
             repeats: self.repeats,
             held_keys: {
-                let mut held: Vec<u64> = self.redelivered.iter().copied().collect();
+                let mut held: Vec<u128> = self.redelivered.iter().copied().collect();
                 held.sort_unstable();
                 held.truncate(Checkpoint::MAX_HELD);
                 held
