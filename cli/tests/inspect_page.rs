@@ -92,7 +92,19 @@ fn github_link_pages() {
     assert!(w[0].starts_with("detected style link"), "{w:?}");
     // Exactly these keys, printed in this order.
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["end", "items", "next", "style", "warnings"]);
+    assert_eq!(
+        keys,
+        [
+            "end",
+            "end_detail",
+            "end_reason",
+            "items",
+            "next",
+            "probe",
+            "style",
+            "warnings"
+        ]
+    );
     let out = run(&["inspect", "page", "--url", url], GITHUB_PAGE_3.as_bytes());
     let text = String::from_utf8(out.stdout).unwrap();
     let at: Vec<usize> = [

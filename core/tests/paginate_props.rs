@@ -272,7 +272,7 @@ fn uninterrupted(s: &Scenario) -> (Vec<u64>, HashSet<u64>, bool) {
     let deleted = s.ops[..server.served.min(s.ops.len())]
         .iter()
         .any(|op| matches!(op, Op::Delete(_)));
-    let complete = *walk.state() == WalkState::Complete;
+    let complete = matches!(walk.state(), WalkState::Complete(_));
     let must = s.kind.drift_free() || (complete && !deleted);
     (out, initial.intersection(&end).copied().collect(), must)
 }
@@ -408,6 +408,8 @@ fn hostile_spec(style: u8, max_pages: u64) -> PageSpec {
             Style::Token {
                 next: Pointer::from_static("/next"),
                 param: Param::query("t"),
+                has_more: None,
+                done: None,
             },
             "/data",
         ),

@@ -189,8 +189,13 @@ fn snapshot_auto_detection_of_vendor_bodies() {
     ];
     let mut out = String::new();
     for (name, body) in bodies {
-        let spec = PageSpec::detect(&HeaderMap::new(), body.to_string().as_bytes()).unwrap();
-        writeln!(out, "{name}: {}", serde_json::to_string(&spec).unwrap()).unwrap();
+        let template = RequestTemplate::get("https://api.test/v1/list").unwrap();
+        let d =
+            PageSpec::detect(&template, &HeaderMap::new(), body.to_string().as_bytes()).unwrap();
+        writeln!(out, "{name}: {}", serde_json::to_string(&d.spec).unwrap()).unwrap();
+        if let Some(end) = d.end {
+            writeln!(out, "  ends: {end}").unwrap();
+        }
     }
     insta::assert_snapshot!(out);
 }

@@ -4,8 +4,9 @@
 use http::header::{AUTHORIZATION, LINK};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use paceline::paginate::{
-    After, Checkpoint, GuardError, Guards, PageError, PageEvent, PageRequest, PageSpec, Param,
-    Pointer, Position, RequestTemplate, ResumeError, Style, StyleKind, Walk, WalkState,
+    After, Checkpoint, EndReason, GuardError, Guards, PageError, PageEvent, PageRequest, PageSpec,
+    Param, Pointer, Position, RequestTemplate, ResumeError, Source, Style, StyleKind, Walk,
+    WalkState,
 };
 use serde_json::{Value, json};
 
@@ -134,7 +135,7 @@ fn github_link_header() {
         ]
     );
     assert_eq!(t.ids(), [json!(1), json!(2), json!(3), json!(4)]);
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(t.end, Some(WalkState::Complete(EndReason::NoNextLink)));
 }
 
 #[test]
@@ -163,7 +164,12 @@ fn slack_cursor_ends_on_empty_string() {
         ]
     );
     assert_eq!(t.ids(), [json!("W012A3CDE"), json!("W07QCRPA4")]);
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::NoNext {
+            at: Pointer::from_static("/response_metadata/next_cursor")
+        }))
+    );
 }
 
 #[test]
@@ -192,7 +198,12 @@ fn stripe_has_more_and_starting_after() {
         t.urls()[1],
         "https://api.stripe.com/v1/customers?limit=100&starting_after=cus_NffrFeUfNV2Hic"
     );
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::HasMoreFalse {
+            at: Pointer::from_static("/has_more")
+        }))
+    );
 }
 
 #[test]
@@ -237,7 +248,12 @@ fn json_api_links_next() {
         },
     );
     assert_eq!(t.ids(), [json!("3"), json!("4")]);
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::NoNext {
+            at: Pointer::from_static("/links/next")
+        }))
+    );
 }
 
 #[test]
@@ -386,7 +402,14 @@ fn elasticsearch_search_after() {
     );
     assert_eq!(t.records.len(), 3);
     assert_eq!(t.bodies()[1]["size"], json!(2));
-    assert_eq!(t.end, Some(WalkState::Complete), "a short page ends it");
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::ShortPage {
+            records: 1,
+            size: 2
+        })),
+        "a short page ends it"
+    );
 }
 
 #[test]
@@ -396,8 +419,9 @@ fn offset_with_total_jira_style() {
         Style::Offset {
             param: Param::query("startAt"),
             start: 0,
-            total: Some(Pointer::from_static("/total")),
+            total: Some(Source::body("/total")),
             has_more: None,
+            done: None,
         },
         "/values",
     )
@@ -451,8 +475,10 @@ fn page_number_with_total_pages_tmdb_style() {
             param: Param::query("page"),
             first: 1,
             total: None,
-            total_pages: Some(Pointer::from_static("/total_pages")),
+            total_pages: Some(Source::body("/total_pages")),
+            next_page: None,
             has_more: None,
+            done: None,
         },
         "/results",
     );
@@ -469,7 +495,13 @@ fn page_number_with_total_pages_tmdb_style() {
         },
     );
     assert_eq!(t.records.len(), 3);
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::PageCountReached {
+            page: 2,
+            pages: 2
+        }))
+    );
 }
 
 #[test]
@@ -649,7 +681,13 @@ fn an_offset_list_that_shifted_by_exactly_one_page_is_walked_on() {
             }
         },
     );
-    assert_eq!(t.end, Some(WalkState::Complete));
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::TotalReached {
+            at: 5,
+            total: 5
+        }))
+    );
     assert_eq!(
         t.records,
         [json!({"id": 3}), json!({"id": 4}), json!({"id": 5})]
@@ -778,7 +816,15 @@ fn bad_responses_change_nothing() {
             br#"{"members":[{"id":1}],"response_metadata":{"next_cursor":""}}"#,
         )
         .unwrap();
-    assert_eq!((page.len(), page.after()), (1, &After::Complete));
+    assert_eq!(
+        (page.len(), page.after()),
+        (
+            1,
+            &After::Complete(EndReason::NoNext {
+                at: Pointer::from_static("/response_metadata/next_cursor")
+            })
+        )
+    );
     // Over: a further page is a no-op.
     let page = walk.on_page(StatusCode::OK, &h, b"garbage").unwrap();
     assert!(page.is_empty() && page.is_last());
@@ -860,6 +906,7 @@ fn a_cursor_is_preferred_when_the_api_offers_one() {
         next: Pointer::from_static("/next_cursor"),
         param: Param::query("cursor"),
         has_more: None,
+        done: None,
     });
     let (t, w) = drive(
         Walk::new(spec, get("https://x.test/l")).unwrap(),
@@ -885,6 +932,7 @@ fn a_cursor_is_preferred_when_the_api_offers_one() {
         next: Pointer::from_static("/next_cursor"),
         param: Param::query("cursor"),
         has_more: None,
+        done: None,
     });
     let (t, _) = drive(
         Walk::new(spec, get("https://x.test/l")).unwrap(),
@@ -894,7 +942,13 @@ fn a_cursor_is_preferred_when_the_api_offers_one() {
         },
     );
     assert_eq!(t.urls()[1], "https://x.test/l?limit=2&offset=2");
-    assert!(t.events.is_empty());
+    assert!(
+        !t.events
+            .iter()
+            .any(|e| matches!(e, PageEvent::Switched { .. })),
+        "{:?}",
+        t.events
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -113,6 +113,7 @@ impl Case {
                     param: Param::query("after_id"),
                 }],
                 has_more: None,
+                done: None,
             });
         }
         let model = ServerModel::new(self.seed, wall_at(1_800_000_000))

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use http::{Method, StatusCode};
 use paceline::paginate::{
-    After, Guards, PageEvent, PageRequest, PageSpec, RequestTemplate, Url, Walk,
+    After, EndReason, Guards, PageEvent, PageRequest, PageSpec, RequestTemplate, Url, Walk,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -63,6 +63,15 @@ struct PageReport {
     next: Option<NextRequest>,
     /// Whether the list ends with this page (`false` when a guard stops the walk).
     end: bool,
+    /// Why it ends (`has_more_false`, `no_next_link`, `total_reached`, `short_page`…), `null`
+    /// when it does not.
+    end_reason: Option<&'static str>,
+    /// The same, for a person.
+    end_detail: Option<String>,
+    /// Whether `next` is a guess: nothing in the response says how to ask for the next page,
+    /// and something says there may be one; a walk counts the guess only if the page it
+    /// brings holds records this one did not.
+    probe: bool,
     warnings: Vec<String>,
 }
 
@@ -156,18 +165,21 @@ fn inspect(mut walk: Walk, input: &[u8]) -> Result<PageReport, String> {
         .map_err(|e| format!("not a page: {e}"))?;
     warnings.extend(std::iter::from_fn(|| walk.poll_event()).map(|e| describe(&e)));
     let (next, end) = match page.after() {
-        After::More => (walk.poll_request().map(NextRequest::new), false),
-        After::Complete => (None, true),
+        After::More => (walk.poll_request().map(NextRequest::new), None),
+        After::Complete(reason) => (None, Some(reason)),
         After::Stopped(e) => {
             warnings.push(format!("walk stopped: {e}"));
-            (None, false)
+            (None, None)
         }
     };
     Ok(PageReport {
         style: walk.style().map(|s| s.as_str()),
         items: page.len(),
+        probe: next.is_some() && walk.is_probing(),
         next,
-        end,
+        end: end.is_some(),
+        end_reason: end.map(EndReason::code),
+        end_detail: end.map(ToString::to_string),
         warnings,
     })
 }
@@ -200,6 +212,16 @@ fn describe(event: &PageEvent) -> String {
         PageEvent::CrossOrigin { url } => format!(
             "the next URL is on another (allowed) origin, to be requested without credentials: {url}"
         ),
+        PageEvent::Probing { guess, why, .. } => {
+            format!("the next request is a guess ({guess}), to be confirmed by new records: {why}")
+        }
+        PageEvent::Confirmed { page, style } => {
+            format!("page {page} confirmed the guess: the list pages by {style}")
+        }
+        PageEvent::GuessRejected { page, guess, why } => {
+            format!("page {page}: the guess {guess} did not bring the next page: {why}")
+        }
+        PageEvent::Complete { page, reason } => format!("page {page} is the last: {reason}"),
         other => format!("{other:?}"),
     }
 }
@@ -215,7 +237,11 @@ mod tests {
     #[test]
     fn a_bare_body_needs_no_head() {
         let r = inspect(auto("https://x.test/l"), b"  \n[1, 2, 3]").unwrap();
-        assert_eq!((r.style, r.items, r.end), (Some("link"), 3, true));
+        // Three records, no page size asked, no sign either way: the next page is probed.
+        assert_eq!((r.items, r.end, r.probe), (3, false, true));
+        assert_eq!(r.next.unwrap().url, "https://x.test/l?offset=3");
+        let r = inspect(auto("https://x.test/l"), b"[]").unwrap();
+        assert_eq!((r.end, r.end_reason), (true, Some("empty_page")));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use super::end::{Drift, EndReason};
 use super::error::CheckpointError;
 use super::hash::Hasher;
 use super::spec::{PageSpec, StyleKind};
+use super::walk::Probing;
 
 /// Where the next request starts. Cursors, page tokens and Relay end cursors are all
 /// [`Position::Cursor`]; keyset and `search_after` values are [`Position::After`].
@@ -115,6 +117,18 @@ pub struct Checkpoint {
     /// ([`super::Walk::already_delivered`]): still to be dropped when they come.
     #[serde(default, with = "hex_keys", skip_serializing_if = "Vec::is_empty")]
     pub(crate) held_keys: Vec<u128>,
+    /// The page size the server uses (the first page's length), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cap: Option<u64>,
+    /// A guessed parameter being checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) probe: Option<Probing>,
+    /// What an offset or page walk saw of its list changing.
+    #[serde(default, skip_serializing_if = "Drift::is_empty")]
+    pub(crate) drift: Drift,
+    /// Why the walk ended, once it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) end: Option<EndReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) spec: Option<PageSpec>,
 }
@@ -285,10 +299,10 @@ mod hex_u64 {
 }
 
 /// Key hashes as one string of 32 hex digits each: compact, and one value to validate.
-mod hex_keys {
+pub(crate) mod hex_keys {
     use super::*;
 
-    pub(super) fn serialize<S: Serializer>(v: &[u128], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &[u128], s: S) -> Result<S::Ok, S::Error> {
         let mut out = String::with_capacity(v.len() * 32);
         for k in v {
             out.push_str(&format!("{k:032x}"));
@@ -296,7 +310,7 @@ mod hex_keys {
         s.serialize_str(&out)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u128>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u128>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         if s.len() % 32 != 0 || !s.is_ascii() {
             return Err(serde::de::Error::custom("expected groups of 32 hex digits"));
@@ -339,6 +353,10 @@ mod tests {
             recent_keys: vec![1, u128::MAX],
             repeats: 0,
             held_keys: Vec::new(),
+            cap: None,
+            probe: None,
+            drift: Drift::default(),
+            end: None,
             spec: None,
         }
     }

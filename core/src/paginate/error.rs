@@ -47,6 +47,18 @@ pub enum PageError {
     },
     /// Auto-detection found no list in the first response.
     NotAList,
+    /// Auto-detection found several arrays of records, none by a well-known name: say which
+    /// holds the records (the spec's `items`, `paceline extract --items`).
+    AmbiguousItems {
+        /// The arrays.
+        candidates: Vec<Pointer>,
+    },
+    /// The style given has a part detection could not find in the first response (a cursor
+    /// style with no cursor in the body): say where it is.
+    Undetected {
+        /// What is missing.
+        what: String,
+    },
 }
 
 impl PageError {
@@ -76,6 +88,15 @@ impl fmt::Display for PageError {
                 write!(f, "value at {pointer:?} is not a {expected}")
             }
             PageError::NotAList => f.write_str("no list found in the response"),
+            PageError::AmbiguousItems { candidates } => {
+                let names: Vec<&str> = candidates.iter().map(Pointer::as_str).collect();
+                write!(
+                    f,
+                    "several arrays of records ({}), none by a well-known name: say which holds the records",
+                    names.join(", ")
+                )
+            }
+            PageError::Undetected { what } => write!(f, "not found in the first page: {what}"),
         }
     }
 }
@@ -140,6 +161,16 @@ pub enum GuardError {
         /// How many in a row.
         count: u32,
     },
+    /// Nothing in the first exchange said how to ask for the next page, and something said
+    /// there is one (a total above the records received, a full page); every usual parameter
+    /// was tried and none brought new records. Say how the list pages (the spec's style,
+    /// items, next and param; `paceline extract --paginate`, `--items`, `--next`, `--param`).
+    Undetermined {
+        /// The page that showed it.
+        page: u64,
+        /// What said there is more.
+        why: String,
+    },
     /// The page's records are exactly the previous page's: the server ignores the paging
     /// parameter or served a stale page. (Not raised on an offset or page walk whose `total`
     /// grew by at least that page since the previous one: the list shifted by exactly one
@@ -180,6 +211,10 @@ impl fmt::Display for GuardError {
             GuardError::PageRepeated { page } => {
                 write!(f, "page {page} repeats the previous page")
             }
+            GuardError::Undetermined { page, why } => write!(
+                f,
+                "cannot tell how to ask for the next page (page {page}): {why}; no usual offset or page parameter brought new records"
+            ),
         }
     }
 }

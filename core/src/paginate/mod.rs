@@ -11,7 +11,7 @@
 //!   Walk::new(spec, template) ─┐        Walk::resume(spec, template, checkpoint) ─┐
 //!   Walk::auto(template) ──────┤                                                   │
 //!                              ▼                                                   │
-//!                ┌──► poll_request() ── None ──► state(): Complete | Stopped(guard) │
+//!                ┌──► poll_request() ── None ──► state(): Complete(why) | Stopped(guard)
 //!                │         │ Some(request)                                         │
 //!                │         ▼                                                       │
 //!                │   send it (through the Pacer: it retries 429/5xx) ◄─────────────┘
@@ -23,23 +23,34 @@
 //!                │     └─ Ok(page): 1. deliver page.records(body)
 //!                │                  2. persist checkpoint()      (atomically: temp, fsync, rename)
 //!                │                  3. drain poll_event()        (drift, detection, switches)
-//!                └────────────────  4. page.after(): More | Complete | Stopped(GuardError)
+//!                └────────────────  4. page.after(): More | Complete(EndReason) | Stopped
 //! ```
+//!
+//! **Ends** ([`EndReason`]): a walk ends only on a positive signal of its style — no
+//! `rel="next"`, a null or empty cursor, `has_more` false, `isLast` true, offset + records ≥
+//! total, the page count reached, an empty page, a page shorter than the server's page size —
+//! and says which. When a response gives no way to ask for the next page and something says
+//! there is one (a total above the records received, a full page), the walk probes the usual
+//! parameters, counting a guess only when it brings new records ([`PageEvent::Probing`]), and
+//! otherwise stops with [`GuardError::Undetermined`]: it never reports "done" on a guess.
 //!
 //! **Styles** ([`Style`]): offset + limit, page number, cursor in the body, keyset, `Link`
 //! header (RFC 8288, [`parse_link`]), next URL in the body, page tokens, GraphQL Relay,
 //! `search_after`. Described by data ([`PageSpec`], serde, JSON Pointers), with constructors
-//! for well-known APIs, or detected from the first response ([`Walk::auto`],
-//! [`PageSpec::detect`]).
+//! for well-known APIs, or detected from the first exchange — the request's parameters as well
+//! as the response's headers and body ([`Walk::auto`], [`PageSpec::detect`]), in part when the
+//! caller knows some of it ([`Hints`], [`Walk::auto_with`]).
 //!
 //! **Guards** ([`Guards`], [`GuardError`]): a cursor, token, URL or keyset seen before; too many
 //! empty pages in a row; a maximum page count; a page identical to the previous one; a next URL
 //! on another origin (refused unless allowed, and then requested without credentials:
 //! [`PageRequest::credentials`]).
 //!
-//! **Drift** ([`PageEvent`]): offset and page walks report a changing `total` and keys seen
-//! twice; with [`PageSpec::dedupe`] they drop the repeats; [`PageSpec::prefer`] switches to a
-//! drift-free cursor or keyset when the API offers one.
+//! **Drift** ([`PageEvent`], [`Drift`]): offset and page walks report a changing `total` and
+//! keys seen twice; with [`PageSpec::dedupe`] they drop the repeats; [`PageSpec::prefer`]
+//! switches to a drift-free cursor or keyset when the API offers one. A walk that completes
+//! with a non-empty [`Walk::drift`] may have missed records (a delete ahead of the offset
+//! shifts one past it unseen): callers must not report it as a clean success.
 //!
 //! **Checkpoints** ([`Checkpoint`]): deliver a page's records, *then* persist the checkpoint; a
 //! crash re-delivers at most the page whose checkpoint was not written, and with a key pointer
@@ -54,7 +65,7 @@
 //!
 //! ```
 //! use http::{HeaderMap, StatusCode};
-//! use paceline::paginate::{After, Checkpoint, PageSpec, RequestTemplate, Walk};
+//! use paceline::paginate::{After, Checkpoint, EndReason, PageSpec, Pointer, RequestTemplate, Walk};
 //!
 //! fn server(url: &url::Url) -> Vec<u8> {
 //!     let cursor = url.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned());
@@ -85,7 +96,9 @@
 //!     let body = server(&request.url);
 //!     let page = walk.on_page(StatusCode::OK, &HeaderMap::new(), &body).unwrap();
 //!     delivered.extend(page.records(&body).map(|r| String::from_utf8(r.to_vec()).unwrap()));
-//!     assert_eq!(page.after(), &After::Complete);
+//!     // The last page's empty cursor is the end, and says so.
+//!     let reason = EndReason::NoNext { at: Pointer::parse("/response_metadata/next_cursor").unwrap() };
+//!     assert_eq!(page.after(), &After::Complete(reason));
 //! }
 //! assert_eq!(delivered, [r#"{"id":"U1"}"#, r#"{"id":"U2"}"#, r#"{"id":"U3"}"#, r#"{"id":"U4"}"#]);
 //! ```
@@ -93,10 +106,13 @@
 mod batch;
 mod checkpoint;
 mod detect;
+mod end;
 mod error;
 mod hash;
 mod json;
 mod link;
+mod page;
+mod plan;
 mod pointer;
 mod request;
 mod seen;
@@ -105,13 +121,16 @@ mod walk;
 
 pub use batch::{Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
+pub use detect::{Detection, Hints};
+pub use end::{Drift, EndReason};
 pub use error::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
 pub use json::BodyError;
 pub use link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
+pub use page::{After, Page, PageEvent, WalkState};
 pub use pointer::{Pointer, PointerError};
 pub use request::{PageRequest, RequestTemplate};
-pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Style, StyleKind};
-pub use walk::{After, Page, PageEvent, Walk, WalkState};
+pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Source, Style, StyleKind};
+pub use walk::Walk;
 
 /// The URL type of [`RequestTemplate`] and [`PageRequest`] (the `url` crate's), re-exported so
 /// callers need not depend on `url` themselves.

@@ -115,15 +115,19 @@ pub struct KeyParam {
     pub param: Param,
 }
 
-/// How the next page is found and how the end is told. Each style's end rule is documented on
-/// its variant; `has_more`/`done` flags, when given, override the other rules.
+/// How the next page is found and how the end is told. A walk ends only on a positive end
+/// signal of its style ([`super::EndReason`]); each variant's doc lists them, in the order they
+/// are read. `has_more` (true: more pages) and `done` (true: this is the last page) flags, when
+/// given, come first: a page that says it is the last is the last, whatever else it holds, and
+/// one that says there is more is never an end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Style {
     /// `?offset=N&limit=L`. The next offset is this one plus the records the page held.
-    /// End: `has_more` false, else offset past `total`, else a page shorter than the page size,
-    /// else an empty page. Drifts under inserts and deletes: see [`PageSpec::dedupe`].
+    /// End: the flags, else offset + records ≥ `total`, else an empty page, else a page
+    /// shorter than the page size asked for (when one is asked for, and no total says more).
+    /// Drifts under inserts and deletes: see [`PageSpec::dedupe`].
     Offset {
         /// The offset parameter. Default `offset`.
         #[serde(default = "offset_param")]
@@ -131,15 +135,19 @@ pub enum Style {
         /// The first offset. Default 0.
         #[serde(default, skip_serializing_if = "is_zero")]
         start: u64,
-        /// The list's record count in the body.
+        /// The list's record count (a body pointer or `header:X-Total-Count`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        total: Option<Pointer>,
+        total: Option<Source>,
         /// A boolean: more records after this page.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         has_more: Option<Pointer>,
+        /// A boolean: this is the last page (Jira's `/isLast`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Pointer>,
     },
-    /// `?page=N&per_page=L`. End: `has_more` false, else the page count reached `total_pages`,
-    /// else `total` records covered, else a short page, else an empty page.
+    /// `?page=N&per_page=L`. End: the flags, else the next page number given as empty
+    /// (`next_page`), else the page count reached `total_pages`, else `total` records covered,
+    /// else an empty page, else a short page (as for offsets).
     Page {
         /// The page parameter. Default `page`.
         #[serde(default = "page_param")]
@@ -147,17 +155,24 @@ pub enum Style {
         /// The first page's number. Default 1.
         #[serde(default = "one")]
         first: u64,
-        /// The list's record count in the body.
+        /// The list's record count.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        total: Option<Pointer>,
-        /// The list's page count in the body.
+        total: Option<Source>,
+        /// The list's page count (`/total_pages`, `header:X-Total-Pages`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        total_pages: Option<Pointer>,
+        total_pages: Option<Source>,
+        /// The next page's number, empty or absent on the last page (GitLab's
+        /// `header:X-Next-Page`, Harvest's `/next_page`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_page: Option<Source>,
         /// A boolean: more pages after this one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         has_more: Option<Pointer>,
+        /// A boolean: this is the last page (Spring Data's `/last`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Pointer>,
     },
-    /// An opaque cursor in the body, sent back as a parameter. End: `has_more` false, else a
+    /// An opaque cursor in the body, sent back as a parameter. End: the flags, else a
     /// missing, `null` or empty cursor (Slack's `""`).
     Cursor {
         /// Where the next cursor is (`/response_metadata/next_cursor`, `/next_cursor`).
@@ -167,42 +182,59 @@ pub enum Style {
         /// A boolean: more pages (Notion's `/has_more`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         has_more: Option<Pointer>,
+        /// A boolean: this is the last page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Pointer>,
     },
     /// Keyset ("seek"): the next page starts after the last record, named by one or more of its
     /// fields (a sort key then a tie-breaker: `since=<updated_at>&since_id=<id>`; Stripe's
-    /// `starting_after=<id>`). End: `has_more` false, else a page shorter than the page size,
-    /// else an empty page.
+    /// `starting_after=<id>`). End: the flags, else an empty page, else a page shorter than
+    /// the page size asked for.
     Keyset {
         /// The fields of the last record and their parameters, in order.
         keys: Vec<KeyParam>,
         /// A boolean: more records (Stripe's `/has_more`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         has_more: Option<Pointer>,
+        /// A boolean: this is the last page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Pointer>,
     },
     /// The `Link` header (RFC 8288): follow the link with this relation type, resolved against
-    /// the request's URL. End: no such link.
+    /// the request's URL. End: no such link, or one whose `results` parameter is `"false"`
+    /// (Sentry's way of saying the next page would be empty).
     Link {
         /// The relation type. Default `next`.
         #[serde(default = "next_rel")]
         rel: String,
     },
     /// A next URL in the body (JSON:API `/links/next`, OData `/@odata.nextLink`, Salesforce
-    /// `/nextRecordsUrl`), resolved against the request's URL. End: `done` true, else a
-    /// missing, `null` or empty URL.
+    /// `/nextRecordsUrl`), resolved against the request's URL. The pointer may name an object
+    /// holding the URL (HAL's `/_links/next` with its `href`; `url`, `uri` and `link` members
+    /// too). End: the flags, else a missing, `null` or empty URL.
     NextUrl {
         /// Where the URL is.
         next: Pointer,
         /// A boolean: the list is complete (Salesforce's `/done`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         done: Option<Pointer>,
+        /// A boolean: more pages (Zendesk's `/meta/has_more`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        has_more: Option<Pointer>,
     },
-    /// A page token (Google AIP-158 `nextPageToken` → `pageToken`). End: a missing or empty
-    /// token.
+    /// A page token (Google AIP-158 `nextPageToken` → `pageToken`). End: the flags, else a
+    /// missing or empty token.
     Token {
         /// Where the next token is. Usually `/nextPageToken`.
         next: Pointer,
         /// Where it goes. Usually `pageToken`.
         param: Param,
+        /// A boolean: more pages.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        has_more: Option<Pointer>,
+        /// A boolean: this is the last page.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        done: Option<Pointer>,
     },
     /// GraphQL Relay connections: `pageInfo { hasNextPage endCursor }`, the cursor sent back as
     /// a variable of the POST body. End: `hasNextPage` false, else no `endCursor`.
@@ -215,7 +247,7 @@ pub enum Style {
         variable: String,
     },
     /// Elasticsearch/OpenSearch `search_after`: the last hit's `sort` values, sent in the POST
-    /// body. End: a page shorter than the page size, else an empty page.
+    /// body. End: an empty page, else a page shorter than the page size.
     SearchAfter {
         /// Where the sort values are, inside a hit. Default `/sort`.
         #[serde(default = "sort_ptr")]
@@ -224,6 +256,87 @@ pub enum Style {
         #[serde(default = "search_after_param")]
         param: Param,
     },
+}
+
+/// Where a number the walk reads is: a member of the body, as a JSON Pointer (`/meta/total`),
+/// or a response header, written `header:NAME` (`header:X-Total-Count`). A header value may be
+/// a plain count or a `Content-Range` (`items 0-24/3573`, whose count is after the slash).
+///
+/// ```
+/// use paceline::paginate::Source;
+///
+/// let s: Source = serde_json::from_str(r#""header:X-Total-Count""#).unwrap();
+/// assert_eq!(s, Source::header("x-total-count"));
+/// assert_eq!(serde_json::to_string(&s).unwrap(), r#""header:x-total-count""#);
+/// let p: Source = serde_json::from_str(r#""/meta/total""#).unwrap();
+/// assert_eq!(p, Source::body("/meta/total"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Source {
+    /// A member of the body.
+    Body(Pointer),
+    /// A response header (lower-case name).
+    Header(String),
+}
+
+impl Source {
+    /// A body member.
+    ///
+    /// # Panics
+    /// When `pointer` is not a JSON Pointer (a bug in the calling code).
+    #[track_caller]
+    pub fn body(pointer: &str) -> Self {
+        Source::Body(ptr(pointer))
+    }
+
+    /// A response header.
+    pub fn header(name: &str) -> Self {
+        Source::Header(name.trim().to_ascii_lowercase())
+    }
+
+    /// Reads `header:NAME` or a JSON Pointer.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("header:") {
+            Some(name) => {
+                let name = name.trim();
+                http::HeaderName::from_bytes(name.as_bytes())
+                    .map(|n| Source::Header(n.as_str().to_owned()))
+                    .map_err(|_| format!("{name:?} is not a header name"))
+            }
+            None => Pointer::parse(text)
+                .map(Source::Body)
+                .map_err(|e| format!("{text:?} is neither a JSON Pointer nor header:NAME: {e}")),
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Body(p) => f.write_str(p.as_str()),
+            Source::Header(h) => write!(f, "header:{h}"),
+        }
+    }
+}
+
+impl From<Pointer> for Source {
+    fn from(p: Pointer) -> Self {
+        Source::Body(p)
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Source::parse(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -300,6 +413,19 @@ impl fmt::Display for StyleKind {
 }
 
 impl Style {
+    /// The style's `has_more` and `done` pointers, for the styles that have them.
+    pub(crate) fn flags_mut(&mut self) -> Option<(&mut Option<Pointer>, &mut Option<Pointer>)> {
+        match self {
+            Style::Offset { has_more, done, .. }
+            | Style::Page { has_more, done, .. }
+            | Style::Cursor { has_more, done, .. }
+            | Style::Keyset { has_more, done, .. }
+            | Style::NextUrl { has_more, done, .. }
+            | Style::Token { has_more, done, .. } => Some((has_more, done)),
+            Style::Link { .. } | Style::Relay { .. } | Style::SearchAfter { .. } => None,
+        }
+    }
+
     /// This style's name.
     pub fn kind(&self) -> StyleKind {
         match self {
@@ -424,6 +550,7 @@ impl PageSpec {
                 start: 0,
                 total: None,
                 has_more: None,
+                done: None,
             },
             items,
         )
@@ -439,7 +566,9 @@ impl PageSpec {
                 first: 1,
                 total: None,
                 total_pages: None,
+                next_page: None,
                 has_more: None,
+                done: None,
             },
             items,
         )
@@ -454,6 +583,7 @@ impl PageSpec {
                 next: ptr(next),
                 param: Param::query(param),
                 has_more: None,
+                done: None,
             },
             items,
         )
@@ -473,6 +603,7 @@ impl PageSpec {
                     })
                     .collect(),
                 has_more: None,
+                done: None,
             },
             items,
         )
@@ -491,6 +622,7 @@ impl PageSpec {
             Style::NextUrl {
                 next: ptr(next),
                 done: None,
+                has_more: None,
             },
             items,
         )
@@ -503,6 +635,8 @@ impl PageSpec {
             Style::Token {
                 next: ptr(next),
                 param: Param::query(param),
+                has_more: None,
+                done: None,
             },
             items,
         )
@@ -572,6 +706,7 @@ impl PageSpec {
                     param: Param::query("starting_after"),
                 }],
                 has_more: Some(Pointer::from_static("/has_more")),
+                done: None,
             },
             items,
         );
@@ -589,6 +724,7 @@ impl PageSpec {
                 next: Pointer::from_static("/next_cursor"),
                 param: Param::query("start_cursor"),
                 has_more: Some(Pointer::from_static("/has_more")),
+                done: None,
             },
             "/results",
         )
@@ -615,6 +751,7 @@ impl PageSpec {
             Style::NextUrl {
                 next: Pointer::from_static("/nextRecordsUrl"),
                 done: Some(Pointer::from_static("/done")),
+                has_more: None,
             },
             "/records",
         )
@@ -661,24 +798,35 @@ impl PageSpec {
         self
     }
 
-    /// Replaces the style's total pointer (offset and page styles; others ignore it).
+    /// Replaces the style's total (offset and page styles; others ignore it): a JSON Pointer
+    /// or `header:NAME` ([`Source`]).
+    ///
+    /// # Panics
+    /// When `source` is neither (a bug in the calling code).
     #[track_caller]
-    pub fn total(mut self, pointer: &str) -> Self {
+    pub fn total(mut self, source: &str) -> Self {
+        let source = Source::parse(source).unwrap_or_else(|e| panic!("{e}"));
         if let Style::Offset { total, .. } | Style::Page { total, .. } = &mut self.style {
-            *total = Some(ptr(pointer));
+            *total = Some(source);
         }
         self
     }
 
-    /// Replaces the style's `has_more` pointer (offset, page, cursor and keyset styles).
+    /// Replaces the style's `has_more` pointer (every style but link, Relay and
+    /// `search_after`).
     #[track_caller]
     pub fn has_more(mut self, pointer: &str) -> Self {
-        if let Style::Offset { has_more, .. }
-        | Style::Page { has_more, .. }
-        | Style::Cursor { has_more, .. }
-        | Style::Keyset { has_more, .. } = &mut self.style
-        {
+        if let Some((has_more, _)) = self.style.flags_mut() {
             *has_more = Some(ptr(pointer));
+        }
+        self
+    }
+
+    /// Replaces the style's `done` pointer (every style but link, Relay and `search_after`).
+    #[track_caller]
+    pub fn done(mut self, pointer: &str) -> Self {
+        if let Some((_, done)) = self.style.flags_mut() {
+            *done = Some(ptr(pointer));
         }
         self
     }
@@ -695,6 +843,9 @@ mod tests {
                 .total("/total")
                 .dedupe_by("/id"),
             PageSpec::page_number("", 30).has_more("/more"),
+            PageSpec::page_number("/data", 30)
+                .total("header:X-Total-Count")
+                .done("/last"),
             PageSpec::slack("/members"),
             PageSpec::stripe(),
             PageSpec::notion(),
@@ -711,6 +862,7 @@ mod tests {
                     next: Pointer::from_static("/next_cursor"),
                     param: Param::query("cursor"),
                     has_more: None,
+                    done: None,
                 })
                 .guards(
                     Guards::default()
@@ -737,7 +889,8 @@ mod tests {
                 param: Param::query("offset"),
                 start: 0,
                 total: None,
-                has_more: None
+                has_more: None,
+                done: None,
             }
         );
         let spec: PageSpec = serde_json::from_str(

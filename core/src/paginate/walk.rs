@@ -1,315 +1,35 @@
 //! The walk: one machine per pass through a list endpoint.
 
 use std::collections::{HashSet, VecDeque};
-
-use super::seen::Seen;
 use std::ops::Range;
 
 use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use url::{Origin, Url};
 
 use super::checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
+use super::detect::{Fail, Hints, Probe, param_name};
+use super::end::{Drift, EndReason};
 use super::error::{GuardError, PageError, ResumeError, SpecError};
 use super::hash::Hasher;
-use super::json::{self, Items, Scalar};
-use super::link::{find_rel, links_in};
+use super::json::{self, Scalar};
+use super::page::{After, Page, PageEvent, WalkState};
+use super::plan::{At, Mech, Next, Plan, truncate};
 use super::pointer::Pointer;
 use super::request::{PageRequest, RequestTemplate, set_body, set_param, without_credentials};
-use super::spec::{Guards, KeyParam, PageSize, PageSpec, Param, Style, StyleKind};
+use super::seen::Seen;
+use super::spec::{Guards, PageSize, PageSpec, Param, Style, StyleKind};
 
-/// Something worth telling an operator about a walk. Polled with [`Walk::poll_event`]; events
-/// never change what the walk does.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum PageEvent {
-    /// Auto-detection chose this spec from the first response.
-    Detected(Box<PageSpec>),
-    /// The first page offered the spec's preferred style; the walk uses it from now on.
-    Switched {
-        /// The style given.
-        from: StyleKind,
-        /// The style preferred.
-        to: StyleKind,
-    },
-    /// The list's `total` changed between pages: records were inserted or deleted during an
-    /// offset or page walk, which then skips or repeats records.
-    TotalChanged {
-        /// The page that showed it.
-        page: u64,
-        /// The previous total.
-        from: u64,
-        /// The new one.
-        to: u64,
-    },
-    /// Records whose key was already seen in this walk (offset drift, a server bug).
-    DuplicateKeys {
-        /// The page.
-        page: u64,
-        /// How many.
-        count: u32,
-        /// Whether they were dropped ([`PageSpec::dedupe`]) or delivered again.
-        dropped: bool,
-    },
-    /// Records with no value at the key pointer: they cannot be de-duplicated.
-    MissingKeys {
-        /// The page.
-        page: u64,
-        /// How many.
-        count: u32,
-    },
-    /// Records a resumed walk received again that the consumer already held
-    /// ([`Walk::already_delivered`]): dropped, and counted as delivered.
-    Redelivered {
-        /// The page.
-        page: u64,
-        /// How many.
-        count: u32,
-    },
-    /// The next URL is on another, allowed origin: it is requested without credentials.
-    CrossOrigin {
-        /// The URL.
-        url: String,
-    },
-}
-
-/// Where a walk is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WalkState {
-    /// A request is pending ([`Walk::poll_request`]).
-    Running,
-    /// The list's end was reached.
-    Complete,
-    /// Stopped before the end: a guard tripped.
-    Stopped(GuardError),
-}
-
-/// What follows a page.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum After {
-    /// Another page: [`Walk::poll_request`] has it.
-    More,
-    /// This was the last page.
-    Complete,
-    /// The walk stopped after this page (whose records, if any, are still to be delivered).
-    Stopped(GuardError),
-}
-
-/// One page's records, as byte ranges into the body given to [`Walk::on_page`]: nothing is
-/// copied, and the walk keeps nothing of the body. Duplicates are already filtered out when
-/// [`PageSpec::dedupe`] is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    number: u64,
-    records: Vec<Range<usize>>,
-    duplicates: u32,
-    after: After,
-}
-
-impl Page {
-    /// The page's number in the walk, from 1 (resumed walks go on counting).
-    pub fn number(&self) -> u64 {
-        self.number
-    }
-
-    /// The records' byte ranges in the body.
-    pub fn ranges(&self) -> &[Range<usize>] {
-        &self.records
-    }
-
-    /// The records: each one JSON value, sliced from `body` (the body given to
-    /// [`Walk::on_page`]).
-    pub fn records<'b>(&self, body: &'b [u8]) -> impl Iterator<Item = &'b [u8]> + use<'b, '_> {
-        self.records.iter().map(move |r| &body[r.clone()])
-    }
-
-    /// How many records.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    /// Whether the page delivers no record.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// Records dropped as duplicates.
-    pub fn duplicates(&self) -> u32 {
-        self.duplicates
-    }
-
-    /// What follows.
-    pub fn after(&self) -> &After {
-        &self.after
-    }
-
-    /// Whether the walk is over after this page (complete or stopped).
-    pub fn is_last(&self) -> bool {
-        self.after != After::More
-    }
-}
-
-/// A style compiled: which pointers to read and how the next position is made.
-#[derive(Debug, Clone)]
-struct Plan {
-    kind: StyleKind,
-    mech: Mech,
-    next: Option<Pointer>,
-    has_more: Option<Pointer>,
-    done: Option<Pointer>,
-    total: Option<Pointer>,
-    total_pages: Option<Pointer>,
-}
-
-#[derive(Debug, Clone)]
-enum Mech {
-    Offset { param: Param, start: u64 },
-    Page { param: Param, first: u64 },
-    Cursor { param: Param },
-    After { keys: Vec<KeyParam> },
-    Link { rel: String },
-    NextUrl,
-}
-
-impl Plan {
-    fn compile(style: &Style) -> Result<Plan, SpecError> {
-        let plan = |kind, mech| Plan {
-            kind,
-            mech,
-            next: None,
-            has_more: None,
-            done: None,
-            total: None,
-            total_pages: None,
-        };
-        Ok(match style {
-            Style::Offset {
-                param,
-                start,
-                total,
-                has_more,
-            } => Plan {
-                total: total.clone(),
-                has_more: has_more.clone(),
-                ..plan(
-                    StyleKind::Offset,
-                    Mech::Offset {
-                        param: param.clone(),
-                        start: *start,
-                    },
-                )
-            },
-            Style::Page {
-                param,
-                first,
-                total,
-                total_pages,
-                has_more,
-            } => Plan {
-                total: total.clone(),
-                total_pages: total_pages.clone(),
-                has_more: has_more.clone(),
-                ..plan(
-                    StyleKind::Page,
-                    Mech::Page {
-                        param: param.clone(),
-                        first: *first,
-                    },
-                )
-            },
-            Style::Cursor {
-                next,
-                param,
-                has_more,
-            } => Plan {
-                next: Some(next.clone()),
-                has_more: has_more.clone(),
-                ..plan(
-                    StyleKind::Cursor,
-                    Mech::Cursor {
-                        param: param.clone(),
-                    },
-                )
-            },
-            Style::Keyset { keys, has_more } => {
-                if keys.is_empty() {
-                    return Err(SpecError::NoKeys);
-                }
-                Plan {
-                    has_more: has_more.clone(),
-                    ..plan(StyleKind::Keyset, Mech::After { keys: keys.clone() })
-                }
-            }
-            Style::Link { rel } => plan(StyleKind::Link, Mech::Link { rel: rel.clone() }),
-            Style::NextUrl { next, done } => Plan {
-                next: Some(next.clone()),
-                done: done.clone(),
-                ..plan(StyleKind::NextUrl, Mech::NextUrl)
-            },
-            Style::Token { next, param } => Plan {
-                next: Some(next.clone()),
-                ..plan(
-                    StyleKind::Token,
-                    Mech::Cursor {
-                        param: param.clone(),
-                    },
-                )
-            },
-            Style::Relay {
-                page_info,
-                variable,
-            } => Plan {
-                next: Some(page_info.child("endCursor")),
-                has_more: Some(page_info.child("hasNextPage")),
-                ..plan(
-                    StyleKind::Relay,
-                    Mech::Cursor {
-                        param: Param::Body(Pointer::root().child("variables").child(variable)),
-                    },
-                )
-            },
-            Style::SearchAfter { sort, param } => plan(
-                StyleKind::SearchAfter,
-                Mech::After {
-                    keys: vec![KeyParam {
-                        field: sort.clone(),
-                        param: param.clone(),
-                    }],
-                },
-            ),
-        })
-    }
-
-    fn body_params(&self) -> Vec<&Pointer> {
-        fn one(p: &Param) -> Option<&Pointer> {
-            match p {
-                Param::Body(ptr) => Some(ptr),
-                Param::Query(_) => None,
-            }
-        }
-        match &self.mech {
-            Mech::Offset { param, .. } | Mech::Page { param, .. } | Mech::Cursor { param } => {
-                one(param).into_iter().collect()
-            }
-            Mech::After { keys } => keys.iter().filter_map(|k| one(&k.param)).collect(),
-            Mech::Link { .. } | Mech::NextUrl => Vec::new(),
-        }
-    }
-
-    /// Whether a position can be this plan's.
-    fn fits(&self, pos: &Position) -> bool {
-        match (&self.mech, pos) {
-            (_, Position::Start | Position::End) => true,
-            (Mech::Offset { .. }, Position::Offset(_)) | (Mech::Page { .. }, Position::Page(_)) => {
-                true
-            }
-            (Mech::Cursor { .. }, Position::Cursor(_)) => true,
-            (Mech::After { keys }, Position::After(v)) => v.len() == keys.len(),
-            (Mech::Link { .. } | Mech::NextUrl, Position::Url(_)) => true,
-            _ => false,
-        }
-    }
+/// A guess being checked ([`PageEvent::Probing`]), as a checkpoint keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Probing {
+    pub(crate) probe: Probe,
+    /// The first page's records' hashes, sorted: a page made only of them is the first page
+    /// again.
+    #[serde(with = "super::checkpoint::hex_keys")]
+    pub(crate) first: Vec<u128>,
 }
 
 /// What a page says, before the walk commits to it.
@@ -317,12 +37,14 @@ struct Assessment {
     switched: bool,
     records: Vec<Range<usize>>,
     keys: Vec<Option<u128>>,
+    /// The records' own hashes, while a guess is checked.
+    hashes: Vec<u128>,
     count: u64,
     items_hash: Option<u128>,
     total: Option<u64>,
     last_key: Option<String>,
-    /// The next position, when one was found (even if a guard then refuses it).
-    next: Option<Position>,
+    /// What follows, when the page says (even if a guard then refuses it).
+    next: Option<Next>,
     stop: Option<GuardError>,
     cross_origin: bool,
     /// The records are exactly the previous page's: none is delivered again.
@@ -334,6 +56,7 @@ struct Assessment {
 pub struct Walk {
     spec: Option<PageSpec>,
     auto: bool,
+    hints: Hints,
     guards: Guards,
     plan: Option<Plan>,
     prefer: Option<Plan>,
@@ -344,6 +67,7 @@ pub struct Walk {
     position: Position,
     pending: Option<PageRequest>,
     state: WalkState,
+    end: Option<EndReason>,
     pages: u64,
     records: u64,
     raw_seen: u64,
@@ -359,6 +83,11 @@ pub struct Walk {
     first_total: Option<u64>,
     last_total: Option<u64>,
     last_key: Option<String>,
+    /// The page size the server uses: the first page's record count (a page shorter than it
+    /// is the last; before it is known, a short first page is checked by asking for the next).
+    cap: Option<u64>,
+    probe: Option<Probing>,
+    drift: Drift,
     events: VecDeque<PageEvent>,
 }
 
@@ -371,12 +100,23 @@ impl Walk {
         Ok(walk)
     }
 
-    /// A walk that detects its spec from the first response ([`PageSpec::detect`]), reported
+    /// A walk that detects its spec from the first exchange ([`PageSpec::detect`]), reported
     /// as [`PageEvent::Detected`] and by [`Walk::spec`]. The first request is the template as
     /// it is.
     pub fn auto(template: RequestTemplate, guards: Guards) -> Result<Walk, SpecError> {
+        Walk::auto_with(template, Hints::default(), guards)
+    }
+
+    /// [`Walk::auto`], told part of the spec ([`Hints`]: a style, where the items or the next
+    /// cursor are); the rest is detected ([`PageSpec::detect_with`]).
+    pub fn auto_with(
+        template: RequestTemplate,
+        hints: Hints,
+        guards: Guards,
+    ) -> Result<Walk, SpecError> {
         let mut walk = Walk::bare(guards, template)?;
         walk.auto = true;
+        walk.hints = hints;
         walk.restart();
         Ok(walk)
     }
@@ -445,6 +185,10 @@ impl Walk {
         walk.first_total = checkpoint.first_total;
         walk.last_total = checkpoint.last_total;
         walk.last_key = checkpoint.last_key.clone();
+        walk.cap = checkpoint.cap;
+        walk.probe = checkpoint.probe.clone();
+        walk.drift = checkpoint.drift.clone();
+        walk.end = checkpoint.end.clone();
         walk.keys.extend(checkpoint.recent_keys.iter().copied());
         walk.recent.extend(checkpoint.recent_keys.iter().copied());
         walk.redelivered
@@ -476,6 +220,7 @@ impl Walk {
         Ok(Walk {
             spec: None,
             auto: false,
+            hints: Hints::default(),
             fingerprint: template.fingerprint(),
             guards,
             plan: None,
@@ -486,6 +231,7 @@ impl Walk {
             position: Position::Start,
             pending: None,
             state: WalkState::Running,
+            end: None,
             pages: 0,
             records: 0,
             raw_seen: 0,
@@ -499,6 +245,9 @@ impl Walk {
             first_total: None,
             last_total: None,
             last_key: None,
+            cap: None,
+            probe: None,
+            drift: Drift::default(),
             events: VecDeque::new(),
         })
     }
@@ -533,6 +282,8 @@ impl Walk {
                     .map_err(|()| SpecError::BadBodyParam { pointer: p.clone() })?;
             }
             self.body_json = Some(body);
+        } else {
+            self.body_json = None;
         }
         self.guards = spec.guards.clone();
         self.plan = Some(plan);
@@ -549,7 +300,7 @@ impl Walk {
         };
         self.state = match self.pending {
             Some(_) => WalkState::Running,
-            None => WalkState::Complete,
+            None => WalkState::Complete(self.end.clone().unwrap_or(EndReason::AlreadyComplete)),
         };
         // A next URL pointing back at a request already sent (the first page's own URL) is a
         // repeat too.
@@ -590,12 +341,12 @@ impl Walk {
                 (Mech::Offset { param, start }, Position::Start) => {
                     set_param(&mut url, &mut body, param, (*start).into())
                 }
+                (Mech::Page { param, first }, Position::Start) => {
+                    set_param(&mut url, &mut body, param, (*first).into())
+                }
                 (Mech::Offset { param, .. }, Position::Offset(n))
                 | (Mech::Page { param, .. }, Position::Page(n)) => {
                     set_param(&mut url, &mut body, param, (*n).into())
-                }
-                (Mech::Page { param, first }, Position::Start) => {
-                    set_param(&mut url, &mut body, param, (*first).into())
                 }
                 (Mech::Cursor { param }, Position::Cursor(c)) => {
                     set_param(&mut url, &mut body, param, Value::String(c.clone()))
@@ -642,7 +393,7 @@ impl Walk {
     /// driver that fetches pages concurrently: the next offsets or page numbers, one page
     /// size apart, short of a known `total`. Empty for styles whose next position only a
     /// response tells (cursors, keysets, URLs), before the first page (the style may still be
-    /// detected or switched), and at the end.
+    /// detected or switched), while a guessed parameter is being checked, and at the end.
     ///
     /// Speculation never changes the walk: it still asks for each page with
     /// [`Walk::poll_request`] and reads responses only through [`Walk::on_page`], in order. A
@@ -670,10 +421,13 @@ impl Walk {
         let (Some(plan), Some(spec)) = (&self.plan, &self.spec) else {
             return Vec::new();
         };
-        if self.pending.is_none() || self.pages == 0 || n == 0 {
+        if self.pending.is_none() || self.pages == 0 || n == 0 || self.probe.is_some() {
             return Vec::new();
         }
-        let size = spec.page_size.as_ref().map(|p| p.size).filter(|&s| s > 0);
+        let size = self
+            .cap
+            .or(spec.page_size.as_ref().map(|p| p.size))
+            .filter(|&s| s > 0);
         let total = self.last_total;
         let positions: Vec<Position> = match (&plan.mech, &self.position, size) {
             (Mech::Offset { .. }, Position::Offset(at), Some(size)) => (1..=n as u64)
@@ -708,13 +462,15 @@ impl Walk {
     ///
     /// **Contract.** Hand the walk only a request's final response, after the Pacer is done
     /// with it: retrying 429s and 5xx is the Pacer's business. A non-2xx status here is
-    /// [`PageError::Status`] and changes nothing.
+    /// [`PageError::Status`] and changes nothing — except while a guessed parameter is being
+    /// checked ([`PageEvent::Probing`]): a 4xx then means the server refuses the guess, and
+    /// the walk moves on to the next one (or ends, or stops).
     ///
     /// - `Err(PageError)`: the response is unusable (not JSON, truncated, no items). The walk
     ///   has not moved; the same request is pending. Resend it a bounded number of times when
     ///   [`PageError::is_transient`], else give up.
     /// - `Ok(page)`: deliver `page.records(body)`, then persist [`Walk::checkpoint`], then
-    ///   look at [`Page::after`]: more, complete, or stopped by a guard.
+    ///   look at [`Page::after`]: more, complete (and why), or stopped by a guard.
     ///
     /// Calling it when no request is pending is a no-op returning an empty page.
     pub fn on_page(
@@ -730,30 +486,43 @@ impl Walk {
                 duplicates: 0,
                 after: match &self.state {
                     WalkState::Stopped(e) => After::Stopped(e.clone()),
-                    _ => After::Complete,
+                    WalkState::Complete(r) => After::Complete(r.clone()),
+                    WalkState::Running => After::Complete(EndReason::AlreadyComplete),
                 },
             });
         };
         if !status.is_success() {
+            if self.probe.is_some()
+                && status.is_client_error()
+                && status != StatusCode::TOO_MANY_REQUESTS
+            {
+                let why = format!("the server answered {}", status.as_u16());
+                return Ok(self.reject_guess(why, Some(status.as_u16())));
+            }
             return Err(PageError::Status(status));
         }
         let base = pending.url.clone();
+        let mut detected = None;
         if self.spec.is_none() {
-            let mut spec = PageSpec::detect(headers, body)?;
+            let d = PageSpec::detect_with(&self.template, headers, body, &self.hints)?;
+            let mut spec = d.spec.clone();
             spec.guards = self.guards.clone();
             self.install(spec.clone())
-                .map_err(|_| PageError::NotAList)?;
+                .map_err(|e| PageError::Undetected {
+                    what: e.to_string(),
+                })?;
             self.events.push_back(PageEvent::Detected(Box::new(spec)));
+            detected = Some(d);
         }
-        let (Some(spec), Some(plan)) = (&self.spec, &self.plan) else {
+        let new_probe = detected.as_ref().and_then(|d| d.probe.clone());
+        let hash = new_probe.is_some() || self.probe.is_some();
+        let (Some(plan), Some(spec)) = (&self.plan, &self.spec) else {
             return Err(PageError::NotAList);
         };
-        let (items, key) = (&spec.items, spec.key.as_ref());
-        let size = spec.page_size.as_ref().map(|p| p.size);
-        let mut a = self.assess(plan, items, key, size, &base, headers, body)?;
+        let mut a = self.assess(plan, spec, &base, headers, body, hash)?;
         if self.pages == 0
             && let Some(prefer) = &self.prefer
-            && let Ok(b) = self.assess(prefer, items, key, size, &base, headers, body)
+            && let Ok(b) = self.assess(prefer, spec, &base, headers, body, hash)
             && offers(prefer, &b)
         {
             a = Assessment {
@@ -761,68 +530,87 @@ impl Walk {
                 ..b
             };
         }
+        if let Some(reason) = detected.and_then(|d| d.end) {
+            a.next = Some(Next::End(reason));
+            a.stop = None;
+        }
+        if let Some(probe) = new_probe {
+            if matches!(a.next, Some(Next::More(_))) && a.stop.is_none() {
+                if probe.base
+                    && let Some(Mech::Page { first, .. }) = self.plan.as_ref().map(|p| &p.mech)
+                {
+                    // Pages may count from 0: ask for the first page again by number.
+                    a.next = Some(Next::More(Position::Page(*first)));
+                }
+                let mut first: Vec<u128> = a.hashes.clone();
+                first.sort_unstable();
+                self.probe = Some(Probing { probe, first });
+            }
+        } else if let Some(probing) = &self.probe {
+            let same = a.count > 0
+                && a.hashes
+                    .iter()
+                    .all(|h| probing.first.binary_search(h).is_ok());
+            if same && probing.probe.base {
+                return Ok(self.counts_from_one());
+            }
+            if same {
+                return Ok(self.reject_guess("the server sent the first page again".into(), None));
+            }
+            if probing.probe.base && a.count > 0 {
+                // `page=1` brought the second page: pages count from 0.
+                self.set_first_page(0);
+                let (Some(plan), Some(spec)) = (&self.plan, &self.spec) else {
+                    return Err(PageError::NotAList);
+                };
+                a = self.assess(plan, spec, &base, headers, body, false)?;
+            }
+            self.probe = None;
+            if a.count > 0 {
+                self.events.push_back(PageEvent::Confirmed {
+                    page: self.pages + 1,
+                    style: self.plan.as_ref().map_or(StyleKind::Link, |p| p.kind),
+                });
+            }
+        }
         Ok(self.commit(a))
     }
 
     /// Reads the page against a plan, without changing the walk.
-    #[allow(clippy::too_many_arguments)]
-    fn assess<'a>(
+    fn assess(
         &self,
-        plan: &'a Plan,
-        items_ptr: &'a Pointer,
-        key: Option<&Pointer>,
-        size: Option<u64>,
+        plan: &Plan,
+        spec: &PageSpec,
         base: &Url,
         headers: &HeaderMap,
         body: &[u8],
+        hash_records: bool,
     ) -> Result<Assessment, PageError> {
-        let mut ptrs: Vec<&Pointer> = Vec::with_capacity(5);
-        let mut slot = |p: &'a Option<Pointer>| {
-            p.as_ref().map(|p| {
-                ptrs.push(p);
-                ptrs.len() - 1
-            })
+        let at = At {
+            position: &self.position,
+            items_before: self.raw_seen,
+            // The first page cannot be short: its length is the server's page size (checked
+            // by asking for the next page when it is less than asked for).
+            cap: if self.pages == 0 { None } else { self.cap },
+            page: self.pages + 1,
         };
-        let (i_next, i_more, i_done, i_total, i_pages) = (
-            slot(&plan.next),
-            slot(&plan.has_more),
-            slot(&plan.done),
-            slot(&plan.total),
-            slot(&plan.total_pages),
-        );
-        let found = json::extract_page(body, Some(items_ptr), &ptrs)?;
-        let get = |i: Option<usize>| i.and_then(|i| found.values[i]);
-        let items = match found.items {
-            Items::Array(ref e) => e,
-            Items::Missing => {
-                return Err(PageError::ItemsMissing {
-                    pointer: items_ptr.clone(),
-                });
-            }
-            Items::NotArray => {
-                return Err(PageError::ItemsNotArray {
-                    pointer: items_ptr.clone(),
-                });
-            }
-        };
-        let has_more = read_bool(get(i_more), plan.has_more.as_ref())?;
-        let done = read_bool(get(i_done), plan.done.as_ref())?;
-        let total = read_count(get(i_total), plan.total.as_ref())?;
-        let total_pages = read_count(get(i_pages), plan.total_pages.as_ref())?;
-        let next_text = read_text(get(i_next), plan.next.as_ref())?;
-
+        let read = plan.read(&spec.items, &at, base, headers, body)?;
+        let items = &read.items;
+        let key = spec.key.as_ref();
         let count = items.len() as u64;
-        let mut records = Vec::with_capacity(items.len());
         // Keys are kept where they earn their memory: to de-duplicate, or to see offset and page
         // walks drift. Cursor-like walks do not drift.
-        let track = self.spec.as_ref().is_some_and(|s| s.dedupe)
-            || !self.redelivered.is_empty()
-            || matches!(plan.mech, Mech::Offset { .. } | Mech::Page { .. });
+        let track = spec.dedupe || !self.redelivered.is_empty() || plan.drifts();
+        let mut records = Vec::with_capacity(items.len());
         let mut keys = Vec::new();
+        let mut hashes = Vec::new();
         for item in items {
             records.push(json::range_in(body, item));
             if let Some(k) = key.filter(|_| track) {
                 keys.push(json::find(item, k).and_then(json::key_hash));
+            }
+            if hash_records {
+                hashes.push(Hasher::new().write(item.get().as_bytes()).finish());
             }
         }
         let last_key = key
@@ -838,91 +626,13 @@ impl Walk {
             }
             h.finish()
         });
-        let short = |c: u64| size.is_some_and(|s| c < s) || c == 0;
-
-        let next: Result<Option<Position>, GuardError> = match &plan.mech {
-            Mech::Offset { start, .. } => {
-                let at = match self.position {
-                    Position::Offset(n) => n,
-                    _ => *start,
-                };
-                let next_at = at.saturating_add(count);
-                let more = match (has_more, total) {
-                    (Some(m), _) => m,
-                    (None, Some(t)) => count > 0 && next_at < t,
-                    (None, None) => !short(count),
-                };
-                Ok(more.then_some(Position::Offset(next_at)))
-            }
-            Mech::Page { first, .. } => {
-                let p = match self.position {
-                    Position::Page(n) => n,
-                    _ => *first,
-                };
-                let pages_seen = p.saturating_sub(*first).saturating_add(1);
-                let covered = match size {
-                    Some(s) => pages_seen.saturating_mul(s),
-                    None => self.raw_seen.saturating_add(count),
-                };
-                let more = match (has_more, total_pages, total) {
-                    (Some(m), _, _) => m,
-                    (None, Some(tp), _) => pages_seen < tp,
-                    (None, None, Some(t)) => count > 0 && covered < t,
-                    (None, None, None) => !short(count),
-                };
-                Ok(more.then_some(Position::Page(p.saturating_add(1))))
-            }
-            Mech::Cursor { .. } => match (has_more, next_text) {
-                (Some(false), _) => Ok(None),
-                (_, Some(c)) if !c.is_empty() => Ok(Some(Position::Cursor(c))),
-                (Some(true), _) => Err(GuardError::NextMissing {
-                    page: self.pages + 1,
-                }),
-                (None, _) => Ok(None),
-            },
-            Mech::After { keys: params } => {
-                if has_more == Some(false) || (has_more.is_none() && short(count)) {
-                    Ok(None)
-                } else if let Some(last) = items.last() {
-                    params
-                        .iter()
-                        .map(|k| {
-                            json::find(last, &k.field)
-                                .filter(|v| json::scalar(v) != Scalar::Null)
-                                .and_then(|v| serde_json::from_str::<Value>(v).ok())
-                        })
-                        .collect::<Option<Vec<Value>>>()
-                        .map(|v| Some(Position::After(v)))
-                        .ok_or(GuardError::NextMissing {
-                            page: self.pages + 1,
-                        })
-                } else {
-                    Err(GuardError::NextMissing {
-                        page: self.pages + 1,
-                    })
-                }
-            }
-            Mech::Link { rel } => match links_in(headers) {
-                Err(e) => Err(GuardError::BadLinkHeader(e)),
-                Ok(links) => match find_rel(&links, rel) {
-                    None => Ok(None),
-                    Some(l) => resolve(base, l.target()).map(Some),
-                },
-            },
-            Mech::NextUrl => match (done, next_text) {
-                (Some(true), _) => Ok(None),
-                (_, Some(u)) if !u.is_empty() => resolve(base, &u).map(Some),
-                _ => Ok(None),
-            },
-        };
-
-        let (next, mut stop) = match next {
-            Ok(n) => (n, None),
+        let (next, mut stop) = match read.next {
+            Ok(n) => (Some(n), None),
             Err(e) => (None, Some(e)),
         };
         let mut cross_origin = false;
         if stop.is_none()
-            && let Some(pos) = &next
+            && let Some(Next::More(pos)) = &next
         {
             stop = self.guard(pos, count, &mut cross_origin);
         }
@@ -931,12 +641,13 @@ impl Walk {
         // serves a stale page, where going on would silently skip records. Only a `total` that
         // grew by at least the page's records tells them apart: then the repeat is drift (its
         // records are not delivered again and the walk goes on), once in a row at most.
-        let shifted = matches!(plan.mech, Mech::Offset { .. } | Mech::Page { .. })
+        let shifted = plan.drifts()
             && self.repeats == 0
-            && total
+            && read
+                .total
                 .zip(self.last_total)
                 .is_some_and(|(now, before)| now >= before.saturating_add(count.max(1)));
-        let repeat = self.guards_repeat(items_hash);
+        let repeat = items_hash.is_some() && items_hash == self.last_items;
         if repeat && !shifted {
             stop = Some(GuardError::PageRepeated {
                 page: self.pages + 1,
@@ -946,19 +657,16 @@ impl Walk {
             switched: false,
             records,
             keys,
+            hashes,
             count,
             items_hash,
-            total,
+            total: read.total,
             last_key,
             next,
             stop,
             cross_origin,
             repeat,
         })
-    }
-
-    fn guards_repeat(&self, items_hash: Option<u128>) -> bool {
-        items_hash.is_some() && items_hash == self.last_items
     }
 
     /// The guards on a next position.
@@ -1000,6 +708,159 @@ impl Walk {
         None
     }
 
+    /// The page `page=1` brought is the first page again: pages count from 1 (or the server
+    /// ignores the parameter, which the next page will show). Nothing is delivered.
+    fn counts_from_one(&mut self) -> Page {
+        let number = self.pages + 1;
+        self.pages = number;
+        if let Some(p) = &mut self.probe {
+            p.probe.base = false;
+        }
+        if let Position::Page(n) = self.position {
+            self.position = Position::Page(n.saturating_add(1));
+        }
+        self.restart();
+        self.note_probe(number + 1);
+        Page {
+            number,
+            records: Vec::new(),
+            duplicates: 0,
+            after: After::More,
+        }
+    }
+
+    /// The guessed parameter did not bring the next page: try the next guess, or end, or stop.
+    fn reject_guess(&mut self, why: String, status: Option<u16>) -> Page {
+        let number = self.pages + 1;
+        self.pages = number;
+        let guess = self
+            .pending
+            .as_ref()
+            .map(|r| self.guess_text(r))
+            .unwrap_or_default();
+        self.events.push_back(PageEvent::GuessRejected {
+            page: number,
+            guess,
+            why,
+        });
+        let Some(mut probing) = self.probe.take() else {
+            return self.stopped(number, GuardError::NextMissing { page: number });
+        };
+        while !probing.probe.rest.is_empty() {
+            let c = probing.probe.rest.remove(0);
+            let mut spec = c.spec;
+            spec.guards = self.guards.clone();
+            if self.install(spec.clone()).is_ok() {
+                probing.probe.base = c.base;
+                self.position = c.next;
+                self.probe = Some(probing);
+                self.events.push_back(PageEvent::Detected(Box::new(spec)));
+                self.restart();
+                self.note_probe(number + 1);
+                return Page {
+                    number,
+                    records: Vec::new(),
+                    duplicates: 0,
+                    after: After::More,
+                };
+            }
+        }
+        match probing.probe.fail.clone() {
+            Fail::End(reason) => {
+                let reason = match status {
+                    Some(status) => EndReason::ProbeRefused { status },
+                    None => reason,
+                };
+                self.finish(number, reason.clone());
+                Page {
+                    number,
+                    records: Vec::new(),
+                    duplicates: 0,
+                    after: After::Complete(reason),
+                }
+            }
+            Fail::Stop => {
+                let why = probing.probe.why.clone();
+                // Kept, so that a resumed walk asks the same and stops the same.
+                self.probe = Some(probing);
+                self.stopped(number, GuardError::Undetermined { page: number, why })
+            }
+        }
+    }
+
+    fn stopped(&mut self, number: u64, e: GuardError) -> Page {
+        self.pending = None;
+        self.state = WalkState::Stopped(e.clone());
+        Page {
+            number,
+            records: Vec::new(),
+            duplicates: 0,
+            after: After::Stopped(e),
+        }
+    }
+
+    fn finish(&mut self, page: u64, reason: EndReason) {
+        self.position = Position::End;
+        self.pending = None;
+        self.end = Some(reason.clone());
+        self.state = WalkState::Complete(reason.clone());
+        self.events.push_back(PageEvent::Complete { page, reason });
+    }
+
+    /// Reports the guess the pending request makes.
+    fn note_probe(&mut self, page: u64) {
+        let (Some(req), Some(p)) = (&self.pending, &self.probe) else {
+            return;
+        };
+        let guess = self.guess_text(req);
+        let why = p.probe.why.clone();
+        self.events
+            .push_back(PageEvent::Probing { page, guess, why });
+    }
+
+    /// What a guessed request tries: `offset=10`, `page=1`, `cursor=c2`.
+    fn guess_text(&self, req: &PageRequest) -> String {
+        let param = match self.plan.as_ref().map(|p| &p.mech) {
+            Some(
+                Mech::Offset { param, .. } | Mech::Page { param, .. } | Mech::Cursor { param },
+            ) => param.clone(),
+            Some(Mech::After { keys }) if !keys.is_empty() => keys[0].param.clone(),
+            _ => return req.url.to_string(),
+        };
+        let value = match &param {
+            Param::Query(name) => req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned()),
+            Param::Body(p) => req
+                .body
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+                .and_then(|v| p.find(&v).cloned())
+                .map(|v| match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                }),
+        };
+        format!(
+            "{}={}",
+            param_name(&param),
+            truncate(&value.unwrap_or_default(), 64)
+        )
+    }
+
+    /// Pages count from `first` (a page-number guess learned it).
+    fn set_first_page(&mut self, first_page: u64) {
+        let Some(mut spec) = self.spec.clone() else {
+            return;
+        };
+        if let Style::Page { first, .. } = &mut spec.style {
+            *first = first_page;
+        }
+        let _ = self.install(spec);
+    }
+
     /// Applies an assessment: counters, keys, events, the next request.
     fn commit(&mut self, a: Assessment) -> Page {
         let number = self.pages + 1;
@@ -1011,6 +872,8 @@ impl Walk {
                 .push_back(PageEvent::Switched { from, to: p.kind });
             self.plan = Some(p);
         }
+        let drifts = self.plan.as_ref().is_some_and(Plan::drifts);
+        let sized = self.plan.as_ref().is_some_and(Plan::sized);
         let repeated = a.repeat;
         let dedupe = self.spec.as_ref().is_some_and(|s| s.dedupe);
         let mut records = Vec::new();
@@ -1056,6 +919,9 @@ impl Walk {
                 count: dups,
                 dropped: dedupe || repeated,
             });
+            if drifts {
+                self.drift.repeated += u64::from(dups);
+            }
         }
         if again > 0 {
             self.events.push_back(PageEvent::Redelivered {
@@ -1070,16 +936,28 @@ impl Walk {
             });
         }
         if let Some(t) = a.total {
-            match self.last_total {
-                Some(prev) if prev != t => self.events.push_back(PageEvent::TotalChanged {
+            if let Some(prev) = self.last_total
+                && prev != t
+            {
+                self.events.push_back(PageEvent::TotalChanged {
                     page: number,
                     from: prev,
                     to: t,
-                }),
-                _ => {}
+                });
+                if drifts {
+                    self.drift.total_changes += 1;
+                    if t < prev {
+                        self.drift.total_fell += prev - t;
+                    } else {
+                        self.drift.total_rose += t - prev;
+                    }
+                }
             }
             self.first_total.get_or_insert(t);
             self.last_total = Some(t);
+        }
+        if sized && self.pages == 0 && self.cap.is_none() && a.count > 0 {
+            self.cap = Some(a.count);
         }
         self.pages = number;
         self.records += records.len() as u64 + u64::from(again);
@@ -1102,28 +980,54 @@ impl Walk {
         }
         if a.cross_origin
             && a.stop.is_none()
-            && let Some(Position::Url(u)) = &a.next
+            && let Some(Next::More(Position::Url(u))) = &a.next
         {
             self.events
                 .push_back(PageEvent::CrossOrigin { url: u.clone() });
         }
-        if let Some(h) = a.next.as_ref().and_then(Position::repeat_hash) {
-            self.seen.insert(h);
-        }
-        self.position = a.next.unwrap_or(Position::End);
-        let after = match a.stop {
-            Some(e) => {
+        let after = match (a.stop, a.next) {
+            (stop, next) if stop.is_some() || next.is_none() => {
+                let e = e_or_missing(number, stop);
+                // The checkpoint points at the refused page: a walk resumed with other guards
+                // goes on from there.
+                self.position = match next {
+                    Some(Next::More(pos)) => {
+                        if let Some(h) = pos.repeat_hash() {
+                            self.seen.insert(h);
+                        }
+                        pos
+                    }
+                    _ => Position::End,
+                };
                 self.pending = None;
                 self.state = WalkState::Stopped(e.clone());
                 After::Stopped(e)
             }
-            None => {
-                self.restart();
-                if self.pending.is_some() {
-                    After::More
-                } else {
-                    After::Complete
+            (_, Some(Next::More(pos))) => {
+                if let Some(h) = pos.repeat_hash() {
+                    self.seen.insert(h);
                 }
+                self.position = pos;
+                self.restart();
+                if self.probe.is_some() && self.pages == 1 {
+                    self.note_probe(number + 1);
+                }
+                After::More
+            }
+            (_, None) => unreachable!("handled by the first arm"),
+            (_, Some(Next::End(reason))) => {
+                // Fewer distinct records than the list held throughout (the smaller of its first
+                // and last totals) is a record lost to drift, or a total that lies.
+                if drifts && let (Some(first), Some(last)) = (self.first_total, self.last_total) {
+                    let distinct = if dedupe {
+                        self.records
+                    } else {
+                        self.records.saturating_sub(self.drift.repeated)
+                    };
+                    self.drift.shortfall = first.min(last).saturating_sub(distinct);
+                }
+                self.finish(number, reason.clone());
+                After::Complete(reason)
             }
         };
         Page {
@@ -1207,6 +1111,10 @@ impl Walk {
                 held.truncate(Checkpoint::MAX_HELD);
                 held
             },
+            cap: self.cap,
+            probe: self.probe.clone(),
+            drift: self.drift.clone(),
+            end: self.end.clone(),
             spec: if self.auto { self.spec.clone() } else { None },
         }
     }
@@ -1241,73 +1149,36 @@ impl Walk {
     pub fn position(&self) -> &Position {
         &self.position
     }
+
+    /// Whether the pending request is a guess still to be confirmed ([`PageEvent::Probing`]).
+    pub fn is_probing(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// What an offset or page walk saw of its list changing while it was read. A complete walk
+    /// with a non-empty drift may have missed records ([`Drift::may_be_missing`]): it is not a
+    /// clean success. Always empty for cursor, keyset, link and URL walks, which do not drift.
+    pub fn drift(&self) -> &Drift {
+        &self.drift
+    }
+
+    /// Why the walk ended, once complete.
+    pub fn end_reason(&self) -> Option<&EndReason> {
+        self.end.as_ref()
+    }
+}
+
+fn e_or_missing(page: u64, e: Option<GuardError>) -> GuardError {
+    e.unwrap_or(GuardError::NextMissing { page })
 }
 
 /// Whether a preferred plan's reading of the first page offers its style.
 fn offers(plan: &Plan, a: &Assessment) -> bool {
     match &plan.mech {
         Mech::Cursor { .. } | Mech::After { .. } | Mech::Link { .. } | Mech::NextUrl => {
-            a.next.is_some() && a.stop.is_none()
+            matches!(a.next, Some(Next::More(_))) && a.stop.is_none()
         }
         Mech::Offset { .. } | Mech::Page { .. } => false,
-    }
-}
-
-fn resolve(base: &Url, target: &str) -> Result<Position, GuardError> {
-    base.join(target)
-        .map(|u| Position::Url(u.into()))
-        .map_err(|_| GuardError::BadNextUrl {
-            value: truncate(target, 256),
-        })
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-fn read_bool(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<bool>, PageError> {
-    let Some(v) = v else { return Ok(None) };
-    match json::scalar(v.get()) {
-        Scalar::Null => Ok(None),
-        Scalar::Bool(b) => Ok(Some(b)),
-        Scalar::Str(s) if s == "true" => Ok(Some(true)),
-        Scalar::Str(s) if s == "false" => Ok(Some(false)),
-        _ => Err(wrong(p, "boolean")),
-    }
-}
-
-fn read_count(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<u64>, PageError> {
-    let Some(v) = v else { return Ok(None) };
-    match json::scalar(v.get()) {
-        Scalar::Null => Ok(None),
-        Scalar::Number(n) => n.parse().map(Some).map_err(|_| wrong(p, "count")),
-        Scalar::Str(s) => s.parse().map(Some).map_err(|_| wrong(p, "count")),
-        _ => Err(wrong(p, "count")),
-    }
-}
-
-/// A cursor, token or URL: a string, or a number taken as written. `null` is none.
-fn read_text(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<String>, PageError> {
-    let Some(v) = v else { return Ok(None) };
-    match json::scalar(v.get()) {
-        Scalar::Null => Ok(None),
-        Scalar::Str(s) => Ok(Some(s.into_owned())),
-        Scalar::Number(n) => Ok(Some(n.to_owned())),
-        _ => Err(wrong(p, "string")),
-    }
-}
-
-fn wrong(p: Option<&Pointer>, expected: &'static str) -> PageError {
-    PageError::WrongType {
-        pointer: p.cloned().unwrap_or_else(Pointer::root),
-        expected,
     }
 }
 

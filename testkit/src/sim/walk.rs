@@ -400,7 +400,7 @@ impl WalkSim {
                 }
                 match page.after() {
                     After::More => {}
-                    After::Complete => line.push_str(", end"),
+                    After::Complete(reason) => line.push_str(&format!(", end: {reason}")),
                     After::Stopped(e) => line.push_str(&format!(", stopped: {e}")),
                 }
                 line
