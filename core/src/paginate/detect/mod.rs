@@ -285,6 +285,12 @@ impl PageSpec {
         };
         d.spec.items = items.clone();
         r.identity(&mut d.spec);
+        if let Some(p) = &mut d.probe {
+            for c in &mut p.rest {
+                c.spec.items = items.clone();
+                r.identity(&mut c.spec);
+            }
+        }
         Ok(d)
     }
 }

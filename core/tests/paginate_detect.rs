@@ -1,0 +1,425 @@
+//! Auto-detected walks end only on a positive signal: what they do when a response does not
+//! say how the list goes on (probing, and the verdicts a probe can reach), the seeds' own API,
+//! short first pages, and drift that must not pass for a clean success.
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+use paceline::paginate::{
+    After, Checkpoint, EndReason, GuardError, Guards, Hints, PageEvent, PageRequest, PageSpec,
+    Param, Pointer, RequestTemplate, Source, StyleKind, Walk, WalkState,
+};
+use serde_json::{Value, json};
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+fn ok(body: Value) -> Reply {
+    Reply {
+        status: StatusCode::OK,
+        headers: HeaderMap::new(),
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn status(code: u16) -> Reply {
+    Reply {
+        status: StatusCode::from_u16(code).unwrap(),
+        headers: HeaderMap::new(),
+        body: b"{}".to_vec(),
+    }
+}
+
+#[derive(Default)]
+struct Trace {
+    urls: Vec<String>,
+    ids: Vec<i64>,
+    events: Vec<PageEvent>,
+    end: Option<WalkState>,
+}
+
+fn drive(mut walk: Walk, mut server: impl FnMut(&PageRequest) -> Reply) -> (Trace, Walk) {
+    let mut t = Trace::default();
+    for _ in 0..200 {
+        let Some(req) = walk.poll_request().cloned() else {
+            break;
+        };
+        t.urls.push(req.url.to_string());
+        let r = server(&req);
+        let page = walk
+            .on_page(r.status, &r.headers, &r.body)
+            .expect("a usable page");
+        for rec in page.records(&r.body) {
+            let v: Value = serde_json::from_slice(rec).unwrap();
+            t.ids.push(v["id"].as_i64().unwrap());
+        }
+        t.events.extend(std::iter::from_fn(|| walk.poll_event()));
+    }
+    t.end = Some(walk.state().clone());
+    (t, walk)
+}
+
+fn q(req: &PageRequest, name: &str) -> Option<u64> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .and_then(|(_, v)| v.parse().ok())
+}
+
+fn records(range: std::ops::Range<i64>) -> Vec<Value> {
+    range
+        .map(|i| json!({"id": i, "name": format!("company {i}")}))
+        .collect()
+}
+
+fn auto(url: &str) -> Walk {
+    Walk::auto(RequestTemplate::get(url).unwrap(), Guards::default()).unwrap()
+}
+
+/// The seeds' API (`../shared/seeds/001`): `GET /v1/companies?limit=10` →
+/// `{"items": [...10...], "total": 2000}`, paged with `offset`. Wave 1 read one page and
+/// reported it complete.
+#[test]
+fn the_seeds_offset_api_is_read_to_its_total() {
+    let (t, walk) = drive(
+        auto("https://app.pact.place/v1/companies?limit=10"),
+        |req| {
+            let (limit, offset) = (q(req, "limit").unwrap(), q(req, "offset").unwrap_or(0));
+            let all = records(0..2000);
+            let page: Vec<Value> = all
+                .iter()
+                .skip(offset as usize)
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            ok(json!({"items": page, "total": 2000}))
+        },
+    );
+    assert_eq!(t.ids, (0..2000).collect::<Vec<_>>());
+    assert_eq!(t.urls.len(), 200, "no request past the total");
+    assert_eq!(
+        t.urls[1],
+        "https://app.pact.place/v1/companies?limit=10&offset=10"
+    );
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::TotalReached {
+            at: 2000,
+            total: 2000
+        }))
+    );
+    assert!(
+        matches!(t.events[1], PageEvent::Probing { page: 2, ref guess, .. } if guess == "offset=10")
+    );
+    assert!(matches!(
+        t.events[2],
+        PageEvent::Confirmed {
+            page: 2,
+            style: StyleKind::Offset
+        }
+    ));
+    assert!(walk.drift().is_empty());
+}
+
+/// A server that ignores every paging parameter while its total says more: the walk tries
+/// offset, then page (asking page 1 again to learn the base), and stops with a message: it
+/// never calls the first page the whole list.
+#[test]
+fn a_total_that_says_more_with_no_way_to_get_it_stops() {
+    let (t, _) = drive(auto("https://x.test/v1/things?limit=10"), |_| {
+        ok(json!({"items": records(0..10), "total": 2000}))
+    });
+    assert_eq!(
+        t.ids,
+        (0..10).collect::<Vec<_>>(),
+        "page 1 once, never again"
+    );
+    assert_eq!(
+        t.urls,
+        [
+            "https://x.test/v1/things?limit=10",
+            "https://x.test/v1/things?limit=10&offset=10",
+            "https://x.test/v1/things?limit=10&page=1",
+            "https://x.test/v1/things?limit=10&page=2",
+        ]
+    );
+    let Some(WalkState::Stopped(GuardError::Undetermined { why, .. })) = &t.end else {
+        panic!("{:?}", t.end)
+    };
+    assert!(why.contains("total (2000)"), "{why}");
+    let rejected = t
+        .events
+        .iter()
+        .filter(|e| matches!(e, PageEvent::GuessRejected { .. }))
+        .count();
+    assert_eq!(
+        rejected, 2,
+        "offset, then page=2 (page=1 only told the base)"
+    );
+}
+
+/// Records, no page size asked, nothing said: a list that is not paged at all ends as such
+/// after the probes, and one that pages by `page` (counting from 0) is read in full.
+#[test]
+fn unsignalled_lists_are_probed_to_a_verdict() {
+    let (t, _) = drive(auto("https://x.test/regions"), |_| {
+        ok(json!([{"id": 1}, {"id": 2}, {"id": 3}]))
+    });
+    assert_eq!(t.ids, [1, 2, 3]);
+    assert_eq!(t.end, Some(WalkState::Complete(EndReason::Unpaginated)));
+    assert_eq!(t.urls.len(), 4, "offset, page=1, page=2");
+
+    // Pages of 3 counted from 0 (Spring Data's `page`), no total.
+    let (t, _) = drive(auto("https://x.test/users"), |req| {
+        let p = q(req, "page").unwrap_or(0) as i64;
+        let all = records(0..8);
+        if q(req, "offset").is_some() {
+            return ok(json!(all[..3])); // the server ignores offset
+        }
+        ok(json!(
+            all.iter()
+                .skip((p * 3) as usize)
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+        ))
+    });
+    assert_eq!(t.ids, (0..8).collect::<Vec<_>>());
+    assert_eq!(
+        t.urls[1..],
+        [
+            "https://x.test/users?offset=3",
+            "https://x.test/users?page=1",
+            "https://x.test/users?page=2",
+        ]
+    );
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::ShortPage {
+            records: 2,
+            size: 3
+        }))
+    );
+}
+
+/// A probe the server refuses (400 for a parameter it does not know, 404 past the end) is a
+/// wrong guess, not a failed walk; with nothing saying there is more, the list ends there.
+#[test]
+fn a_refused_probe_ends_a_list_that_never_said_more() {
+    let (t, _) = drive(auto("https://x.test/tags"), |req| {
+        if req.url.query().is_some() {
+            status(400)
+        } else {
+            ok(json!({"data": [{"id": 1}]}))
+        }
+    });
+    assert_eq!(t.ids, [1]);
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::ProbeRefused { status: 400 }))
+    );
+}
+
+/// A cursor sent back by convention that the server ignores: page 2 is page 1 again, and the
+/// walk stops naming what it guessed instead of looping or ending.
+#[test]
+fn a_conventional_cursor_the_server_ignores_stops_the_walk() {
+    let (t, _) = drive(auto("https://x.test/events"), |_| {
+        ok(json!({"data": [{"id": 1}, {"id": 2}], "meta": {"next_token": "abc"}}))
+    });
+    assert_eq!(t.ids, [1, 2]);
+    assert_eq!(t.urls[1], "https://x.test/events?next_token=abc");
+    assert!(matches!(
+        t.end,
+        Some(WalkState::Stopped(GuardError::Undetermined { .. }))
+    ));
+}
+
+/// An explicit offset spec whose server caps the page size below what was asked: the short
+/// first page is checked, the server's own size learned, and every record read.
+#[test]
+fn a_server_that_caps_the_page_size_loses_nothing() {
+    let spec = PageSpec::offset("/data", 100);
+    let (t, _) = drive(
+        Walk::new(spec, RequestTemplate::get("https://x.test/l").unwrap()).unwrap(),
+        |req| {
+            let at = q(req, "offset").unwrap() as usize;
+            let page: Vec<Value> = records(0..57).into_iter().skip(at).take(25).collect();
+            ok(json!({ "data": page }))
+        },
+    );
+    assert_eq!(t.ids, (0..57).collect::<Vec<_>>());
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::ShortPage {
+            records: 7,
+            size: 25
+        }))
+    );
+    // One record, fewer than asked: asking once more is the price of knowing.
+    let (t, _) = drive(
+        Walk::new(
+            PageSpec::offset("/data", 100),
+            RequestTemplate::get("https://x.test/l").unwrap(),
+        )
+        .unwrap(),
+        |req| match q(req, "offset") {
+            Some(0) => ok(json!({"data": [{"id": 1}]})),
+            _ => ok(json!({"data": []})),
+        },
+    );
+    assert_eq!((t.ids.len(), t.urls.len()), (1, 2));
+    assert_eq!(t.end, Some(WalkState::Complete(EndReason::EmptyPage)));
+}
+
+/// Deletes ahead of the offset while an offset list is read: records are skipped unseen. The
+/// walk reaches the end, and its drift says the list changed and how much may be missing.
+#[test]
+fn offset_drift_is_never_a_clean_end() {
+    let mut list: Vec<i64> = (0..50).collect();
+    let mut served = 0;
+    let (t, walk) = drive(
+        Walk::new(
+            PageSpec::offset("/data", 10).total("/total").key("/id"),
+            RequestTemplate::get("https://x.test/l").unwrap(),
+        )
+        .unwrap(),
+        |req| {
+            served += 1;
+            if served == 3 {
+                // Two records already delivered are deleted: the rest shift back by two.
+                list.retain(|&i| i != 3 && i != 4);
+            }
+            let at = q(req, "offset").unwrap() as usize;
+            let page: Vec<Value> = list
+                .iter()
+                .skip(at)
+                .take(10)
+                .map(|i| json!({ "id": i }))
+                .collect();
+            ok(json!({"data": page, "total": list.len()}))
+        },
+    );
+    let missing: Vec<i64> = list
+        .iter()
+        .filter(|i| !t.ids.contains(i))
+        .copied()
+        .collect();
+    assert_eq!(missing, [20, 21], "two survivors shifted past the offset");
+    assert!(matches!(t.end, Some(WalkState::Complete(_))));
+    let d = walk.drift();
+    assert_eq!((d.total_changes, d.total_fell), (1, 2));
+    assert_eq!(d.may_be_missing(), 2);
+    assert!(!d.is_empty());
+}
+
+/// A probe survives a crash: the checkpoint carries it, so a walk resumed between the first
+/// page and the probe's answer still tells the first page again from new records.
+#[test]
+fn a_probe_survives_resuming() {
+    let template = RequestTemplate::get("https://x.test/v1/things?limit=2").unwrap();
+    let server = |req: &PageRequest| {
+        let at = q(req, "offset");
+        let all = records(0..5);
+        match at {
+            // The server ignores `offset`, but pages by `page` (from 1).
+            Some(_) => ok(json!({"items": all[..2], "total": 5})),
+            None => {
+                let p = q(req, "page").unwrap_or(1) as usize;
+                let page: Vec<Value> = all.iter().skip((p - 1) * 2).take(2).cloned().collect();
+                ok(json!({"items": page, "total": 5}))
+            }
+        }
+    };
+    let mut walk = Walk::auto(template.clone(), Guards::default()).unwrap();
+    let first = server(walk.poll_request().unwrap());
+    walk.on_page(first.status, &first.headers, &first.body)
+        .unwrap();
+    let saved = walk.checkpoint().to_bytes();
+    let resumed = Walk::resume(None, template, &Checkpoint::from_bytes(&saved).unwrap()).unwrap();
+    assert!(resumed.is_probing());
+    let (t, _) = drive(resumed, server);
+    assert_eq!(t.ids, [2, 3, 4]);
+    assert_eq!(
+        t.urls,
+        [
+            "https://x.test/v1/things?limit=2&offset=2",
+            "https://x.test/v1/things?limit=2&page=1",
+            "https://x.test/v1/things?limit=2&page=2",
+            "https://x.test/v1/things?limit=2&page=3",
+        ]
+    );
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::TotalReached {
+            at: 6,
+            total: 5
+        }))
+    );
+}
+
+/// Hints: a style named by the caller, its parts found in the page.
+#[test]
+fn a_named_style_finds_what_it_was_not_told() {
+    let hints = Hints::default().style(StyleKind::Page);
+    let walk = Walk::auto_with(
+        RequestTemplate::get("https://x.test/api/items?size=2").unwrap(),
+        hints,
+        Guards::default(),
+    )
+    .unwrap();
+    let (t, walk) = drive(walk, |req| {
+        let p = q(req, "page").unwrap_or(0) as usize;
+        let all = records(0..5);
+        let page: Vec<Value> = all.iter().skip(p * 2).take(2).cloned().collect();
+        ok(
+            json!({"content": page, "totalElements": 5, "totalPages": 3, "number": p, "last": p == 2}),
+        )
+    });
+    assert_eq!(t.ids, (0..5).collect::<Vec<_>>());
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::Done {
+            at: Pointer::from_static("/last")
+        }))
+    );
+    let spec = walk.spec().unwrap();
+    assert_eq!(spec.items.as_str(), "/content");
+    assert!(matches!(
+        &spec.style,
+        paceline::paginate::Style::Page {
+            first: 0,
+            total: Some(Source::Body(_)),
+            ..
+        }
+    ));
+    let _ = Param::query("x");
+}
+
+/// A `Link` header whose `rel="next"` says `results="false"` (Sentry) is the end, not one
+/// more request.
+#[test]
+fn link_results_false_is_the_end() {
+    let walk = Walk::new(
+        PageSpec::link(""),
+        RequestTemplate::get("https://sentry.test/api/0/projects/").unwrap(),
+    )
+    .unwrap();
+    let (t, _) = drive(walk, |_| {
+        let mut r = ok(json!([{"id": 1}]));
+        r.headers.insert(
+            http::header::LINK,
+            HeaderValue::from_static(
+                r#"<https://sentry.test/api/0/projects/?cursor=0:100:1>; rel="previous"; results="false"; cursor="0:100:1", <https://sentry.test/api/0/projects/?cursor=0:100:0>; rel="next"; results="false"; cursor="0:100:0""#,
+            ),
+        );
+        r
+    });
+    assert_eq!(t.urls.len(), 1);
+    assert_eq!(
+        t.end,
+        Some(WalkState::Complete(EndReason::LinkResultsFalse))
+    );
+    let _ = After::More;
+}
