@@ -112,6 +112,7 @@ pub fn run(cmd: Demo) -> ExitCode {
     let job = Job {
         client: extract::client(PacerConfig::default().retry(retry), &stats),
         spec: Some(data.page_spec()),
+        hints: paceline::paginate::Hints::default(),
         template: data.template(),
         guards: Guards::default(),
         output: Some(output.clone()),

@@ -27,7 +27,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use paceline::paginate::{Checkpoint, Guards, PageSpec, Pointer, RequestTemplate, Url};
+use paceline::paginate::{
+    Checkpoint, Guards, Hints, PageSize, PageSpec, Param, Pointer, RequestTemplate, Source,
+    StyleKind, Url,
+};
 use paceline::retry::RetryPolicy;
 use paceline::throttle::{Limit, Period, QuotaConfig, ThrottleConfig};
 use paceline::{Pacer, PacerConfig};
@@ -52,8 +55,12 @@ pub mod code {
     /// Interrupted (Ctrl-C); the checkpoint is saved: run again with `--resume`.
     pub const INTERRUPTED: u8 = 5;
     /// A guard stopped the walk (`--max-pages`, a repeated cursor, a next page on an origin
-    /// not allowed); the checkpoint points at the refused page.
+    /// not allowed), or how the list pages could not be told; the checkpoint points at the
+    /// refused page.
     pub const STOPPED: u8 = 6;
+    /// The walk reached the list's end, but the list changed while it was read by offset or
+    /// page number: records may be missing.
+    pub const DRIFTED: u8 = 7;
 }
 
 /// The exit codes, for `--help`.
@@ -64,28 +71,34 @@ const EXIT_CODES: &str = "Exit codes:
   3  server unavailable after retries, or a final error status
   4  quota exhausted (a --rate N/day quota, or the server's)
   5  interrupted (Ctrl-C) and resumable: run again with --resume
-  6  stopped by a guard (--max-pages, a repeated cursor, an origin not allowed); resumable";
+  6  stopped: by a guard (--max-pages, a repeated cursor, an origin not allowed; resumable),
+     or the list's paging could not be told (say how: --paginate, --items, --next, --param)
+  7  complete, but the list changed while it was read by offset or page number: records
+     deleted or inserted ahead of the offset may be missing (the summary says how many, as far
+     as the responses tell); a cursor or keyset (--keyset) reads a changing list exactly";
 
-/// How the list pages, without a spec file.
+/// How the list pages, without a spec file. Whatever a style needs and its flags do not say
+/// (the items, the next cursor or URL, the total, the parameter) is found in the first page
+/// the way auto-detection finds it; a flag always wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Paginate {
-    /// Detected from the first response.
+    /// Detected from the first exchange (the request's parameters, the headers, the body).
     Auto,
-    /// The `Link` header's `rel="next"` (GitHub).
+    /// The `Link` header's `rel="next"` (GitHub, json-server).
     Link,
     /// A cursor in the body (`--next`), sent back as `--param`.
     Cursor,
-    /// `?offset=N&limit=--page-size`.
+    /// Offsets: `--param` (default: the URL's own offset parameter, else `offset`).
     Offset,
-    /// `?page=P&per_page=--page-size`.
+    /// Page numbers: `--param` (default: the URL's own page parameter, else `page`).
     Page,
     /// Keyset: `--keyset /id=after_id` (field of the last record = query parameter).
     Keyset,
-    /// A next URL in the body (`--next`, default `/links/next`).
+    /// A next URL in the body (`--next`).
     NextUrl,
-    /// Page tokens: `--next` (default `/nextPageToken`) sent back as `--param` (`pageToken`).
+    /// Page tokens: `--next` (`/nextPageToken`) sent back as `--param` (`pageToken`).
     Token,
-    /// GraphQL Relay: `--items` is the connection (`/data/items`), POSTed with `--data`.
+    /// GraphQL Relay: the connection with `pageInfo`, POSTed with `--data`.
     Graphql,
 }
 
@@ -107,12 +120,18 @@ pub struct Extract {
     /// Where the next cursor, token or URL is in a page (a JSON Pointer).
     #[arg(long, value_name = "POINTER")]
     next: Option<String>,
-    /// The query parameter that carries the cursor or token back.
+    /// The parameter that carries the cursor, token, offset or page number back: a query
+    /// parameter, or `body:/pointer` for a member of the --data body.
     #[arg(long, value_name = "NAME")]
     param: Option<String>,
-    /// Records per page to ask for.
-    #[arg(long, value_name = "N")]
-    page_size: Option<u64>,
+    /// Where the list's total is: a JSON Pointer, or `header:NAME` (`header:X-Total-Count`).
+    #[arg(long, value_name = "POINTER")]
+    total: Option<String>,
+    /// Records per page to ask for: `NAME=N` (`limit=100`, `per_page=100`), or `N` to change
+    /// the value of the page-size parameter the URL already has. Without it, the URL's own
+    /// parameter (if any) is used as it is; no parameter is ever assumed.
+    #[arg(long, value_name = "[NAME=]N")]
+    page_size: Option<String>,
     /// Keyset: FIELD=PARAM (`/id=after_id`), repeatable.
     #[arg(long, value_name = "FIELD=PARAM")]
     keyset: Vec<String>,
@@ -178,6 +197,8 @@ fn bad(msg: impl Into<String>) -> Fatal {
 pub struct Job {
     pub client: Client,
     pub spec: Option<PageSpec>,
+    /// What the flags say of how the list pages, when there is no spec.
+    pub hints: Hints,
     pub template: RequestTemplate,
     pub guards: Guards,
     pub output: Option<PathBuf>,
@@ -235,16 +256,15 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         };
         guards = guards.allow_origin(&origin);
     }
-    let mut spec = match &cmd.page_spec {
+    let (mut spec, hints) = match &cmd.page_spec {
         Some(path) => {
             let text = std::fs::read(path)
                 .map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
-            Some(
-                serde_json::from_slice::<PageSpec>(&text)
-                    .map_err(|e| bad(format!("{}: not a page spec: {e}", path.display())))?,
-            )
+            let spec = serde_json::from_slice::<PageSpec>(&text)
+                .map_err(|e| bad(format!("{}: not a page spec: {e}", path.display())))?;
+            (Some(spec), Hints::default())
         }
-        None => spec_from_flags(&cmd)?,
+        None => (None, hints_from_flags(&cmd, &template)?),
     };
     if let Some(spec) = &mut spec {
         // Flags add to the spec's guards.
@@ -261,10 +281,6 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
             pointer(key, "--dedupe-key")?;
             *spec = spec.clone().dedupe_by(key);
         }
-    } else if cmd.dedupe_key.is_some() {
-        return Err(bad(
-            "--dedupe-key needs the page style: give --paginate STYLE or --page-spec",
-        ));
     }
 
     let mut throttle = ThrottleConfig::default();
@@ -311,6 +327,7 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
     Ok(Job {
         client,
         spec,
+        hints,
         template,
         guards,
         output: cmd.output,
@@ -360,73 +377,110 @@ fn pointer(text: &str, flag: &str) -> Result<(), Fatal> {
         .map_err(|e| bad(format!("{flag} {text:?}: not a JSON Pointer: {e}")))
 }
 
-fn spec_from_flags(cmd: &Extract) -> Result<Option<PageSpec>, Fatal> {
-    let size = cmd.page_size.unwrap_or(100);
-    let items = |default: &str| -> Result<String, Fatal> {
-        let s = cmd.items.clone().unwrap_or_else(|| default.to_owned());
-        pointer(&s, "--items")?;
-        Ok(s)
+/// What the flags say of how the list pages; the rest is detected from the first page.
+fn hints_from_flags(cmd: &Extract, template: &RequestTemplate) -> Result<Hints, Fatal> {
+    let mut hints = Hints::default();
+    let ptr = |text: &Option<String>, flag: &str| -> Result<Option<Pointer>, Fatal> {
+        text.as_deref()
+            .map(|t| {
+                Pointer::parse(t).map_err(|e| bad(format!("{flag} {t:?}: not a JSON Pointer: {e}")))
+            })
+            .transpose()
     };
-    let next = |default: &str| -> Result<String, Fatal> {
-        let s = cmd.next.clone().unwrap_or_else(|| default.to_owned());
-        pointer(&s, "--next")?;
-        Ok(s)
-    };
-    let param = |default: &str| cmd.param.clone().unwrap_or_else(|| default.to_owned());
-    let sized = |spec: PageSpec, name: &str| match cmd.page_size {
-        Some(n) => spec.page_size(paceline::paginate::Param::query(name), n),
-        None => spec,
-    };
-    let spec = match cmd.paginate {
+    hints.items = ptr(&cmd.items, "--items")?;
+    hints.next = ptr(&cmd.next, "--next")?;
+    if let Some(key) = ptr(&cmd.dedupe_key, "--dedupe-key")? {
+        hints = hints.dedupe_by(key);
+    }
+    hints.param = cmd
+        .param
+        .as_deref()
+        .map(|p| param(p, template))
+        .transpose()?;
+    if let Some(t) = &cmd.total {
+        hints.total = Some(Source::parse(t).map_err(|e| bad(format!("--total: {e}")))?);
+    }
+    if let Some(size) = &cmd.page_size {
+        hints.page_size = Some(page_size(size, template)?);
+    }
+    for k in &cmd.keyset {
+        let (field, name) = k
+            .split_once('=')
+            .ok_or_else(|| bad(format!("--keyset {k:?}: expected FIELD=PARAM")))?;
+        let field = Pointer::parse(field)
+            .map_err(|e| bad(format!("--keyset {k:?}: not a JSON Pointer: {e}")))?;
+        hints = hints.key_param(field, param(name, template)?);
+    }
+    hints.style = match cmd.paginate {
         Paginate::Auto => {
-            if cmd.items.is_some() || cmd.next.is_some() || !cmd.keyset.is_empty() {
-                return Err(bad("--items, --next and --keyset need --paginate STYLE"));
+            if !cmd.keyset.is_empty() {
+                return Err(bad("--keyset needs --paginate keyset"));
             }
-            return Ok(None);
+            None
         }
-        Paginate::Link => sized(PageSpec::link(&items("")?), "per_page"),
-        Paginate::Cursor => sized(
-            PageSpec::cursor(&items("/data")?, &next("/next_cursor")?, &param("cursor")),
-            "limit",
-        ),
-        Paginate::Offset => PageSpec::offset(&items("/data")?, size),
-        Paginate::Page => PageSpec::page_number(&items("/data")?, size),
-        Paginate::Keyset => {
-            let mut keys = Vec::new();
-            for k in &cmd.keyset {
-                let (field, param) = k
-                    .split_once('=')
-                    .ok_or_else(|| bad(format!("--keyset {k:?}: expected FIELD=PARAM")))?;
-                pointer(field, "--keyset")?;
-                keys.push((field.to_owned(), param.to_owned()));
-            }
-            if keys.is_empty() {
-                keys.push(("/id".into(), "after_id".into()));
-            }
-            let keys: Vec<(&str, &str)> =
-                keys.iter().map(|(f, p)| (f.as_str(), p.as_str())).collect();
-            sized(PageSpec::keyset(&items("/data")?, &keys), "limit")
-        }
-        Paginate::NextUrl => sized(
-            PageSpec::next_url(&items("/data")?, &next("/links/next")?),
-            "page[size]",
-        ),
-        Paginate::Token => sized(
-            PageSpec::token(
-                &items("/items")?,
-                &next("/nextPageToken")?,
-                &param("pageToken"),
-            ),
-            "pageSize",
-        ),
+        Paginate::Link => Some(StyleKind::Link),
+        Paginate::Cursor => Some(StyleKind::Cursor),
+        Paginate::Offset => Some(StyleKind::Offset),
+        Paginate::Page => Some(StyleKind::Page),
+        Paginate::Keyset => Some(StyleKind::Keyset),
+        Paginate::NextUrl => Some(StyleKind::NextUrl),
+        Paginate::Token => Some(StyleKind::Token),
         Paginate::Graphql => {
             if cmd.data.is_none() {
                 return Err(bad("--paginate graphql needs --data (the query, as JSON)"));
             }
-            PageSpec::relay(&items("/data/items")?, size)
+            Some(StyleKind::Relay)
         }
     };
-    Ok(Some(spec))
+    Ok(hints)
+}
+
+/// `--param`: a query parameter, or `body:/pointer`.
+fn param(text: &str, template: &RequestTemplate) -> Result<Param, Fatal> {
+    match text.strip_prefix("body:") {
+        Some(p) => Pointer::parse(p)
+            .map(Param::Body)
+            .map_err(|e| bad(format!("--param {text:?}: not a JSON Pointer: {e}"))),
+        None if text.is_empty() => Err(bad("--param: empty")),
+        None if template.body.is_some() && template.method != http::Method::GET => {
+            // A POST list: its cursor goes where the body already has it, else in the query.
+            let in_body = template
+                .body
+                .as_ref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .is_some_and(|v| v.get(text).is_some());
+            Ok(if in_body {
+                Param::Body(Pointer::root().child(text))
+            } else {
+                Param::query(text)
+            })
+        }
+        None => Ok(Param::query(text)),
+    }
+}
+
+/// `--page-size NAME=N`, or `N` for the URL's own page-size parameter.
+fn page_size(text: &str, template: &RequestTemplate) -> Result<PageSize, Fatal> {
+    let (name, n) = match text.rsplit_once('=') {
+        Some((name, n)) => (Some(name), n),
+        None => (None, text),
+    };
+    let size: u64 = n.trim().parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+        bad(format!(
+            "--page-size {text:?}: expected N or NAME=N, N above 0"
+        ))
+    })?;
+    let param = match name {
+        Some(name) => param(name, template)?,
+        None => template.page_size().map(|p| p.param).ok_or_else(|| {
+            bad(format!(
+                "--page-size {size}: which parameter carries it? The URL has none that paceline \
+                 knows; write it as NAME={size} (--page-size limit={size}, per_page={size}, \
+                 page_size={size}…)"
+            ))
+        })?,
+    };
+    Ok(PageSize { param, size })
 }
 
 /// Set by the Ctrl-C handler.
@@ -491,6 +545,7 @@ pub fn execute(job: Job) -> (u8, u64) {
     let Job {
         client,
         spec,
+        hints,
         template,
         guards,
         output,
@@ -568,6 +623,7 @@ pub fn execute(job: Job) -> (u8, u64) {
     let out = Arc::new(Mutex::new(out));
     let mut options = PageOptions::new()
         .guards(guards)
+        .hints(hints)
         .page_retries(4)
         .concurrency(concurrency);
     let mut saves = None;
@@ -637,7 +693,7 @@ fn walk(
 ) -> (u8, String) {
     let mut pages = match client.pages(spec, template, options) {
         Ok(p) => p,
-        Err(e) => return (exit_code(&e), e.to_string()),
+        Err(e) => return (exit_code(&e), with_hint(&e)),
     };
     let lock_out = || out.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
@@ -662,9 +718,9 @@ fn walk(
                 if let Err(e) = lock_out().sync() {
                     return (code::LOCAL, format!("cannot write the output: {e}"));
                 }
-                return (code::COMPLETE, "complete".into());
+                return ended(pages.walk());
             }
-            Some(Err(e)) => return (exit_code(&e), e.to_string()),
+            Some(Err(e)) => return (exit_code(&e), with_hint(&e)),
             Some(Ok(page)) => page,
         };
         {
@@ -696,6 +752,65 @@ fn walk(
     }
 }
 
+/// The exit code and outcome of a walk that reached the list's end: complete, with the signal
+/// that showed the end, or, when an offset or page walk saw its list change, the drift code.
+fn ended(walk: &paceline::paginate::Walk) -> (u8, String) {
+    let reason = walk
+        .end_reason()
+        .map_or_else(|| "the end".to_owned(), ToString::to_string);
+    let drift = walk.drift();
+    if drift.is_empty() {
+        return (code::COMPLETE, format!("complete ({reason})"));
+    }
+    let missing = match drift.may_be_missing() {
+        0 => "an unknown number of records".to_owned(),
+        n => format!("about {n} records"),
+    };
+    (
+        code::DRIFTED,
+        format!(
+            "complete ({reason}), but the list changed while it was read by offset: {missing} \
+             may be missing ({drift}). Records deleted or inserted ahead of the offset shift the \
+             rest past it unseen; page it by a cursor or keyset (--keyset FIELD=PARAM) for an \
+             exact copy"
+        ),
+    )
+}
+
+/// What a walk stopped by a page it could not read should say: which flag would make it work.
+fn hint(e: &PagesError) -> Option<&'static str> {
+    use paceline::paginate::{GuardError, PageError};
+    match e {
+        PagesError::Stopped {
+            error: GuardError::Undetermined { .. },
+            ..
+        } => Some(
+            "say how this list pages: --paginate STYLE, with --items POINTER, --next POINTER \
+             or --param NAME as it needs (paceline inspect page shows what one response says)",
+        ),
+        PagesError::Page { error, .. } => match error {
+            PageError::NotAList | PageError::AmbiguousItems { .. } => {
+                Some("say where the records are: --items POINTER")
+            }
+            PageError::Undetected { .. } => {
+                Some("say where it is: --next POINTER (and --param NAME for a cursor)")
+            }
+            PageError::ItemsMissing { .. } | PageError::ItemsNotArray { .. } => {
+                Some("check --items (paceline inspect page shows what one response holds)")
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn with_hint(e: &PagesError) -> String {
+    match hint(e) {
+        Some(h) => format!("{e}; {h}"),
+        None => e.to_string(),
+    }
+}
+
 /// The exit code for a walk that ended early.
 fn exit_code(e: &PagesError) -> u8 {
     match e {
@@ -706,6 +821,12 @@ fn exit_code(e: &PagesError) -> u8 {
                 _ => code::SERVER,
             },
         },
+        PagesError::Page { error, .. }
+            if !error.is_transient()
+                && !matches!(error, paceline::paginate::PageError::Status(_)) =>
+        {
+            code::STOPPED
+        }
         PagesError::Page { .. } => code::SERVER,
         PagesError::Stopped { .. } => code::STOPPED,
         PagesError::Checkpoint { .. } => code::LOCAL,

@@ -159,7 +159,13 @@ fn a_full_extract_matches_the_ground_truth() {
     assert!(stderr.contains("checkpoint "), "{stderr}");
     // Records go to stdout without --output.
     let live = Live::start(DataStyle::Link, 250, |m| m);
-    let o = run(&[&live.data.url(), "--paginate", "link", "--page-size", "100"]);
+    let o = run(&[
+        &live.data.url(),
+        "--paginate",
+        "link",
+        "--page-size",
+        "per_page=100",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 250);
     std::fs::remove_dir_all(dir).unwrap();
@@ -177,7 +183,7 @@ fn a_stopped_extract_resumes_with_every_record_once() {
         "--paginate",
         "link",
         "--page-size",
-        "100",
+        "per_page=100",
         "-o",
         out.to_str().unwrap(),
         "--checkpoint",
@@ -396,7 +402,7 @@ fn exit_codes_tell_what_happened() {
         "--paginate",
         "link",
         "--page-size",
-        "100",
+        "per_page=100",
         "--rate",
         "3/day",
     ]);

@@ -124,7 +124,7 @@ fn extract(url: &str, out: &Path, extra: &[&str]) -> (bool, String) {
         "--paginate",
         "link",
         "--page-size",
-        "10",
+        "per_page=10",
         "-o",
     ];
     let out = out.display().to_string();

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, HeaderName};
 use paceline::paginate::{
-    Checkpoint, Guards, Page, PageError, PageEvent, PageRequest, PageSpec, RequestTemplate, Walk,
-    WalkState,
+    Checkpoint, Guards, Hints, Page, PageError, PageEvent, PageRequest, PageSpec, RequestTemplate,
+    Walk, WalkState,
 };
 
 use crate::checkpoint_file::{CheckpointFile, CheckpointStore};
@@ -63,6 +63,7 @@ pub enum Resume {
 #[derive(Default)]
 pub struct PageOptions {
     guards: Guards,
+    hints: Hints,
     store: Option<Box<dyn CheckpointStore>>,
     resume: Resume,
     page_retries: u32,
@@ -134,12 +135,21 @@ impl PageOptions {
         self.guards = guards;
         self
     }
+
+    /// What is known of how a list without a spec pages ([`Hints`]: a style, where the items
+    /// or the next cursor are); the rest is detected from the first page
+    /// ([`Walk::auto_with`]).
+    pub fn hints(mut self, hints: Hints) -> Self {
+        self.hints = hints;
+        self
+    }
 }
 
 impl fmt::Debug for PageOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PageOptions")
             .field("guards", &self.guards)
+            .field("hints", &self.hints)
             .field("store", &self.store.as_ref().map(|_| "…"))
             .field("resume", &self.resume)
             .field("page_retries", &self.page_retries)
@@ -176,6 +186,7 @@ impl Client {
     ) -> Result<Pages<'_>, PagesError> {
         let PageOptions {
             guards,
+            hints,
             mut store,
             resume,
             page_retries,
@@ -196,11 +207,15 @@ impl Client {
             (Some(bytes), spec) => {
                 let checkpoint =
                     Checkpoint::from_bytes(&bytes).map_err(PagesError::BadCheckpoint)?;
-                Walk::resume(spec, template, &checkpoint)?
+                match spec {
+                    Some(spec) => Walk::resume(Some(spec), template, &checkpoint)?,
+                    // This run's guards (an origin allowed now), the detected spec.
+                    None => Walk::resume_auto(template, guards.clone(), &checkpoint)?,
+                }
             }
             (None, _) if resume == Resume::Required => return Err(PagesError::NoCheckpoint),
             (None, Some(spec)) => Walk::new(spec, template)?,
-            (None, None) => Walk::auto(template, guards.clone())?,
+            (None, None) => Walk::auto_with(template, hints, guards.clone())?,
         };
         walk.already_delivered(held.iter().map(Vec::as_slice));
         let secrets = walk
@@ -724,6 +739,24 @@ fn forward(event: &PageEvent) {
             url = url.as_str(),
             "paceline: next page on another origin, requested without credentials"
         ),
+        PageEvent::Probing { page, guess, why } => tracing::info!(
+            page,
+            guess = guess.as_str(),
+            why = why.as_str(),
+            "paceline: the next page's request is a guess, to be confirmed by new records"
+        ),
+        PageEvent::Confirmed { page, style } => {
+            tracing::info!(page, %style, "paceline: the guess brought new records")
+        }
+        PageEvent::GuessRejected { page, guess, why } => tracing::info!(
+            page,
+            guess = guess.as_str(),
+            why = why.as_str(),
+            "paceline: the guess did not bring the next page"
+        ),
+        PageEvent::Complete { page, reason } => {
+            tracing::info!(page, %reason, "paceline: the list's end")
+        }
         other => tracing::debug!(event = ?other, "paceline: page event"),
     }
 }

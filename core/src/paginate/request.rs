@@ -72,6 +72,22 @@ impl RequestTemplate {
         self
     }
 
+    /// The page size this request already asks for, and the parameter that asks: the first
+    /// query parameter (then top-level member of a JSON body) by one of the usual names
+    /// (`limit`, `per_page`, `page_size`, `pageSize`, `size`, `maxResults`, `$top`, `_limit`,
+    /// `page[size]`, `count`, `rows`, `first`…) with a number for a value.
+    ///
+    /// ```
+    /// use paceline::paginate::{Param, RequestTemplate};
+    ///
+    /// let t = RequestTemplate::get("https://api.test/items?q=x&per_page=50").unwrap();
+    /// let size = t.page_size().unwrap();
+    /// assert_eq!((size.param, size.size), (Param::query("per_page"), 50));
+    /// ```
+    pub fn page_size(&self) -> Option<super::PageSize> {
+        super::detect::requested_page_size(self)
+    }
+
     /// A stable 64-bit fingerprint of the method, URL and body: the low 64 bits of the
     /// walk's SipHash-1-3 128 over `METHOD "\n" URL "\n" ("-" | "+" BODY)`. Headers are left
     /// out on purpose (they hold secrets, and rotating a token must not invalidate a

@@ -133,13 +133,34 @@ impl Walk {
         template: RequestTemplate,
         checkpoint: &Checkpoint,
     ) -> Result<Walk, ResumeError> {
-        if checkpoint.version != CHECKPOINT_VERSION {
-            return Err(ResumeError::UnknownVersion(checkpoint.version));
-        }
         let auto = spec.is_none();
         let spec = spec
             .or_else(|| checkpoint.spec.clone())
             .ok_or(ResumeError::NoSpec)?;
+        Walk::resume_spec(spec, auto, template, checkpoint)
+    }
+
+    /// Resumes an auto-detected walk with the spec its checkpoint recorded, under `guards`
+    /// (this run's: a next URL's origin allowed now, a new page budget), not the guards it
+    /// was detected with.
+    pub fn resume_auto(
+        template: RequestTemplate,
+        guards: Guards,
+        checkpoint: &Checkpoint,
+    ) -> Result<Walk, ResumeError> {
+        let spec = checkpoint.spec.clone().ok_or(ResumeError::NoSpec)?;
+        Walk::resume_spec(spec.guards(guards), true, template, checkpoint)
+    }
+
+    fn resume_spec(
+        spec: PageSpec,
+        auto: bool,
+        template: RequestTemplate,
+        checkpoint: &Checkpoint,
+    ) -> Result<Walk, ResumeError> {
+        if checkpoint.version != CHECKPOINT_VERSION {
+            return Err(ResumeError::UnknownVersion(checkpoint.version));
+        }
         let expected = if checkpoint.legacy_fingerprint {
             template.legacy_fingerprint()
         } else {

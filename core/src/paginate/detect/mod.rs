@@ -1001,6 +1001,11 @@ impl Reading<'_> {
     }
 }
 
+/// The page size a request already asks for, and its parameter.
+pub(crate) fn requested_page_size(t: &RequestTemplate) -> Option<PageSize> {
+    Request::read(t).page_size()
+}
+
 /// A parameter as a person writes it: `cursor`, or `body /start_cursor`.
 pub(crate) fn param_name(p: &Param) -> &str {
     match p {
