@@ -1,0 +1,11 @@
+from django.urls import path
+
+from pacesite import views
+
+urlpatterns = [
+    path("pn/", views.records(views.PageNumber)),  # ?page=P (&size=N, capped at 100)
+    path("lo/", views.records(views.LimitOffset)),  # ?limit=N&offset=M (limit capped at 100)
+    path("cursor/", views.records(views.Cursor)),  # ?cursor=... (opaque), ordered by id
+    path("stats/", views.stats),
+    path("all/", views.all_ids),
+]
