@@ -803,7 +803,7 @@ fn bad_responses_change_nothing() {
             br#"{"members":[],"response_metadata":{"next_cursor":{}}}"#
         ),
         Err(PageError::WrongType {
-            expected: "string",
+            expected: "cursor",
             ..
         })
     ));

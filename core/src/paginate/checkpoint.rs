@@ -27,6 +27,9 @@ pub enum Position {
     Url(String),
     /// Keyset or `search_after` values, one per key parameter.
     After(Vec<Value>),
+    /// A cursor that is a JSON object or array, sent back whole (DynamoDB's
+    /// `LastEvaluatedKey` as `ExclusiveStartKey`).
+    Value(Value),
     /// Nothing left.
     End,
 }
@@ -42,6 +45,7 @@ impl Position {
             Position::After(v) => h
                 .write(b"a")
                 .write(Value::from(v.clone()).to_string().as_bytes()),
+            Position::Value(v) => h.write(b"v").write(v.to_string().as_bytes()),
             _ => return None,
         };
         Some(h.finish())

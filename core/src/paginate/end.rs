@@ -73,6 +73,12 @@ pub enum EndReason {
         /// The status.
         status: u16,
     },
+    /// The request carried a cursor (this page is a later page of a cursor walk) and the
+    /// response gives none back.
+    CursorNotReturned {
+        /// The parameter that carried it.
+        param: String,
+    },
     /// Resumed from a checkpoint taken at the list's end (by a version that did not record
     /// why).
     AlreadyComplete,
@@ -94,6 +100,7 @@ impl EndReason {
             EndReason::ShortPage { .. } => "short_page",
             EndReason::Unpaginated => "unpaginated",
             EndReason::ProbeRefused { .. } => "probe_refused",
+            EndReason::CursorNotReturned { .. } => "cursor_not_returned",
             EndReason::AlreadyComplete => "already_complete",
         }
     }
@@ -127,6 +134,10 @@ impl fmt::Display for EndReason {
             EndReason::ProbeRefused { status } => write!(
                 f,
                 "the server answered {status} to the next page's request, and gave no sign of more"
+            ),
+            EndReason::CursorNotReturned { param } => write!(
+                f,
+                "the request carried a cursor ({param}) and the response gives no next one"
             ),
             EndReason::AlreadyComplete => f.write_str("the checkpoint was taken at the end"),
         }

@@ -29,6 +29,7 @@ pub(crate) struct Plan {
     total: Option<Source>,
     total_pages: Option<Source>,
     next_page: Option<Source>,
+    base: Option<Pointer>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +82,7 @@ impl Plan {
             total: None,
             total_pages: None,
             next_page: None,
+            base: None,
         };
         Ok(match style {
             Style::Offset {
@@ -158,10 +160,12 @@ impl Plan {
                 next,
                 done,
                 has_more,
+                base,
             } => Plan {
                 next: Some(next.clone()),
                 done: done.clone(),
                 has_more: has_more.clone(),
+                base: base.clone(),
                 ..plan(StyleKind::NextUrl, Mech::NextUrl)
             },
             Style::Token {
@@ -228,7 +232,7 @@ impl Plan {
             (Mech::Offset { .. }, Position::Offset(_)) | (Mech::Page { .. }, Position::Page(_)) => {
                 true
             }
-            (Mech::Cursor { .. }, Position::Cursor(_)) => true,
+            (Mech::Cursor { .. }, Position::Cursor(_) | Position::Value(_)) => true,
             (Mech::After { keys }, Position::After(v)) => v.len() == keys.len(),
             (Mech::Link { .. } | Mech::NextUrl, Position::Url(_)) => true,
             _ => false,
@@ -261,13 +265,14 @@ impl Plan {
             Some(Source::Body(p)) => Some(p.clone()),
             _ => None,
         };
-        let wanted: [Option<Pointer>; 6] = [
+        let wanted: [Option<Pointer>; 7] = [
             self.next.clone(),
             self.has_more.clone(),
             self.done.clone(),
             body_src(&self.total),
             body_src(&self.total_pages),
             body_src(&self.next_page),
+            self.base.clone(),
         ];
         let ptrs: Vec<&Pointer> = wanted.iter().flatten().collect();
         let found = json::extract_page(body, Some(items_ptr), &ptrs)?;
@@ -279,8 +284,8 @@ impl Plan {
             })
         });
         let mut take = || values.next().flatten();
-        let (v_next, v_more, v_done, v_total, v_pages, v_next_page) =
-            (take(), take(), take(), take(), take(), take());
+        let (v_next, v_more, v_done, v_total, v_pages, v_next_page, v_base) =
+            (take(), take(), take(), take(), take(), take(), take());
         let items = match found.items {
             Items::Array(e) => e,
             Items::Missing => {
@@ -389,8 +394,8 @@ impl Plan {
                     }
                     Ok(end.map_or(Next::More(Position::Page(next_p)), Next::End))
                 }
-                Mech::Cursor { .. } => match read_text(v_next, self.next.as_ref())? {
-                    Some(c) if !c.is_empty() => Ok(Next::More(Position::Cursor(c))),
+                Mech::Cursor { .. } => match read_cursor(v_next, self.next.as_ref())? {
+                    Some(c) => Ok(Next::More(c)),
                     _ if more => Err(missing()),
                     _ => Ok(Next::End(EndReason::NoNext {
                         at: self.next.clone().unwrap_or_else(Pointer::root),
@@ -422,7 +427,18 @@ impl Plan {
                     },
                 },
                 Mech::NextUrl => match read_url(v_next, self.next.as_ref())? {
-                    Some(u) if !u.is_empty() => resolve(base, &u).map(Next::More),
+                    Some(u) if !u.is_empty() => {
+                        let named = read_text(v_base, self.base.as_ref())
+                            .ok()
+                            .flatten()
+                            .and_then(|b| Url::parse(&b).ok());
+                        match named {
+                            Some(b) if u.starts_with('/') && !u.starts_with("//") => {
+                                resolve(&b, &under_base(&b, &u)).map(Next::More)
+                            }
+                            _ => resolve(base, &u).map(Next::More),
+                        }
+                    }
                     _ if more => Err(missing()),
                     _ => Ok(Next::End(EndReason::NoNext {
                         at: self.next.clone().unwrap_or_else(Pointer::root),
@@ -431,6 +447,18 @@ impl Plan {
             }
         };
         Ok(Read { items, total, next })
+    }
+}
+
+/// A path-only next URL under a base that has a path of its own (Confluence's
+/// `https://x.atlassian.net/wiki` and `/rest/api/search?…`): the base's path, then the next
+/// URL, unless the next URL already starts with the base's path.
+fn under_base(base: &Url, next: &str) -> String {
+    let path = base.path().trim_end_matches('/');
+    if path.is_empty() || next.starts_with(&format!("{path}/")) {
+        next.to_owned()
+    } else {
+        format!("{path}{next}")
     }
 }
 
@@ -513,6 +541,29 @@ fn read_text(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<String>
         Scalar::Str(s) => Ok(Some(s.into_owned())),
         Scalar::Number(n) => Ok(Some(n.to_owned())),
         _ => Err(wrong(p, "string")),
+    }
+}
+
+/// A cursor: a non-empty string or a number (taken as written), or an object or array sent
+/// back whole. `null` and `""` are none; `{}` and `[]` are not cursors.
+fn read_cursor(v: Option<&RawValue>, p: Option<&Pointer>) -> Result<Option<Position>, PageError> {
+    let Some(raw) = v else { return Ok(None) };
+    match json::scalar(raw.get()) {
+        Scalar::Composite(text) => {
+            let value: Value = serde_json::from_str(text).map_err(|_| wrong(p, "cursor"))?;
+            let empty = match &value {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            if empty {
+                return Err(wrong(p, "cursor"));
+            }
+            Ok(Some(Position::Value(value)))
+        }
+        _ => Ok(read_text(v, p)?
+            .filter(|c| !c.is_empty())
+            .map(Position::Cursor)),
     }
 }
 

@@ -221,6 +221,11 @@ pub enum Style {
         /// A boolean: more pages (Zendesk's `/meta/has_more`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         has_more: Option<Pointer>,
+        /// A URL a path-only next URL is relative to, in the body (Confluence's
+        /// `/_links/base`: the next URL is the base with the path appended, unless the path
+        /// already starts with the base's). Else the request's URL.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<Pointer>,
     },
     /// A page token (Google AIP-158 `nextPageToken` → `pageToken`). End: the flags, else a
     /// missing or empty token.
@@ -623,6 +628,7 @@ impl PageSpec {
                 next: ptr(next),
                 done: None,
                 has_more: None,
+                base: None,
             },
             items,
         )
@@ -752,6 +758,7 @@ impl PageSpec {
                 next: Pointer::from_static("/nextRecordsUrl"),
                 done: Some(Pointer::from_static("/done")),
                 has_more: None,
+                base: None,
             },
             "/records",
         )

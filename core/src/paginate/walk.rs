@@ -372,6 +372,9 @@ impl Walk {
                 (Mech::Cursor { param }, Position::Cursor(c)) => {
                     set_param(&mut url, &mut body, param, Value::String(c.clone()))
                 }
+                (Mech::Cursor { param }, Position::Value(v)) => {
+                    set_param(&mut url, &mut body, param, v.clone())
+                }
                 (Mech::After { keys }, Position::After(values)) => keys
                     .iter()
                     .zip(values)
@@ -533,6 +536,12 @@ impl Walk {
                     what: e.to_string(),
                 })?;
             self.events.push_back(PageEvent::Detected(Box::new(spec)));
+            if let Some(p) = &d.start {
+                self.position = p.clone();
+            }
+            if d.cap.is_some() {
+                self.cap = d.cap;
+            }
             detected = Some(d);
         }
         let new_probe = detected.as_ref().and_then(|d| d.probe.clone());
@@ -610,9 +619,9 @@ impl Walk {
         let at = At {
             position: &self.position,
             items_before: self.raw_seen,
-            // The first page cannot be short: its length is the server's page size (checked
-            // by asking for the next page when it is less than asked for).
-            cap: if self.pages == 0 { None } else { self.cap },
+            // Unknown on the first page unless the exchange shows it: its length is then the
+            // server's page size (a short one is checked by asking for the next page).
+            cap: self.cap,
             page: self.pages + 1,
         };
         let read = plan.read(&spec.items, &at, base, headers, body)?;

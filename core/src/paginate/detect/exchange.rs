@@ -4,7 +4,7 @@
 use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
-use super::names::{self, ParamRole, norm};
+use super::names::{self, ParamRole};
 use crate::paginate::link::{Link, links_in};
 use crate::paginate::pointer::Pointer;
 use crate::paginate::request::RequestTemplate;
@@ -54,27 +54,56 @@ impl Request {
         }
     }
 
-    /// The first parameter with this role: in the query, then at the top of a JSON body.
+    /// The first parameter with this role: in the query, then in a JSON body (at its top, or
+    /// one object down: Intercom's `pagination.per_page`).
     pub(crate) fn find(&self, role: ParamRole) -> Option<Carried> {
         let q = self
             .query
             .iter()
-            .find(|(k, _)| names::param_role(&norm(k)) == Some(role))
+            .find(|(k, _)| names::param_role_of(k) == Some(role))
             .map(|(k, v)| Carried {
                 param: Param::Query(k.clone()),
                 value: v.clone(),
             });
         q.or_else(|| {
-            self.body.as_ref()?.iter().find_map(|(k, v)| {
-                (names::param_role(&norm(k)) == Some(role)).then(|| Carried {
+            let body = self.body.as_ref()?;
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let top = body.iter().find_map(|(k, v)| {
+                (names::param_role_of(k) == Some(role)).then(|| Carried {
                     param: Param::Body(Pointer::root().child(k)),
-                    value: match v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    },
+                    value: text(v),
+                })
+            });
+            top.or_else(|| {
+                body.iter().find_map(|(outer, v)| {
+                    v.as_object()?.iter().find_map(|(k, v)| {
+                        (names::param_role_of(k) == Some(role) && !v.is_object()).then(|| Carried {
+                            param: Param::Body(Pointer::root().child(outer).child(k)),
+                            value: text(v),
+                        })
+                    })
                 })
             })
         })
+    }
+
+    /// A cursor the request already carries: a parameter by a cursor's name, or an offset or
+    /// page parameter whose value is not a number (Airtable's `offset=itr…/rec…`, Oracle's
+    /// `page=eyJ…`).
+    pub(crate) fn carried_cursor(&self) -> Option<Carried> {
+        self.find(ParamRole::Cursor)
+            .filter(|c| !c.value.is_empty())
+            .or_else(|| {
+                [ParamRole::Offset, ParamRole::Page]
+                    .into_iter()
+                    .find_map(|role| {
+                        self.find(role)
+                            .filter(|c| !c.value.is_empty() && c.number().is_none())
+                    })
+            })
     }
 
     /// Where a parameter of this name goes: where the request already carries it, else in the
@@ -85,6 +114,15 @@ impl Request {
             return Param::Query(name.to_owned());
         }
         if self.post {
+            // Beside the page size, when the body nests it (`pagination: {per_page: 2}`).
+            if let Some(Carried {
+                param: Param::Body(p),
+                ..
+            }) = self.find(ParamRole::Size)
+                && let [outer, _] = p.tokens()
+            {
+                return Param::Body(Pointer::root().child(outer).child(name));
+            }
             return Param::Body(Pointer::root().child(name));
         }
         Param::Query(name.to_owned())

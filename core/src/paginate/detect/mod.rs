@@ -121,6 +121,11 @@ pub struct Detection {
     /// Set when the next request is a probe: a guess that the second page must confirm by
     /// bringing records the first did not have.
     pub(crate) probe: Option<Probe>,
+    /// Where the first page is, when not at the style's start (a later page's number).
+    pub(crate) start: Option<Position>,
+    /// The page size the server uses, when the exchange shows it: echoed in the body
+    /// (`pagelen`), or asked for on a later page (the pages before it were full).
+    pub(crate) cap: Option<u64>,
 }
 
 impl Detection {
@@ -312,6 +317,8 @@ fn detected(spec: PageSpec, found: impl Into<String>) -> Detection {
         found: found.into(),
         end: None,
         probe: None,
+        start: None,
+        cap: None,
     }
 }
 
@@ -345,10 +352,48 @@ impl Reading<'_> {
         if let Some(d) = self.stripe() {
             return d;
         }
+        if let Some(d) = self.carried() {
+            return d;
+        }
         if let Some(d) = self.numeric() {
             return d;
         }
         self.unsignalled()
+    }
+
+    /// A later page of a cursor walk whose response gives no cursor back: the request carries
+    /// one (`pageToken=…`, Airtable's `offset=itr…`, a POST body's `after`), the body has none
+    /// and says nothing of more. The end.
+    fn carried(&self) -> Option<Detection> {
+        let c = self.req.carried_cursor()?;
+        if self.body_says_more() {
+            return None;
+        }
+        let name = param_name(&c.param).to_owned();
+        let spec = self.with_flags(PageSpec::new(
+            Style::Cursor {
+                next: Pointer::root().child(&name),
+                param: c.param.clone(),
+                has_more: None,
+                done: None,
+            },
+            "",
+        ));
+        Some(Detection {
+            end: Some(self.flag_end().unwrap_or(EndReason::CursorNotReturned {
+                param: name.clone(),
+            })),
+            ..detected(
+                spec,
+                format!("a later page of a cursor walk ({name} in the request)"),
+            )
+        })
+    }
+
+    /// The page size the body says the server uses (`pagelen`, `page_size`, `hitsPerPage`).
+    fn echoed_size(&self) -> Option<u64> {
+        self.signal(Role::Size, |v| scan::count(v).is_some_and(|n| n > 0))
+            .and_then(|s| scan::count(s.value))
     }
 
     /// A style the caller named: its missing parts detected.
@@ -365,6 +410,7 @@ impl Reading<'_> {
                             next: p.clone(),
                             done: None,
                             has_more: None,
+                            base: self.base_beside(p),
                         },
                         "",
                     )),
@@ -565,6 +611,7 @@ impl Reading<'_> {
                 next: s.pointer.clone(),
                 done: None,
                 has_more: None,
+                base: self.base_beside(&s.pointer),
             },
             "",
         ));
@@ -574,6 +621,19 @@ impl Reading<'_> {
             None => format!("a next URL at {} (null: the last page)", s.pointer),
         };
         Some(detected(spec, found))
+    }
+
+    /// A `base` URL beside a next link (Confluence's `_links.base`).
+    fn base_beside(&self, next: &Pointer) -> Option<Pointer> {
+        let tokens = next.tokens();
+        let parent = tokens[..tokens.len().saturating_sub(1)]
+            .iter()
+            .fold(Pointer::root(), |p, t| p.child(t));
+        let base = parent.child("base");
+        base.find(self.doc)
+            .and_then(Value::as_str)
+            .filter(|b| b.starts_with("http://") || b.starts_with("https://"))
+            .map(|_| base)
     }
 
     /// A cursor-role member of an object (HubSpot's `paging.next.after`).
@@ -594,7 +654,9 @@ impl Reading<'_> {
         let cursors: Vec<&Signal<'_>> = self.signals.iter().filter(is_cursor).collect();
         let s = cursors
             .iter()
-            .find(|s| scan::token(s.value).is_some())
+            .find(|s| {
+                scan::token(s.value).is_some() || s.value.as_object().is_some_and(|m| !m.is_empty())
+            })
             .or_else(|| {
                 cursors
                     .iter()
@@ -629,7 +691,7 @@ impl Reading<'_> {
                 } else {
                     conv
                 };
-                (self.req.place(name), true)
+                (self.req.place(&same_case(key, name)), true)
             }
         };
         let style = if kind == StyleKind::Token {
@@ -649,18 +711,42 @@ impl Reading<'_> {
         };
         let mut spec = self.with_flags(PageSpec::new(style, ""));
         spec.page_size = self.size();
-        let value = at.find(self.doc).and_then(scan::token);
+        let value = at
+            .find(self.doc)
+            .filter(|v| scan::token(v).is_some() || v.as_object().is_some_and(|m| !m.is_empty()));
         let mut d = detected(
-            spec,
+            spec.clone(),
             format!("a cursor at {at}, sent back as {}", param_name(&param)),
         );
-        if guessed && value.is_some() {
+        if guessed && let Some(value) = value {
+            // Sent back under its own name when the convention's does not work (Jira's
+            // `nextPageToken`, Twitter's `next_token` on its search endpoints).
+            let own = self.req.place(key);
+            let rest = (own != param)
+                .then(|| {
+                    let mut other = spec;
+                    if let Style::Cursor { param, .. } | Style::Token { param, .. } =
+                        &mut other.style
+                    {
+                        *param = own;
+                    }
+                    Candidate {
+                        spec: other,
+                        next: match scan::token(value) {
+                            Some(t) => Position::Cursor(t),
+                            None => Position::Value(value.clone()),
+                        },
+                        base: false,
+                    }
+                })
+                .into_iter()
+                .collect();
             d.probe = Some(Probe {
                 why: format!(
                     "the cursor at {at} is sent back as {} by convention",
                     param_name(&param)
                 ),
-                rest: Vec::new(),
+                rest,
                 base: false,
                 fail: Fail::Stop,
             });
@@ -757,7 +843,10 @@ impl Reading<'_> {
             .and_then(exchange::Carried::number)
             .unwrap_or(0);
         let spec = self.offset_spec(param.clone(), start);
+        let size = spec.page_size.as_ref().map(|p| p.size);
         let mut d = detected(spec, format!("offsets, sent as {}", param_name(&param)));
+        // A later page: the pages before it were full at the size asked.
+        d.cap = self.echoed_size().or(size.filter(|&s| s > 0 && start >= s));
         if guessed && self.count > 0 && !self.ends_here() {
             d.probe = Some(Probe {
                 why: format!("the offset is sent as {} by guess", param_name(&param)),
@@ -796,26 +885,33 @@ impl Reading<'_> {
             (None, Some(c)) => (c.param.clone(), false),
             (None, None) => (self.req.place("page"), true),
         };
-        // The first page's number: the request's, else the body's or a header's.
-        let first = carried
+        // This page's number: the request's, else the body's or a header's. Pages count
+        // from 0 when it is 0, or when the body numbers them Spring Data's way (`number`,
+        // always from 0); else from 1.
+        let body_page = self.signal(Role::Page, |v| scan::count(v).is_some());
+        let current = carried
             .as_ref()
             .filter(|c| c.param == param)
             .and_then(exchange::Carried::number)
-            .or_else(|| {
-                self.signal(Role::Page, |v| scan::count(v).is_some())
-                    .and_then(|s| scan::count(s.value))
-            })
+            .or_else(|| body_page.and_then(|s| scan::count(s.value)))
             .or(self.heads.page);
-        let spec = self.page_spec(param.clone(), first.unwrap_or(1));
+        let zero_based = current == Some(0) || body_page.is_some_and(|s| norm(&s.key) == "number");
+        let base = u64::from(!zero_based);
+        let spec = self.page_spec(param.clone(), base);
+        let size = spec.page_size.as_ref().map(|p| p.size);
         let mut d = detected(
             spec,
             format!("page numbers, sent as {}", param_name(&param)),
         );
-        if (guessed || first.is_none()) && self.count > 0 && !self.ends_here() {
+        d.start = current.filter(|&c| c != base).map(Position::Page);
+        d.cap = self
+            .echoed_size()
+            .or(size.filter(|_| current.is_some_and(|c| c > base)));
+        if (guessed || current.is_none()) && self.count > 0 && !self.ends_here() {
             d.probe = Some(Probe {
                 why: format!("the page number is sent as {} by guess", param_name(&param)),
                 rest: Vec::new(),
-                base: first.is_none(),
+                base: current.is_none(),
                 fail: Fail::Stop,
             });
         }
@@ -880,10 +976,8 @@ impl Reading<'_> {
         let total = self.total();
         let size = self.size();
         let end = |reason: EndReason| Detection {
-            spec: PageSpec::link(""),
-            found: "no paging signal".into(),
             end: Some(reason),
-            probe: None,
+            ..detected(PageSpec::link(""), "no paging signal")
         };
         if let Some(reason) = self.flag_end() {
             return end(reason);
@@ -899,16 +993,30 @@ impl Reading<'_> {
                 total: t,
             });
         }
-        if total.is_none()
-            && let Some(s) = &size
-            && self.count < s.size
+        // Fewer records than the server's own page size is the end; fewer than asked is the
+        // end too, once one more request shows the server does not cap the size below it.
+        if let Some(cap) = self.echoed_size()
+            && total.is_none()
+            && self.count < cap
         {
             return end(EndReason::ShortPage {
                 records: self.count,
-                size: s.size,
+                size: cap,
             });
         }
+        let short = size
+            .as_ref()
+            .filter(|s| total.is_none() && self.count < s.size)
+            .map(|s| EndReason::ShortPage {
+                records: self.count,
+                size: s.size,
+            });
         let why = match (&total, &size) {
+            _ if short.is_some() => format!(
+                "{} records, fewer than asked for: the end, unless the server gives fewer than \
+                 it is asked for",
+                self.count
+            ),
             (Some((_, Some(t))), _) => format!(
                 "the total ({t}) says more than the {} records here, and nothing says how to ask for them",
                 self.count
@@ -926,10 +1034,10 @@ impl Reading<'_> {
                 self.count
             ),
         };
-        let fail = if total.is_some() || size.is_some() {
-            Fail::Stop
-        } else {
-            Fail::End(EndReason::Unpaginated)
+        let fail = match short {
+            Some(reason) => Fail::End(reason),
+            None if total.is_some() || size.is_some() => Fail::Stop,
+            None => Fail::End(EndReason::Unpaginated),
         };
         let guesses: Vec<(ParamRole, String)> = match &size {
             Some(s) => names::companions(param_name(&s.param)),
@@ -957,15 +1065,16 @@ impl Reading<'_> {
             return end(EndReason::Unpaginated);
         };
         Detection {
-            found: format!("no paging signal; trying {}", first.spec.style.kind()),
-            spec: first.spec,
-            end: None,
             probe: Some(Probe {
                 why,
                 rest: candidates.collect(),
                 base: first.base,
                 fail,
             }),
+            ..detected(
+                first.spec.clone(),
+                format!("no paging signal; trying {}", first.spec.style.kind()),
+            )
         }
     }
 
@@ -1004,6 +1113,17 @@ impl Reading<'_> {
 /// The page size a request already asks for, and its parameter.
 pub(crate) fn requested_page_size(t: &RequestTemplate) -> Option<PageSize> {
     Request::read(t).page_size()
+}
+
+/// `name` in the case convention of `key`: `Marker` for AWS's `NextMarker`.
+fn same_case(key: &str, name: &str) -> String {
+    let mut chars = name.chars();
+    match (key.chars().next(), chars.next()) {
+        (Some(k), Some(first)) if k.is_ascii_uppercase() => {
+            first.to_ascii_uppercase().to_string() + chars.as_str()
+        }
+        _ => name.to_owned(),
+    }
 }
 
 /// A parameter as a person writes it: `cursor`, or `body /start_cursor`.

@@ -36,6 +36,8 @@ pub(crate) enum Role {
     Page,
     /// This page's offset.
     Offset,
+    /// The page size the server uses, echoed in the body (Bitbucket's `pagelen`).
+    Size,
 }
 
 /// The role of a body member, by its normalised name.
@@ -55,7 +57,11 @@ pub(crate) fn body_role(norm: &str) -> Option<Role> {
         "nextcontinuationtoken" => Cursor("continuation-token"),
         "nextmarker" | "marker" => Cursor("marker"),
         "startingafter" => Cursor("starting_after"),
-        "nextstart" => Cursor("start"),
+        "nextstart" | "nextpagestart" => Cursor("start"),
+        // Relay's names outside GraphQL (Pipeliner's `page_info.end_cursor`).
+        "endcursor" => Cursor("after"),
+        // DynamoDB: an object, sent back whole.
+        "lastevaluatedkey" => Cursor("ExclusiveStartKey"),
         "nextoffset" => Cursor("offset"),
         "nextpagenumber" => NextPage,
         "hasmore"
@@ -83,6 +89,8 @@ pub(crate) fn body_role(norm: &str) -> Option<Role> {
         }
         "page" | "currentpage" | "pagenumber" | "pageno" | "pageindex" | "number" => Page,
         "offset" | "start" | "startat" | "skip" | "startindex" => Offset,
+        "pagelen" | "pagesize" | "perpage" | "limit" | "maxresults" | "hitsperpage"
+        | "pagelimit" | "resultsperpage" => Size,
         _ => return None,
     })
 }
@@ -100,6 +108,20 @@ pub(crate) enum ParamRole {
     Cursor,
 }
 
+/// The role of a request parameter, by its name as written: a bracketed name by its last
+/// segment (`pagination[page]` is a page, `page[size]` a size, `page[after]` a cursor).
+pub(crate) fn param_role_of(name: &str) -> Option<ParamRole> {
+    if let Some(inner) = name
+        .strip_suffix(']')
+        .and_then(|n| n.rsplit_once('['))
+        .map(|(_, last)| last)
+    {
+        let n = norm(inner);
+        return param_role(if n == "number" { "page" } else { &n });
+    }
+    param_role(&norm(name))
+}
+
 /// The role of a request parameter, by its normalised name.
 pub(crate) fn param_role(norm: &str) -> Option<ParamRole> {
     use ParamRole::*;
@@ -110,7 +132,7 @@ pub(crate) fn param_role(norm: &str) -> Option<ParamRole> {
         "page" | "pagenumber" | "pageno" | "currentpage" | "pageindex" => Page,
         "cursor" | "after" | "pagetoken" | "startingafter" | "startcursor" | "nexttoken"
         | "continuationtoken" | "marker" | "continue" | "paginationtoken" | "nextpagetoken"
-        | "pagecursor" | "pageafter" => Cursor,
+        | "pagecursor" | "pageafter" | "skiptoken" | "exclusivestartkey" | "starttoken" => Cursor,
         _ => return None,
     })
 }
@@ -220,7 +242,6 @@ pub(crate) fn not_records(norm: &str) -> bool {
         "errors"
             | "error"
             | "warnings"
-            | "messages"
             | "links"
             | "included"
             | "facets"

@@ -144,6 +144,11 @@ fn collect<'v>(v: &'v Value, at: &Pointer, depth: usize, out: &mut Vec<Signal<'v
     if depth >= SIGNAL_DEPTH {
         return;
     }
+    // Facebook's `paging.cursors.{before,after}` say where this page is, not where the next
+    // one starts (that is `paging.next`, absent on the last page).
+    if at.tokens().last().is_some_and(|t| norm(t) == "cursors") {
+        return;
+    }
     for (k, v) in m {
         let p = at.child(k);
         if let Some(role) = names::body_role(&norm(k)) {

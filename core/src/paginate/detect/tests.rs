@@ -115,8 +115,22 @@ fn a_list_that_proves_its_own_end() {
         end("https://x.test/l", json!({"items": []})),
         Some(EndReason::EmptyPage)
     );
+    // Fewer than asked: the end, once one more request shows the server does not cap the
+    // size below what was asked; fewer than the size the body says it uses: the end at once.
+    let short = detect_at("https://x.test/l?limit=10", json!({"items": [{"id": 1}]}));
+    assert_eq!(short.end, None);
     assert_eq!(
-        end("https://x.test/l?limit=10", json!({"items": [{"id": 1}]})),
+        short.probe.unwrap().fail,
+        Fail::End(EndReason::ShortPage {
+            records: 1,
+            size: 10
+        })
+    );
+    assert_eq!(
+        end(
+            "https://x.test/l",
+            json!({"items": [{"id": 1}], "pagelen": 10})
+        ),
         Some(EndReason::ShortPage {
             records: 1,
             size: 10
@@ -150,7 +164,13 @@ fn request_parameters_name_the_style() {
     else {
         panic!("{:?}", d.spec)
     };
-    assert_eq!((param, *first), (&Param::query("page"), 3));
+    assert_eq!(
+        (param, *first),
+        (&Param::query("page"), 1),
+        "pages count from 1"
+    );
+    assert_eq!(d.start, Some(Position::Page(3)), "this is the third");
+    assert_eq!(d.cap, Some(20), "the pages before it were full");
     assert_eq!(total_pages, &Some(Source::body("/total_pages")));
     assert!(d.probe.is_none(), "the request's own parameter is no guess");
     let d = detect_at(
@@ -216,6 +236,7 @@ fn next_urls_in_objects_and_flags_beside_them() {
             next: Pointer::from_static("/_links/next"),
             done: None,
             has_more: None,
+            base: None,
         }
     );
     assert_eq!(d.spec.items.as_str(), "/_embedded/orders");
@@ -228,6 +249,7 @@ fn next_urls_in_objects_and_flags_beside_them() {
             next: Pointer::from_static("/links/next"),
             done: None,
             has_more: Some(Pointer::from_static("/meta/has_more")),
+            base: None,
         }
     );
 }
