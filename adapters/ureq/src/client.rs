@@ -90,7 +90,8 @@ impl Client {
     }
 
     /// Sets the largest response body read, in bytes (default [`DEFAULT_BODY_LIMIT`]). A longer
-    /// body fails the attempt as a transport error of kind `Other`, which is not retried.
+    /// body fails the request with [`Error::BodyTooLarge`], not retried (the Pacer is told of a
+    /// transport error of kind `Other`).
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = bytes;
         self
@@ -268,6 +269,23 @@ impl Client {
                         finish => finish,
                     }
                 }
+                Attempt::TooLarge(now, head, detail) => {
+                    // Sent again, the same body would come back: never retried, whatever the
+                    // Pacer would say of a transport error.
+                    let error = paceline::retry::TransportError::after_send(
+                        paceline::retry::TransportKind::Other,
+                    );
+                    attempts.push(failed(Some(head.status), error, detail));
+                    let _ = self.finish(|p| {
+                        p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
+                    });
+                    call.sent = false;
+                    return Err(Error::BodyTooLarge {
+                        limit: self.body_limit,
+                        status: head.status,
+                        attempts,
+                    });
+                }
                 // Dropping `call` unsent gives its permit back.
                 Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
             };
@@ -335,6 +353,9 @@ impl Client {
                     "reading the body of a {} response: {e}",
                     head.status.as_u16()
                 );
+                if let ureq::Error::BodyExceedsLimit(_) = e {
+                    return Attempt::TooLarge(clock(), head, detail);
+                }
                 Attempt::BodyFailed(clock(), head, transport_error(&e), detail)
             }
         }
@@ -448,6 +469,8 @@ enum Attempt {
         paceline::retry::TransportError,
         String,
     ),
+    /// A head whose body is over the client's limit.
+    TooLarge(Now, http::response::Parts, String),
     /// The request cannot be sent.
     Invalid(ureq::Error),
 }

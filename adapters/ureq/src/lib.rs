@@ -53,12 +53,12 @@
 //! [`TransportError`](paceline::retry::TransportError): refused connections, unknown hosts
 //! and connect timeouts never left (so even a POST may be retried); other timeouts, resets,
 //! and connections closed before the response are *sent*; everything else (TLS, a protocol
-//! error, a body over [`Client::body_limit`]) is `Other`, which the Pacer never retries. When
-//! in doubt an attempt counts as sent. A body cut short after the head arrived is a transport
-//! error too (the Pacer sees no response, though the head's headers still count). A request
-//! ureq cannot even build (no host, an invalid header) is [`Error::InvalidRequest`], never
-//! retried; a call abandoned between `Send` and its report (that, or a panic) is cancelled,
-//! so its concurrency permit goes back.
+//! error) is `Other`, which the Pacer never retries. When in doubt an attempt counts as sent.
+//! A body cut short after the head arrived is a transport error too (the Pacer sees no
+//! response, though the head's headers still count). A body over [`Client::body_limit`] is
+//! [`Error::BodyTooLarge`], never retried. A request ureq cannot even build (no host, an
+//! invalid header) is [`Error::InvalidRequest`], never retried; a call abandoned between
+//! `Send` and its report (that, or a panic) is cancelled, so its concurrency permit goes back.
 //!
 //! ## Timeouts
 //! No attempt waits forever: every one is sent with the client's [`Timeouts`] — connect 10 s,
