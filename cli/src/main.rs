@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Extract every record of a list endpoint to a JSON Lines file, checkpointed, resumable.
-    Extract(extract::Extract),
+    Extract(Box<extract::Extract>),
     /// Extract a rate-limited, chaotic, live dataset from a loopback server and check it.
     Demo(demo::Demo),
     /// Show what paceline reads from a server's answer.
@@ -38,7 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     // clap exits with 2 on bad usage; subcommands return 0 (ok) or 1 (unreadable input).
     match Cli::parse().command {
-        Command::Extract(cmd) => extract::run(cmd),
+        Command::Extract(cmd) => extract::run(*cmd),
         Command::Demo(cmd) => demo::run(cmd),
         Command::Inspect(cmd) => inspect::run(cmd),
         Command::Simulate(cmd) => simulate::run(cmd),
