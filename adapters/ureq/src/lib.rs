@@ -65,8 +65,8 @@
 //! idle 30 s (no byte in either direction: waiting for the response head, or within the
 //! body), the whole attempt 120 s (what stops a server trickling its body a byte at a time) —
 //! ureq's own timers, set with [`Client::timeouts`]. An attempt that runs out of one is a
-//! transport error of kind `Timeout` (before sending while connecting, after sending
-//! otherwise), retried by the Pacer's rules like any other; each failed attempt is also
+//! transport error of kind `Timeout` (before sending when the connect timeout ran out, after
+//! sending otherwise), retried by the Pacer's rules like any other; each failed attempt is also
 //! logged at `debug` level (`"paceline: attempt failed"`, with ureq's description).
 //!
 //! ## Redirects and credentials

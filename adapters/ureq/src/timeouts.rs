@@ -41,9 +41,11 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
 ///   stops the trickle.
 ///
 /// An attempt that runs out of any of them fails as a transport error of kind `Timeout`:
-/// before sending when it was resolving or connecting (so even a POST may be retried), after
-/// sending otherwise; the Pacer retries it by its usual rules. A body cut by a timeout is a
-/// cut body: its head still counts ([`Pacer::on_body_error`](paceline::Pacer::on_body_error)).
+/// before sending when the connect timeout ran out (so even a POST may be retried), after
+/// sending otherwise — including an attempt deadline or an idle wait that runs out during a
+/// TLS handshake, since ureq names only the timer, not the phase, and in doubt an attempt
+/// counts as sent. The Pacer retries it by its usual rules. A body cut by a timeout is a cut
+/// body: its head still counts ([`Pacer::on_body_error`](paceline::Pacer::on_body_error)).
 ///
 /// These are ureq's own timeouts (`timeout_resolve` and `timeout_connect`, `timeout_per_read`
 /// and `timeout_per_write`, `timeout_per_call`), set on each request. `None` means this client
