@@ -101,14 +101,25 @@ fn a_body_over_the_limit_is_not_retried() {
 
     let err = client.get(&format!("{}/big", server.url())).unwrap_err();
 
+    let Error::BodyTooLarge {
+        limit,
+        status,
+        attempts,
+    } = &err
+    else {
+        panic!("expected BodyTooLarge, got {err}");
+    };
+    assert_eq!((*limit, status.as_u16()), (10, 200));
+    assert_eq!(attempts.len(), 1);
     assert_eq!(
-        err.pacer_error(),
-        Some(&paceline::Error::Transport(TransportError::after_send(
-            TransportKind::Other
-        ))),
+        attempts[0].outcome,
+        Attempted::Transport(TransportError::after_send(TransportKind::Other))
+    );
+    assert!(
+        err.to_string()
+            .starts_with("the body of a 200 response is over the limit of 10 bytes"),
         "{err}"
     );
-    assert_eq!(err.attempts().len(), 1);
     assert_eq!(server.received().len(), 1);
 }
 

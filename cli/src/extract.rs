@@ -18,6 +18,7 @@ mod headers;
 mod output;
 mod progress;
 mod stats;
+mod units;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -34,11 +35,15 @@ use paceline::paginate::{
 use paceline::retry::RetryPolicy;
 use paceline::throttle::{Limit, Period, QuotaConfig, ThrottleConfig};
 use paceline::{Pacer, PacerConfig};
-use paceline_ureq::{Client, PageOptions, PagesError, Resume, ureq};
+use paceline_ureq::{
+    Client, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_BODY_LIMIT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT, PageOptions, PagesError, Resume, Timeouts, ureq,
+};
 
 use output::{Output, StateFlush, StateStore};
 pub use progress::Limits;
 use stats::Stats;
+use units::{ByteSize, Seconds};
 
 /// Exit codes, as `--help` and the README list them.
 pub mod code {
@@ -181,6 +186,23 @@ pub struct Extract {
     /// 20 s); a server's Retry-After takes precedence.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     backoff_ms: u64,
+    /// Seconds one attempt may take in all: connecting, sending, the response's head and its
+    /// whole body; a slower one is cut and retried like a server error. The default is above
+    /// what proxies allow an answer (Cloudflare 100 s, nginx and AWS load balancers 60 s).
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(DEFAULT_ATTEMPT_TIMEOUT))]
+    timeout: Seconds,
+    /// Seconds to resolve the server's name, then to connect (TCP, TLS); within --timeout.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(DEFAULT_CONNECT_TIMEOUT))]
+    connect_timeout: Seconds,
+    /// Seconds without a byte from the server (waiting for its answer, or within the body)
+    /// before the attempt is cut and retried; within --timeout, which is what stops a server
+    /// that trickles its answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = Seconds(DEFAULT_IDLE_TIMEOUT))]
+    idle_timeout: Seconds,
+    /// The largest response body read, in bytes or with a unit (`512KiB`, `10MiB`, `10MB`); a
+    /// larger page ends the extract (exit 3), since asking again brings the same page.
+    #[arg(long, value_name = "BYTES", default_value_t = ByteSize(DEFAULT_BODY_LIMIT))]
+    max_body: ByteSize,
     /// Seconds between progress lines when stderr is not a terminal.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     progress_interval: f64,
@@ -312,7 +334,13 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         .max_attempts(cmd.max_attempts)
         .base(Duration::from_millis(cmd.backoff_ms));
     let config = PacerConfig::default().retry(retry).throttle(throttle);
-    let client = client(config, stats);
+    let timeouts = Timeouts::default()
+        .connect(cmd.connect_timeout.0)
+        .idle(cmd.idle_timeout.0)
+        .attempt(cmd.timeout.0);
+    let client = client(config, stats)
+        .timeouts(timeouts)
+        .body_limit(cmd.max_body.0);
 
     let checkpoint = cmd.checkpoint.clone().or_else(|| {
         cmd.output.as_ref().map(|o| {
@@ -693,7 +721,7 @@ fn walk(
 ) -> (u8, String) {
     let mut pages = match client.pages(spec, template, options) {
         Ok(p) => p,
-        Err(e) => return (exit_code(&e), with_hint(&e)),
+        Err(e) => return (exit_code(&e), describe(&e)),
     };
     let lock_out = || out.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
@@ -720,7 +748,7 @@ fn walk(
                 }
                 return ended(pages.walk());
             }
-            Some(Err(e)) => return (exit_code(&e), with_hint(&e)),
+            Some(Err(e)) => return (exit_code(&e), describe(&e)),
             Some(Ok(page)) => page,
         };
         {
@@ -741,7 +769,7 @@ fn walk(
                     return (code::LOCAL, format!("cannot write the output: {e}"));
                 }
             }
-            Err(e) => return (exit_code(&e), e.to_string()),
+            Err(e) => return (exit_code(&e), describe(&e)),
         }
         if INTERRUPTED.load(Relaxed) {
             let code = INTERRUPT_CODE.load(Relaxed);
@@ -804,10 +832,20 @@ fn hint(e: &PagesError) -> Option<&'static str> {
     }
 }
 
-fn with_hint(e: &PagesError) -> String {
-    match hint(e) {
-        Some(h) => format!("{e}; {h}"),
-        None => e.to_string(),
+/// What to say about a walk that ended early: the error, and the flag that changes it.
+fn describe(e: &PagesError) -> String {
+    match e {
+        PagesError::Request {
+            error: paceline_ureq::Error::BodyTooLarge { limit, .. },
+            ..
+        } => format!(
+            "{e}; to read it, raise --max-body (now {})",
+            ByteSize(*limit)
+        ),
+        e => match hint(e) {
+            Some(h) => format!("{e}; {h}"),
+            None => e.to_string(),
+        },
     }
 }
 

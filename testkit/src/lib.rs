@@ -10,7 +10,8 @@
 //!
 //! [`LoopbackServer`] serves scripted answers ([`Script`], [`ScriptedResponse`]) or those of any
 //! [`Responder`] over real HTTP on `127.0.0.1`, and records what it received
-//! ([`ReceivedRequest`]).
+//! ([`ReceivedRequest`]). [`StallingServer`] stalls instead ([`Stall`]: after the head, a body
+//! trickled a byte at a time, no answer, no accept), for testing timeouts.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,4 +21,6 @@ pub mod scenario;
 pub mod server;
 pub mod sim;
 
-pub use server::{LoopbackServer, ReceivedRequest, Responder, Script, ScriptedResponse};
+pub use server::{
+    LoopbackServer, ReceivedRequest, Responder, Script, ScriptedResponse, Stall, StallingServer,
+};

@@ -23,6 +23,7 @@
 
 mod relay;
 mod script;
+mod stall;
 
 use std::fmt;
 use std::io::{self, Cursor};
@@ -32,6 +33,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use script::{Script, ScriptedResponse};
+pub use stall::{Stall, StallingServer};
 
 use relay::{Cutter, Relay};
 use script::Outcome;

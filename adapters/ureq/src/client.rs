@@ -12,6 +12,7 @@ use ureq::{Agent, AsSendBody};
 
 use crate::error::{AttemptRecord, Error};
 use crate::events;
+use crate::timeouts::Timeouts;
 use crate::transport::{Failure, classify_run_error, transport_error};
 
 /// The largest response body [`Client::send`] reads by default: 10 MiB, ureq's own default for
@@ -23,7 +24,9 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 /// `&Client` is usable from many threads at once: the Pacer sits behind a mutex that is held
 /// only while the Pacer decides, never while sleeping or doing I/O.
 ///
-/// Whatever agent it is given, every request is sent with two settings forced:
+/// Whatever agent it is given, every request is sent with these settings forced:
+/// - the client's [`Timeouts`] (connect 10 s, idle 30 s, whole attempt 120 s unless set with
+///   [`Client::timeouts`]): a stalled server fails the attempt, it never hangs it;
 /// - HTTP error statuses come back as responses (`http_status_as_error(false)`), since the Pacer
 ///   decides what a 429 or a 503 means;
 /// - ureq follows no redirect itself (`max_redirects(0)`): the client follows them, as
@@ -39,6 +42,7 @@ pub struct Client {
     /// Signalled after every report, so that requests waiting for a permit ask again.
     finished: Condvar,
     body_limit: u64,
+    timeouts: Timeouts,
     max_redirects: u32,
     secret_headers: Vec<http::HeaderName>,
 }
@@ -57,13 +61,16 @@ impl Client {
     }
 
     /// A client over this agent and this Pacer. The agent keeps its configuration, but for the
-    /// two settings every request is sent with (see [`Client`]).
+    /// settings every request is sent with (see [`Client`]): its timeouts among them, so an
+    /// agent's own `timeout_connect`, `timeout_per_read`, `timeout_per_write` or
+    /// `timeout_per_call` is replaced unless [`Client::timeouts`] leaves that one `None`.
     pub fn with_agent(agent: Agent, pacer: Pacer) -> Self {
         Client {
             agent,
             shared: Mutex::new(Shared { pacer, finished: 0 }),
             finished: Condvar::new(),
             body_limit: DEFAULT_BODY_LIMIT,
+            timeouts: Timeouts::default(),
             max_redirects: 10,
             secret_headers: Vec::new(),
         }
@@ -83,9 +90,27 @@ impl Client {
     }
 
     /// Sets the largest response body read, in bytes (default [`DEFAULT_BODY_LIMIT`]). A longer
-    /// body fails the attempt as a transport error of kind `Other`, which is not retried.
+    /// body fails the request with [`Error::BodyTooLarge`], not retried (the Pacer is told of a
+    /// transport error of kind `Other`).
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// Sets how long one attempt may take (default: [`Timeouts::default`], connect 10 s,
+    /// idle 30 s, whole attempt 120 s; see [`Timeouts`] for what each covers and why).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use paceline::PacerConfig;
+    /// use paceline_ureq::{Client, Timeouts};
+    ///
+    /// let client = Client::new(PacerConfig::default())
+    ///     .timeouts(Timeouts::default().attempt(Duration::from_secs(20)));
+    /// # let _ = client;
+    /// ```
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
         self
     }
 
@@ -223,7 +248,7 @@ impl Client {
                     finish
                 }
                 Attempt::Transport(now, error, detail) => {
-                    attempts.push(AttemptRecord::transport(error, detail));
+                    attempts.push(failed(None, error, detail));
                     let finish = self.finish(|p| p.on_transport_error(&mut call.call, now, error));
                     call.sent = false;
                     match finish {
@@ -234,7 +259,7 @@ impl Client {
                     }
                 }
                 Attempt::BodyFailed(now, head, error, detail) => {
-                    attempts.push(AttemptRecord::transport(error, detail));
+                    attempts.push(failed(Some(head.status), error, detail));
                     let finish = self.finish(|p| {
                         p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
                     });
@@ -243,6 +268,23 @@ impl Client {
                         Finish::Done => Finish::Fail(paceline::Error::Transport(error)),
                         finish => finish,
                     }
+                }
+                Attempt::TooLarge(now, head, detail) => {
+                    // Sent again, the same body would come back: never retried, whatever the
+                    // Pacer would say of a transport error.
+                    let error = paceline::retry::TransportError::after_send(
+                        paceline::retry::TransportKind::Other,
+                    );
+                    attempts.push(failed(Some(head.status), error, detail));
+                    let _ = self.finish(|p| {
+                        p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
+                    });
+                    call.sent = false;
+                    return Err(Error::BodyTooLarge {
+                        limit: self.body_limit,
+                        status: head.status,
+                        attempts,
+                    });
                 }
                 // Dropping `call` unsent gives its permit back.
                 Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
@@ -311,6 +353,9 @@ impl Client {
                     "reading the body of a {} response: {e}",
                     head.status.as_u16()
                 );
+                if let ureq::Error::BodyExceedsLimit(_) = e {
+                    return Attempt::TooLarge(clock(), head, detail);
+                }
                 Attempt::BodyFailed(clock(), head, transport_error(&e), detail)
             }
         }
@@ -327,14 +372,30 @@ impl Client {
         *request.version_mut() = parts.version;
         *request.headers_mut() = parts.headers.clone();
         *request.extensions_mut() = parts.extensions.clone();
-        let request = self
+        let mut config = self
             .agent
             .configure_request(request)
             .http_status_as_error(false)
             .redirect_auth_headers(RedirectAuthHeaders::Never)
-            .max_redirects(0)
-            .build();
-        self.agent.run(request)
+            .max_redirects(0);
+        // ureq's own timers: each network read or write waits at most the time left of the
+        // shortest budget that applies.
+        let Timeouts {
+            connect,
+            idle,
+            attempt,
+        } = self.timeouts;
+        if let Some(t) = connect {
+            config = config.timeout_resolve(Some(t)).timeout_connect(Some(t));
+        }
+        if let Some(t) = idle {
+            config = config.timeout_per_read(Some(t)).timeout_per_write(Some(t));
+        }
+        if let Some(t) = attempt {
+            // One attempt is one ureq call: the client follows redirects itself.
+            config = config.timeout_per_call(Some(t));
+        }
+        self.agent.run(config.build())
     }
 
     /// Runs one Pacer call that ends a request's use of its permit (a report, a cancel) under
@@ -408,8 +469,29 @@ enum Attempt {
         paceline::retry::TransportError,
         String,
     ),
+    /// A head whose body is over the client's limit.
+    TooLarge(Now, http::response::Parts, String),
     /// The request cannot be sent.
     Invalid(ureq::Error),
+}
+
+/// The record of an attempt that produced no complete response (`status`: the head's, when
+/// only the body failed), also logged at `debug` level: the Pacer's events say what it does
+/// about a failure, this says what ureq saw.
+fn failed(
+    status: Option<http::StatusCode>,
+    error: paceline::retry::TransportError,
+    detail: String,
+) -> AttemptRecord {
+    tracing::debug!(
+        kind = ?error.kind,
+        sent = error.sent,
+        timeout = error.kind == paceline::retry::TransportKind::Timeout,
+        status = status.map_or(0, |s| s.as_u16()),
+        detail = %detail,
+        "paceline: attempt failed"
+    );
+    AttemptRecord::transport(error, detail)
 }
 
 /// Both clocks, read together.

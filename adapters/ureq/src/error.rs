@@ -60,24 +60,49 @@ pub enum Error {
     /// proxy URL that does not parse, `http` under `https_only`): the caller's to fix, never
     /// retried, never counted by the Pacer.
     InvalidRequest(ureq::Error),
+    /// A response body was longer than [`Client::body_limit`](crate::Client::body_limit): not
+    /// retried (the same body would come back), the Pacer told of a transport error of kind
+    /// `Other`. Raise the limit to read it.
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The status of the response whose body it was.
+        status: StatusCode,
+        /// Every attempt's outcome, in order; the last is this one.
+        attempts: Vec<AttemptRecord>,
+    },
 }
 
 impl Error {
     /// Every attempt made, in order (empty for [`Error::InvalidRequest`]).
     pub fn attempts(&self) -> &[AttemptRecord] {
         match self {
-            Error::GaveUp { attempts, .. } => attempts,
+            Error::GaveUp { attempts, .. } | Error::BodyTooLarge { attempts, .. } => attempts,
             Error::InvalidRequest(_) => &[],
         }
     }
 
-    /// The Pacer's reason for giving up, if it gave up.
+    /// The Pacer's reason for giving up, if it gave up ([`Error::BodyTooLarge`] is the client's
+    /// own limit: `None`).
     pub fn pacer_error(&self) -> Option<&paceline::Error> {
         match self {
             Error::GaveUp { error, .. } => Some(error),
-            Error::InvalidRequest(_) => None,
+            Error::InvalidRequest(_) | Error::BodyTooLarge { .. } => None,
         }
     }
+}
+
+fn list_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptRecord]) -> fmt::Result {
+    if !attempts.is_empty() {
+        f.write_str("; attempts: ")?;
+        for (i, a) in attempts.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{a}")?;
+        }
+    }
+    Ok(())
 }
 
 impl fmt::Display for Error {
@@ -85,18 +110,21 @@ impl fmt::Display for Error {
         match self {
             Error::GaveUp { error, attempts } => {
                 write!(f, "{error}")?;
-                if !attempts.is_empty() {
-                    f.write_str("; attempts: ")?;
-                    for (i, a) in attempts.iter().enumerate() {
-                        if i > 0 {
-                            f.write_str(", ")?;
-                        }
-                        write!(f, "{a}")?;
-                    }
-                }
-                Ok(())
+                list_attempts(f, attempts)
             }
             Error::InvalidRequest(e) => write!(f, "invalid request: {e}"),
+            Error::BodyTooLarge {
+                limit,
+                status,
+                attempts,
+            } => {
+                write!(
+                    f,
+                    "the body of a {} response is over the limit of {limit} bytes",
+                    status.as_u16()
+                )?;
+                list_attempts(f, attempts)
+            }
         }
     }
 }
@@ -106,6 +134,7 @@ impl std::error::Error for Error {
         match self {
             Error::GaveUp { error, .. } => Some(error),
             Error::InvalidRequest(e) => Some(e),
+            Error::BodyTooLarge { .. } => None,
         }
     }
 }

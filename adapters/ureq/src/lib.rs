@@ -53,12 +53,21 @@
 //! [`TransportError`](paceline::retry::TransportError): refused connections, unknown hosts
 //! and connect timeouts never left (so even a POST may be retried); other timeouts, resets,
 //! and connections closed before the response are *sent*; everything else (TLS, a protocol
-//! error, a body over [`Client::body_limit`]) is `Other`, which the Pacer never retries. When in
-//! doubt an attempt counts as sent. A body cut short after the head arrived is a transport
-//! error too (the status is not reported: the Pacer sees no response). A request ureq cannot
-//! even build (no host, an invalid header) is [`Error::InvalidRequest`], never retried; a call
-//! abandoned between `Send` and its report (that, or a panic) is cancelled, so its concurrency
-//! permit goes back.
+//! error) is `Other`, which the Pacer never retries. When in doubt an attempt counts as sent.
+//! A body cut short after the head arrived is a transport error too (the Pacer sees no
+//! response, though the head's headers still count). A body over [`Client::body_limit`] is
+//! [`Error::BodyTooLarge`], never retried. A request ureq cannot even build (no host, an
+//! invalid header) is [`Error::InvalidRequest`], never retried; a call abandoned between
+//! `Send` and its report (that, or a panic) is cancelled, so its concurrency permit goes back.
+//!
+//! ## Timeouts
+//! No attempt waits forever: every one is sent with the client's [`Timeouts`] — connect 10 s,
+//! idle 30 s (no byte in either direction: waiting for the response head, or within the
+//! body), the whole attempt 120 s (what stops a server trickling its body a byte at a time) —
+//! ureq's own timers, set with [`Client::timeouts`]. An attempt that runs out of one is a
+//! transport error of kind `Timeout` (before sending when the connect timeout ran out, after
+//! sending otherwise), retried by the Pacer's rules like any other; each failed attempt is also
+//! logged at `debug` level (`"paceline: attempt failed"`, with ureq's description).
 //!
 //! ## Redirects and credentials
 //! Redirects are followed by the client, not by ureq, as [`paceline::redirect::follow`] says
@@ -166,6 +175,7 @@ mod error;
 mod events;
 mod page_error;
 mod pages;
+mod timeouts;
 mod transport;
 
 pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
@@ -174,6 +184,9 @@ pub use error::{AttemptRecord, Error};
 pub use page_error::{Delivered, PagesError};
 pub use pages::{
     DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages, Record, RecordPage, Resume,
+};
+pub use timeouts::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };
 
 /// The ureq version this crate drives, re-exported for building an [`ureq::Agent`] to pass to

@@ -108,9 +108,22 @@ mod tests {
             transport_error(&ureq::Error::Timeout(Timeout::RecvResponse)),
             TransportError::after_send(TransportKind::Timeout)
         );
+        // The timers the client sets: idle (per read, per write) and the attempt (per call).
+        for timer in [
+            Timeout::Global,
+            Timeout::PerCall,
+            Timeout::PerRead,
+            Timeout::PerWrite,
+        ] {
+            assert_eq!(
+                transport_error(&ureq::Error::Timeout(timer)),
+                TransportError::after_send(TransportKind::Timeout),
+                "{timer}"
+            );
+        }
         assert_eq!(
-            transport_error(&ureq::Error::Timeout(Timeout::Global)),
-            TransportError::after_send(TransportKind::Timeout)
+            transport_error(&ureq::Error::Timeout(Timeout::Resolve)),
+            TransportError::before_send(TransportKind::Timeout)
         );
         for kind in [
             io::ErrorKind::ConnectionReset,

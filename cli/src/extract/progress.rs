@@ -196,7 +196,8 @@ pub fn summary(
     let mut s = format!(
         "paceline extract: {outcome}\n  records    {records} this run{}\n  pages      {}\n  \
          duration   {:.1} s\n  requests   {}\n  429s       {}\n  retries    {}\n  errors     {} \
-         (5xx and transport)\n  waited     {:.1} s on limits and backoff\n",
+         (5xx and transport)\n  timeouts   {} (of the errors)\n  waited     {:.1} s on limits and \
+         backoff\n",
         if resumed > 0 {
             format!(" ({} in the file)", records + resumed)
         } else {
@@ -208,6 +209,7 @@ pub fn summary(
         stats.throttled.load(Relaxed),
         stats.retries.load(Relaxed),
         stats.errors(),
+        stats.timeouts.load(Relaxed),
         stats.waiting().as_secs_f64(),
     );
     if let (Some(client), Some((count, text))) = (client, &limits.quota) {

@@ -1,6 +1,7 @@
 //! What an extract counts, for the progress display and the summary: requests and their
-//! outcomes (a ureq middleware sees every attempt), retries and pauses (the client's `tracing`
-//! events), records and pages (the extract loop).
+//! statuses (a ureq middleware sees every attempt), transport errors and timeouts, retries and
+//! pauses (the client's `tracing` events: only the client sees a body cut after its head),
+//! records and pages (the extract loop).
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
@@ -28,8 +29,10 @@ pub struct Stats {
     pub throttled: AtomicU64,
     /// Attempts answered 5xx.
     pub server_errors: AtomicU64,
-    /// Attempts with no response (refused, reset, timed out).
+    /// Attempts with no complete response (refused, reset, timed out, a body cut).
     pub transport_errors: AtomicU64,
+    /// Of those, the ones that timed out (connect, idle or attempt timeout).
+    pub timeouts: AtomicU64,
     /// Retries the Pacer scheduled.
     pub retries: AtomicU64,
     /// Time spent inside HTTP attempts, ns.
@@ -52,6 +55,7 @@ impl Stats {
             throttled: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
             transport_errors: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             http_ns: AtomicU64::new(0),
             fetch_ns: AtomicU64::new(0),
@@ -74,7 +78,8 @@ impl Stats {
     }
 }
 
-/// A ureq middleware that counts every attempt, its status and its time.
+/// A ureq middleware that counts every attempt, its status and its time. (Its errors are
+/// counted from the client's events, which also see the bodies that fail after the head.)
 pub fn middleware(
     stats: Arc<Stats>,
 ) -> impl Fn(
@@ -97,17 +102,14 @@ pub fn middleware(
             Ok(r) if r.status().is_server_error() => {
                 stats.server_errors.fetch_add(1, Relaxed);
             }
-            Ok(_) => {}
-            Err(_) => {
-                stats.transport_errors.fetch_add(1, Relaxed);
-            }
+            _ => {}
         }
         result
     }
 }
 
-/// A `tracing` subscriber that only counts the client's events (retries, quota thresholds);
-/// it prints nothing, so nothing a request carried can leak through it.
+/// A `tracing` subscriber that only counts the client's events (failed attempts, retries,
+/// quota thresholds); it prints nothing, so nothing a request carried can leak through it.
 pub struct EventCounter {
     stats: Arc<Stats>,
 }
@@ -118,11 +120,12 @@ impl EventCounter {
     }
 }
 
-/// Reads an event's message and its `fraction` field.
+/// Reads an event's message, its `fraction` field and its `timeout` flag.
 #[derive(Default)]
 struct Fields {
     message: String,
     fraction: Option<f64>,
+    timeout: bool,
 }
 
 impl Visit for Fields {
@@ -137,11 +140,20 @@ impl Visit for Fields {
             self.fraction = Some(value);
         }
     }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "timeout" {
+            self.timeout = value;
+        }
+    }
 }
 
 impl Subscriber for EventCounter {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.is_event() && *metadata.level() <= tracing::Level::WARN
+        // The client logs each failed attempt at debug level.
+        metadata.is_event()
+            && (*metadata.level() <= tracing::Level::WARN
+                || metadata.target().starts_with("paceline_ureq"))
     }
 
     fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
@@ -156,6 +168,12 @@ impl Subscriber for EventCounter {
         let mut fields = Fields::default();
         event.record(&mut fields);
         match fields.message.as_str() {
+            "paceline: attempt failed" => {
+                self.stats.transport_errors.fetch_add(1, Relaxed);
+                if fields.timeout {
+                    self.stats.timeouts.fetch_add(1, Relaxed);
+                }
+            }
             "paceline: retrying" | "paceline: unreadable page, requesting it again" => {
                 self.stats.retries.fetch_add(1, Relaxed);
             }
