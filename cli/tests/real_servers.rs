@@ -25,17 +25,22 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
-/// The flags a reader of `paceline extract --help` would pick today for each server, besides
-/// the runs with no flags at all. Update them here when the CLI's flags change.
-const JSON_SERVER_FLAGS: &[&str] = &["--paginate", "link"];
-const DRF_FLAGS: &[&str] = &[
+/// The flags a reader of `paceline extract --help` would pick for each server, besides the
+/// runs with no flags at all: each set is one more run. Update them here when the CLI's flags
+/// change.
+const JSON_SERVER_FLAGS: &[&[&str]] = &[&["--paginate", "link"]];
+const DRF_FLAGS: &[&[&str]] = &[&[
     "--paginate",
     "next-url",
     "--items",
     "/results",
     "--next",
     "/next",
-];
+]];
+/// A reader who knows the paginator's kind names it, and nothing else.
+const DRF_PAGE: &[&str] = &["--paginate", "page"];
+const DRF_OFFSET: &[&str] = &["--paginate", "offset"];
+const DRF_CURSOR: &[&str] = &["--paginate", "cursor"];
 
 /// One paceline run may take this long; past it, it is killed and the run fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(45);
@@ -58,7 +63,7 @@ impl Kind {
         }
     }
 
-    fn flags(self) -> &'static [&'static str] {
+    fn flags(self) -> &'static [&'static [&'static str]] {
         match self {
             Kind::JsonServer => JSON_SERVER_FLAGS,
             Kind::Drf => DRF_FLAGS,
@@ -437,14 +442,13 @@ impl Figures {
     }
 }
 
-/// One paceline run against a fresh server: `path` on `kind`, with no pagination flags
-/// (`auto`) or with `kind`'s table flags. Prints the figures line; returns why it failed.
-fn run(kind: Kind, path: &str, with_flags: bool, env: &[(&str, &str)]) -> Option<String> {
-    let flags: &[&str] = if with_flags { kind.flags() } else { &[] };
-    let shown_flags = if with_flags {
-        flags.join(" ")
-    } else {
+/// One paceline run against a fresh server: `path` on `kind`, with these pagination flags
+/// (none: auto-detection). Prints the figures line; returns why it failed.
+fn run(kind: Kind, path: &str, flags: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let shown_flags = if flags.is_empty() {
         "(none)".to_string()
+    } else {
+        flags.join(" ")
     };
     let dir = scratch(kind.name());
     let server = Server::start(kind, &dir, env);
@@ -523,15 +527,33 @@ fn run(kind: Kind, path: &str, with_flags: bool, env: &[(&str, &str)]) -> Option
     failure
 }
 
-/// Both runs (no flags, then the table's flags) of `path` on `kind`, each on a fresh server;
-/// fails after both, with what went wrong in each.
+/// The runs of `path` on `kind` (no flags, the table's flags, then `more`), each on a fresh
+/// server; fails after all, with what went wrong in each.
 fn check(test: &str, kind: Kind, path: &str, env: &[(&str, &str)]) {
+    check_with(test, kind, path, env, &[]);
+}
+
+fn check_with(test: &str, kind: Kind, path: &str, env: &[(&str, &str)], more: &[&[&str]]) {
+    check_runs(test, kind, path, env, kind.flags(), more);
+}
+
+/// The runs with no flags, then `table`, then `more`.
+fn check_runs(
+    test: &str,
+    kind: Kind,
+    path: &str,
+    env: &[(&str, &str)],
+    table: &[&[&str]],
+    more: &[&[&str]],
+) {
     if !installed_or_skip(kind, test) {
         return;
     }
-    let failures: Vec<String> = [false, true]
-        .into_iter()
-        .filter_map(|with_flags| run(kind, path, with_flags, env))
+    let none: &[&str] = &[];
+    let failures: Vec<String> = std::iter::once(none)
+        .chain(table.iter().copied())
+        .chain(more.iter().copied())
+        .filter_map(|flags| run(kind, path, flags, env))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -547,8 +569,35 @@ fn json_server_pages_with_link_headers() {
 }
 
 #[test]
+fn json_server_with_a_limit_and_no_page() {
+    // `_limit` alone: json-server sends X-Total-Count and no Link; paceline probes `_start`.
+    check(
+        "json-server _limit",
+        Kind::JsonServer,
+        "/items?_limit=50",
+        &[],
+    );
+}
+
+#[test]
 fn drf_page_number() {
-    check("drf page number", Kind::Drf, "/pn/", &[]);
+    check_with("drf page number", Kind::Drf, "/pn/", &[], &[DRF_PAGE]);
+}
+
+/// The seeds' own API shape (`{"items": [...], "total": N}`, `limit`/`offset`, no next link),
+/// served by a DRF paginator written the way its docs show: wave 1 read one page of it and
+/// called it complete.
+#[test]
+fn drf_items_and_total_like_the_seeds_api() {
+    // No next link here: the table's next-url flags do not apply; a reader picks offset.
+    check_runs(
+        "drf items+total",
+        Kind::Drf,
+        "/v1/companies?limit=10",
+        &[],
+        &[],
+        &[DRF_OFFSET],
+    );
 }
 
 #[test]
@@ -569,12 +618,12 @@ fn drf_limit_offset_with_limit() {
 
 #[test]
 fn drf_limit_offset_default_limit() {
-    check("drf limit/offset", Kind::Drf, "/lo/", &[]);
+    check_with("drf limit/offset", Kind::Drf, "/lo/", &[], &[DRF_OFFSET]);
 }
 
 #[test]
 fn drf_cursor() {
-    check("drf cursor", Kind::Drf, "/cursor/", &[]);
+    check_with("drf cursor", Kind::Drf, "/cursor/", &[], &[DRF_CURSOR]);
 }
 
 /// Records are appended (at the end of the id ordering) while the walk goes on: nothing that

@@ -402,7 +402,17 @@ impl Reading<'_> {
             what: what.to_owned(),
         };
         Ok(match kind {
-            StyleKind::Link => detected(PageSpec::link(""), "given: the Link header"),
+            // GitHub sends no `Link` header when the list fits in one page; json-server sends
+            // none without `_page`. With no header at all the page is read as if no style had
+            // been named, so that a total saying more is not taken for the end.
+            StyleKind::Link => {
+                let h = &self.heads;
+                if h.link_next || h.link_next_empty || h.link_paging || h.link_broken {
+                    detected(PageSpec::link(""), "given: the Link header")
+                } else {
+                    self.auto()
+                }
+            }
             StyleKind::NextUrl => match &self.hints.next {
                 Some(p) => detected(
                     self.with_flags(PageSpec::new(
@@ -429,8 +439,11 @@ impl Reading<'_> {
                     });
                     self.cursor_at(p, &key, conv.unwrap_or("cursor"), kind)
                 }
+                // A cursor that rides in a next URL (Django REST framework's CursorPagination)
+                // is followed by that URL.
                 None => self
                     .cursor(Some(kind))
+                    .or_else(|| self.next_url())
                     .ok_or_else(|| missing("a cursor or token in the body (give its pointer)"))?,
             },
             StyleKind::Offset => self.offset(self.hints.param.clone()),

@@ -41,6 +41,19 @@ class LimitOffset(pagination.LimitOffsetPagination):
     max_limit = 100
 
 
+class ItemsTotal(pagination.LimitOffsetPagination):
+    """The seeds' API (../shared/seeds/001): `?limit=N&offset=M` -> {"items": [...], "total": N},
+    no next link: a client must know to send `offset`."""
+
+    default_limit = 10
+    max_limit = 100
+
+    def get_paginated_response(self, data):
+        from rest_framework.response import Response
+
+        return Response({"items": data, "total": self.count})
+
+
 class Cursor(pagination.CursorPagination):
     page_size = 50
     ordering = "id"
