@@ -634,3 +634,78 @@ fn throughput_against_a_bare_ureq_loop() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The seeds' shape (`{"items": [...], "total": N}`, `limit`/`offset`, no next link) over a
+/// scripted server whose list loses `deleted` records already read, just before request
+/// `at_request`: a record delete ahead of the offset shifts the rest back, unseen.
+fn shrinking_list(total: u64, deleted: &'static [u64], at_request: usize) -> LoopbackServer {
+    let served = Arc::new(Mutex::new(0usize));
+    LoopbackServer::start_with(move |r: &ReceivedRequest| {
+        let mut n = served.lock().unwrap();
+        *n += 1;
+        let live: Vec<u64> = (0..total)
+            .filter(|i| *n < at_request || !deleted.contains(i))
+            .collect();
+        let param = |name: &str| -> Option<usize> {
+            r.path
+                .split(['?', '&'])
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+        };
+        let (limit, offset) = (param("limit").unwrap_or(10), param("offset").unwrap_or(0));
+        let items: Vec<String> = live
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|i| format!(r#"{{"id":{i}}}"#))
+            .collect();
+        ScriptedResponse::new(200).json(&format!(
+            r#"{{"items":[{}],"total":{}}}"#,
+            items.join(","),
+            live.len()
+        ))
+    })
+    .unwrap()
+}
+
+/// An offset list that changes while it is read is not reported as a clean success: the walk
+/// reaches the end, exits 7, and says how many records may be missing. The same list left
+/// alone is complete, exit 0, with the signal that ended it.
+#[test]
+fn an_offset_list_that_changed_while_read_exits_7() {
+    let dir = temp_dir("drift");
+    let out = dir.join("out.jsonl");
+    let still = shrinking_list(95, &[], usize::MAX);
+    let o = run(&[
+        &format!("{}/v1/companies?limit=10", still.url()),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(ids_in_order(&out), (0..95).collect::<Vec<u64>>());
+    assert!(
+        stderr.contains("complete (95 records of a total of 95 reached)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    std::fs::create_dir_all(&dir).unwrap();
+    // Records 2 and 3 go just before the fourth request (offset 30): 30 and 31 are skipped.
+    let shrinking = shrinking_list(95, &[2, 3], 4);
+    let o = run(&[
+        &format!("{}/v1/companies?limit=10", shrinking.url()),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(7), "{stderr}");
+    let got = ids_in_order(&out);
+    assert!(!got.contains(&30) && !got.contains(&31), "{got:?}");
+    assert!(
+        stderr.contains("the list changed while it was read")
+            && stderr.contains("about 2 records may be missing"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -11,7 +11,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let headers = HeaderMap::new();
-    let _ = PageSpec::detect(&headers, body);
+    let first = RequestTemplate::get("https://api.test/items?limit=10").expect("a valid URL");
+    let _ = PageSpec::detect(&first, &headers, body);
     let spec = match pick % 8 {
         0 => PageSpec::slack("/members"),
         1 => PageSpec::stripe(),

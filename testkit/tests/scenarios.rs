@@ -197,7 +197,13 @@ fn live_pagination_delivers_every_record_exactly_once() {
             (0, 0, 0),
             "{name}: {r:?}"
         );
-        assert_eq!(r.walk_end.as_deref(), Some("complete"), "{name}: {r:?}");
+        assert!(
+            r.walk_end
+                .as_deref()
+                .is_some_and(|e| e.starts_with("complete (")),
+            "{name}: {r:?}"
+        );
+        assert_eq!(r.drift, None, "{name}: a clean walk says so: {r:?}");
         assert!(r.records_expected > 95_000, "{name}: {r:?}");
         // Records inserted at the tail during the walk are delivered too.
         assert!(r.records_delivered > r.records_expected, "{name}: {r:?}");
@@ -212,7 +218,16 @@ fn offset_drift_without_dedupe_is_shown() {
     assert!(r.records_duplicated > 0, "{r:?}");
     assert!(r.records_lost > 0, "{r:?}");
     assert!(r.total_changes > 0, "{r:?}");
-    assert_eq!(r.walk_end.as_deref(), Some("complete"), "{r:?}");
+    assert!(
+        r.walk_end
+            .as_deref()
+            .is_some_and(|e| e.starts_with("complete (")),
+        "{r:?}"
+    );
+    // The walk reaches the end but does not pass for clean: it says the list changed, and
+    // its estimate of what may be missing is not below what was lost.
+    assert!(r.drift.is_some(), "{r:?}");
+    assert!(r.records_may_be_missing >= r.records_lost, "{r:?}");
 }
 
 /// De-duplication removes the repeats an offset walk sees, but the records a delete shifted

@@ -54,7 +54,15 @@ pub struct Report {
     /// Times the client crashed and resumed from its checkpoint.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub resumes: u64,
-    /// How the walk ended: `complete`, `stopped: …`, `gave up: …`.
+    /// What an offset or page walk saw of its list changing (the walk's own account: a walk
+    /// that reports none ends clean; one that does must not be taken for a clean success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<String>,
+    /// How many records the walk itself says may be missing because of that drift.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub records_may_be_missing: u64,
+    /// How the walk ended: `complete (the signal that showed the end)`, `stopped: …`,
+    /// `gave up: …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walk_end: Option<String>,
     /// Logical requests completed.
@@ -171,6 +179,13 @@ impl Report {
                 let _ = writeln!(s, "  resumed           {}", self.resumes);
             }
             let _ = writeln!(s, "walk                {end}");
+            if let Some(drift) = &self.drift {
+                let _ = writeln!(
+                    s,
+                    "  drift             {drift}: about {} records may be missing",
+                    self.records_may_be_missing
+                );
+            }
         }
         if self.truncated {
             let _ = writeln!(s, "(stopped at the event bound)");

@@ -466,7 +466,15 @@ impl WalkSim {
 
         let truth = self.model.truth().unwrap_or_default();
         score(&mut r, &truth, &counts);
-        r.walk_end = Some(end.to_string());
+        let reason = walk.as_ref().and_then(|w| w.end_reason().cloned());
+        r.walk_end = Some(match (&end, reason) {
+            (WalkEnd::Complete, Some(reason)) => format!("complete ({reason})"),
+            _ => end.to_string(),
+        });
+        if let Some(drift) = walk.as_ref().map(Walk::drift).filter(|d| !d.is_empty()) {
+            r.drift = Some(drift.to_string());
+            r.records_may_be_missing = drift.may_be_missing();
+        }
         r.virtual_duration_s = t as f64 / 1e9;
         let limit_rate = r.finish(&self.model, t.max(1));
         let (series, bucket_s) = series.finish();
