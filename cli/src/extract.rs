@@ -105,6 +105,8 @@ pub enum Paginate {
     Token,
     /// GraphQL Relay: the connection with `pageInfo`, POSTed with `--data`.
     Graphql,
+    /// Not paged: the first response is the whole list.
+    None,
 }
 
 /// Extract every record of a list endpoint to a JSON Lines file, checkpointed after each page.
@@ -453,6 +455,10 @@ fn hints_from_flags(cmd: &Extract, template: &RequestTemplate) -> Result<Hints, 
         Paginate::Keyset => Some(StyleKind::Keyset),
         Paginate::NextUrl => Some(StyleKind::NextUrl),
         Paginate::Token => Some(StyleKind::Token),
+        Paginate::None => {
+            hints.single_page = true;
+            None
+        }
         Paginate::Graphql => {
             if cmd.data.is_none() {
                 return Err(bad("--paginate graphql needs --data (the query, as JSON)"));
@@ -814,7 +820,8 @@ fn hint(e: &PagesError) -> Option<&'static str> {
             ..
         } => Some(
             "say how this list pages: --paginate STYLE, with --items POINTER, --next POINTER \
-             or --param NAME as it needs (paceline inspect page shows what one response says)",
+             or --param NAME as it needs, or --paginate none if one response is the whole list \
+             (paceline inspect page shows what one response says)",
         ),
         PagesError::Page { error, .. } => match error {
             PageError::NotAList | PageError::AmbiguousItems { .. } => {

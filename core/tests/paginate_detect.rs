@@ -423,3 +423,139 @@ fn link_results_false_is_the_end() {
     );
     let _ = After::More;
 }
+
+/// A list server of a random shape, for the property below: how it pages (by one of several
+/// parameter names, or not at all), what it says (a total, its page size, nothing), what the
+/// caller asks (a page size or not), and where it puts the records.
+#[derive(Debug, Clone)]
+struct Shape {
+    records: u16,
+    /// 0: `offset`, 1: `skip`, 2: `page` from 1, 3: `page` from 0, 4: `p` from 1, 5: ignores
+    /// every parameter (one page of its default size).
+    paging: u8,
+    default_size: u8,
+    asked: Option<u8>,
+    total: bool,
+    echo_size: bool,
+    envelope: u8,
+}
+
+impl quickcheck::Arbitrary for Shape {
+    fn arbitrary(g: &mut quickcheck::Gen) -> Self {
+        let small = |g: &mut quickcheck::Gen, max: u8| u8::arbitrary(g) % max;
+        Shape {
+            records: u16::arbitrary(g) % 260,
+            paging: small(g, 6),
+            // Servers' own page sizes are 10 or more (see `page_sized` in the detection).
+            default_size: small(g, 40) + 10,
+            asked: bool::arbitrary(g).then(|| small(g, 40) + 1),
+            total: bool::arbitrary(g),
+            echo_size: bool::arbitrary(g),
+            envelope: small(g, 4),
+        }
+    }
+}
+
+impl Shape {
+    fn serve(&self, req: &PageRequest) -> Reply {
+        let size = u64::from(self.asked.unwrap_or(self.default_size));
+        let at = match self.paging {
+            0 => q(req, "offset").unwrap_or(0),
+            1 => q(req, "skip").unwrap_or(0),
+            2 => q(req, "page").unwrap_or(1).saturating_sub(1) * size,
+            3 => q(req, "page").unwrap_or(0) * size,
+            4 => q(req, "p").unwrap_or(1).saturating_sub(1) * size,
+            _ => 0,
+        };
+        let items: Vec<Value> = (at..u64::from(self.records))
+            .take(size as usize)
+            .map(|i| json!({ "id": i }))
+            .collect();
+        let mut body = serde_json::Map::new();
+        if self.total {
+            body.insert("total".into(), json!(self.records));
+        }
+        if self.echo_size {
+            body.insert("page_size".into(), json!(size));
+        }
+        let key = ["items", "data", "results", "records"][usize::from(self.envelope)];
+        body.insert(key.into(), Value::Array(items));
+        ok(Value::Object(body))
+    }
+}
+
+/// Over random list servers, an auto-detected walk never ends "complete" with a record
+/// missing or twice: it reads every record exactly once, or stops saying it cannot tell. The
+/// branches that matter are counted and must each be reached.
+#[test]
+fn prop_an_auto_walk_is_complete_and_exact_or_says_it_cannot_tell() {
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    static EXACT: AtomicU32 = AtomicU32::new(0);
+    static STOPPED: AtomicU32 = AtomicU32::new(0);
+    static PROBED: AtomicU32 = AtomicU32::new(0);
+    fn prop(s: Shape) -> bool {
+        let url = match s.asked {
+            Some(n) => format!("https://x.test/list?limit={n}"),
+            None => "https://x.test/list".to_owned(),
+        };
+        let walk = Walk::auto(
+            RequestTemplate::get(&url).unwrap(),
+            Guards::default().max_pages(400),
+        )
+        .unwrap();
+        let mut t = Trace::default();
+        let mut walk = walk;
+        for _ in 0..400 {
+            let Some(req) = walk.poll_request().cloned() else {
+                break;
+            };
+            let r = s.serve(&req);
+            let Ok(page) = walk.on_page(r.status, &r.headers, &r.body) else {
+                return false;
+            };
+            for rec in page.records(&r.body) {
+                let v: Value = serde_json::from_slice(rec).unwrap();
+                t.ids.push(v["id"].as_i64().unwrap());
+            }
+            t.events.extend(std::iter::from_fn(|| walk.poll_event()));
+        }
+        if t.events
+            .iter()
+            .any(|e| matches!(e, PageEvent::Probing { .. }))
+        {
+            PROBED.fetch_add(1, Relaxed);
+        }
+        match walk.state() {
+            WalkState::Complete(_) => {
+                let exact = t.ids == (0..i64::from(s.records)).collect::<Vec<_>>();
+                if exact {
+                    EXACT.fetch_add(1, Relaxed);
+                }
+                exact
+            }
+            WalkState::Stopped(GuardError::Undetermined { .. }) => {
+                STOPPED.fetch_add(1, Relaxed);
+                // What came before the stop is a prefix, never a record twice.
+                t.ids == (0..t.ids.len() as i64).collect::<Vec<_>>()
+            }
+            _ => false,
+        }
+    }
+    let mut g = quickcheck::Gen::new(100);
+    for _ in 0..600 {
+        let s = <Shape as quickcheck::Arbitrary>::arbitrary(&mut g);
+        assert!(prop(s.clone()), "{s:?}");
+    }
+    let (exact, stopped, probed) = (
+        EXACT.load(Relaxed),
+        STOPPED.load(Relaxed),
+        PROBED.load(Relaxed),
+    );
+    println!("exact {exact}, stopped {stopped}, probed {probed} of 600");
+    assert!(exact >= 300, "most shapes are read in full: {exact}");
+    assert!(
+        stopped >= 30,
+        "the cannot-tell branch is reached: {stopped}"
+    );
+    assert!(probed >= 200, "the probing branch is reached: {probed}");
+}

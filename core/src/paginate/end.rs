@@ -64,7 +64,7 @@ pub enum EndReason {
         size: u64,
     },
     /// The list is not paged: asked for its next page by each usual parameter, the server
-    /// answered with the first page again.
+    /// answered with the first page again (or the caller said so).
     Unpaginated,
     /// Asked for the next page by a guessed parameter, the server refused it with this
     /// status (a 404 past the last page, a 400 for a parameter it does not know), having

@@ -56,6 +56,9 @@ pub struct Hints {
     pub key: Option<Pointer>,
     /// Drop records whose key was already delivered.
     pub dedupe: bool,
+    /// The first response is the whole list: no paging at all (`paceline extract
+    /// --paginate none`).
+    pub single_page: bool,
 }
 
 impl Hints {
@@ -285,6 +288,10 @@ impl PageSpec {
             hints,
         };
         let mut d = match hints.style {
+            _ if hints.single_page => Detection {
+                end: Some(EndReason::Unpaginated),
+                ..detected(PageSpec::link(""), "given: the list is not paged")
+            },
             None => r.auto(),
             Some(kind) => r.as_style(kind)?,
         };
@@ -1047,9 +1054,13 @@ impl Reading<'_> {
                 self.count
             ),
         };
+        // With nothing said at all, a list the usual parameters do not page is one page only
+        // when it is shorter than any page size servers use (10): a server paging 20, 34 or 50
+        // at a time by a parameter of its own looks the same, so that is a stop, not an end
+        // (`--paginate none` says the list is one page).
         let fail = match short {
             Some(reason) => Fail::End(reason),
-            None if total.is_some() || size.is_some() => Fail::Stop,
+            None if total.is_some() || size.is_some() || page_sized(self.count) => Fail::Stop,
             None => Fail::End(EndReason::Unpaginated),
         };
         let guesses: Vec<(ParamRole, String)> = match &size {
@@ -1126,6 +1137,13 @@ impl Reading<'_> {
 /// The page size a request already asks for, and its parameter.
 pub(crate) fn requested_page_size(t: &RequestTemplate) -> Option<PageSize> {
     Request::read(t).page_size()
+}
+
+/// Whether a page's length could be a server's page size: 10 or more (default page sizes
+/// below 10 are not seen in the wild: GitHub 30, Stripe 10, DRF and Django 25 to 100, Rails'
+/// Kaminari 25, Spring 20).
+fn page_sized(n: u64) -> bool {
+    n >= 10
 }
 
 /// `name` in the case convention of `key`: `Marker` for AWS's `NextMarker`.
