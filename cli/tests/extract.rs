@@ -12,6 +12,9 @@ use paceline_testkit::model::{
 };
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
+mod support;
+use support::{temp_dir, text};
+
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
 /// A dataset served by a model whose ground truth can be read while it runs.
@@ -63,13 +66,6 @@ impl Live {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paceline-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("extract")
@@ -77,10 +73,6 @@ fn run(args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The ids in the file, in its order.

@@ -2,11 +2,13 @@
 //! over several lines come out one compact record a line, and a resumed extract cuts and goes
 //! on at the right byte.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use paceline_testkit::{LoopbackServer, ReceivedRequest, ScriptedResponse};
 use serde_json::{Value, json};
+
+mod support;
+use support::{temp_dir, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -54,13 +56,6 @@ fn pretty_list() -> LoopbackServer {
     server
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("paceline-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn extract(args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("extract")
@@ -68,10 +63,6 @@ fn extract(args: &[&str]) -> Output {
         .env_remove("RUST_LOG")
         .output()
         .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Every line is one record, compact (serde_json's own compact text of it), in order.

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use paceline_testkit::{LoopbackServer, Script, ScriptedResponse, Stall, StallingServer};
 
+mod support;
+use support::text;
+
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
 /// Far more than any of these runs takes, far less than forever.
@@ -39,10 +42,6 @@ fn extract(url: &str, args: &[&str]) -> (Output, Duration) {
             panic!("paceline extract still running after {NO_HANG:?}: a hang");
         }
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Exit 3, the attempts all timeouts (`n` of them), as the summary counts them.

@@ -6,7 +6,6 @@
 
 use std::collections::HashSet;
 use std::io::Read as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,6 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 use paceline_testkit::LoopbackServer;
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{Latency, ServerModel, SharedModel};
+
+mod support;
+use support::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -40,14 +42,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_nginx(bin: &Path, port: u16, backend: &str, name: &str) -> Nginx {

@@ -15,13 +15,16 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod support;
+use support::free_port;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -128,14 +131,6 @@ fn installed_or_skip(kind: Kind, test: &str) -> bool {
         kind.name()
     );
     false
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A fresh temporary directory for one run (server data, logs, paceline's output).

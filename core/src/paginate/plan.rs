@@ -130,12 +130,18 @@ impl Plan {
                 param,
                 has_more,
                 done,
+            }
+            | Style::Token {
+                next,
+                param,
+                has_more,
+                done,
             } => Plan {
                 next: Some(next.clone()),
                 has_more: has_more.clone(),
                 done: done.clone(),
                 ..plan(
-                    StyleKind::Cursor,
+                    style.kind(),
                     Mech::Cursor {
                         param: param.clone(),
                     },
@@ -167,22 +173,6 @@ impl Plan {
                 has_more: has_more.clone(),
                 base: base.clone(),
                 ..plan(StyleKind::NextUrl, Mech::NextUrl)
-            },
-            Style::Token {
-                next,
-                param,
-                has_more,
-                done,
-            } => Plan {
-                next: Some(next.clone()),
-                has_more: has_more.clone(),
-                done: done.clone(),
-                ..plan(
-                    StyleKind::Token,
-                    Mech::Cursor {
-                        param: param.clone(),
-                    },
-                )
             },
             Style::Relay {
                 page_info,

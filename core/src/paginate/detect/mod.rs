@@ -845,9 +845,16 @@ impl Reading<'_> {
         None
     }
 
-    /// An offset walk by `param` (else the request's offset parameter, else a guess).
-    fn offset(&self, param: Option<Param>) -> Detection {
-        let carried = self.req.find(ParamRole::Offset);
+    /// The parameter of an offset or page walk: `param` (the caller's, or one the body named),
+    /// else the request's own, else `default`; what the request carries by that role; and
+    /// whether the parameter is a guess.
+    fn param_for(
+        &self,
+        role: ParamRole,
+        param: Option<Param>,
+        default: &str,
+    ) -> (Param, Option<exchange::Carried>, bool) {
+        let carried = self.req.find(role);
         let (param, guessed) = match (param, &carried) {
             (Some(p), _) => {
                 let guessed =
@@ -855,8 +862,14 @@ impl Reading<'_> {
                 (p, guessed)
             }
             (None, Some(c)) => (c.param.clone(), false),
-            (None, None) => (self.req.place("offset"), true),
+            (None, None) => (self.req.place(default), true),
         };
+        (param, carried, guessed)
+    }
+
+    /// An offset walk by `param` (else the request's offset parameter, else a guess).
+    fn offset(&self, param: Option<Param>) -> Detection {
+        let (param, carried, guessed) = self.param_for(ParamRole::Offset, param, "offset");
         let start = carried
             .as_ref()
             .filter(|c| c.param == param)
@@ -895,16 +908,7 @@ impl Reading<'_> {
 
     /// A page-number walk by `param` (else the request's page parameter, else a guess).
     fn page(&self, param: Option<Param>) -> Detection {
-        let carried = self.req.find(ParamRole::Page);
-        let (param, guessed) = match (param, &carried) {
-            (Some(p), _) => {
-                let guessed =
-                    carried.as_ref().is_none_or(|c| c.param != p) && self.hints.param.is_none();
-                (p, guessed)
-            }
-            (None, Some(c)) => (c.param.clone(), false),
-            (None, None) => (self.req.place("page"), true),
-        };
+        let (param, carried, guessed) = self.param_for(ParamRole::Page, param, "page");
         // This page's number: the request's, else the body's or a header's. Pages count
         // from 0 when it is 0, or when the body numbers them Spring Data's way (`number`,
         // always from 0); else from 1.
