@@ -139,7 +139,9 @@ pub struct Extract {
     /// parameter (if any) is used as it is; no parameter is ever assumed.
     #[arg(long, value_name = "[NAME=]N")]
     page_size: Option<String>,
-    /// Keyset: FIELD=PARAM (`/id=after_id`), repeatable.
+    /// Keyset: FIELD=PARAM (`/id=after_id`: the last record's field, sent as a parameter),
+    /// repeatable. With --paginate keyset it is the style; with an offset or page list it is
+    /// the drift-free way the list also offers, used from the second page on.
     #[arg(long, value_name = "FIELD=PARAM")]
     keyset: Vec<String>,
     /// A JSON body: the list is requested with POST (GraphQL, search).
@@ -442,12 +444,8 @@ fn hints_from_flags(cmd: &Extract, template: &RequestTemplate) -> Result<Hints, 
         hints = hints.key_param(field, param(name, template)?);
     }
     hints.style = match cmd.paginate {
-        Paginate::Auto => {
-            if !cmd.keyset.is_empty() {
-                return Err(bad("--keyset needs --paginate keyset"));
-            }
-            None
-        }
+        // With an offset or page list, --keyset names the drift-free way it also offers.
+        Paginate::Auto => None,
         Paginate::Link => Some(StyleKind::Link),
         Paginate::Cursor => Some(StyleKind::Cursor),
         Paginate::Offset => Some(StyleKind::Offset),

@@ -559,3 +559,45 @@ fn prop_an_auto_walk_is_complete_and_exact_or_says_it_cannot_tell() {
     );
     assert!(probed >= 200, "the probing branch is reached: {probed}");
 }
+
+/// Keyset keys named for an offset list are the drift-free way it also offers: the walk reads
+/// the first page by offset, then goes on by keyset, and deletes ahead of it cost nothing.
+#[test]
+fn a_named_keyset_takes_over_from_offsets() {
+    let hints = Hints::default().key_param(Pointer::from_static("/id"), Param::query("after_id"));
+    let walk = Walk::auto_with(
+        RequestTemplate::get("https://x.test/v1/companies?limit=10").unwrap(),
+        hints,
+        Guards::default(),
+    )
+    .unwrap();
+    let mut list: Vec<i64> = (0..45).collect();
+    let mut served = 0;
+    let (t, walk) = drive(walk, |req| {
+        served += 1;
+        if served == 3 {
+            list.retain(|&i| i != 1 && i != 2);
+        }
+        let after = q(req, "after_id").map(|a| a as i64);
+        let from = match after {
+            Some(a) => list.iter().position(|&i| i > a).unwrap_or(list.len()),
+            None => q(req, "offset").unwrap_or(0) as usize,
+        };
+        let page: Vec<Value> = list[from..]
+            .iter()
+            .take(10)
+            .map(|i| json!({ "id": i }))
+            .collect();
+        ok(json!({"items": page, "total": list.len()}))
+    });
+    assert_eq!(t.ids, (0..45).collect::<Vec<_>>());
+    assert!(t.urls[1].ends_with("after_id=9"), "{:?}", t.urls);
+    assert!(t.events.iter().any(|e| matches!(
+        e,
+        PageEvent::Switched {
+            from: StyleKind::Offset,
+            to: StyleKind::Keyset
+        }
+    )));
+    assert!(walk.drift().is_empty(), "{:?}", walk.drift());
+}

@@ -297,10 +297,12 @@ impl PageSpec {
         };
         d.spec.items = items.clone();
         r.identity(&mut d.spec);
+        r.keyset_beside(&mut d.spec);
         if let Some(p) = &mut d.probe {
             for c in &mut p.rest {
                 c.spec.items = items.clone();
                 r.identity(&mut c.spec);
+                r.keyset_beside(&mut c.spec);
             }
         }
         Ok(d)
@@ -1104,6 +1106,23 @@ impl Reading<'_> {
                 format!("no paging signal; trying {}", first.spec.style.kind()),
             )
         }
+    }
+
+    /// Keyset keys given for an offset or page list are the drift-free way it also offers: the
+    /// walk switches to them as soon as a page ends on a record that has them
+    /// ([`PageSpec::prefer`]), and reads the rest of the list by keyset.
+    fn keyset_beside(&self, spec: &mut PageSpec) {
+        if self.hints.keys.is_empty()
+            || !matches!(spec.style.kind(), StyleKind::Offset | StyleKind::Page)
+            || spec.prefer.is_some()
+        {
+            return;
+        }
+        spec.prefer = Some(Style::Keyset {
+            keys: self.hints.keys.clone(),
+            has_more: None,
+            done: None,
+        });
     }
 
     /// Offset and page walks get the records' `id` as their key when every record of the first
