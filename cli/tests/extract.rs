@@ -701,3 +701,44 @@ fn an_offset_list_that_changed_while_read_exits_7() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A list whose total says more than its first page, on a server that ignores every usual
+/// paging parameter: extract writes the first page, stops with exit 6, and names the flags
+/// that would say how the list pages. A page size with no parameter to carry it is refused
+/// before any request, naming the form that works.
+#[test]
+fn a_list_that_cannot_be_told_stops_and_names_the_flags() {
+    let stubborn = LoopbackServer::start_with(|_: &ReceivedRequest| {
+        let items: Vec<String> = (0..10).map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        ScriptedResponse::new(200).json(&format!(
+            r#"{{"items":[{}],"total":2000}}"#,
+            items.join(",")
+        ))
+    })
+    .unwrap();
+    let dir = temp_dir("untold");
+    let out = dir.join("out.jsonl");
+    let url = format!("{}/v1/things?limit=10", stubborn.url());
+    let o = run(&[&url, "-o", out.to_str().unwrap()]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{stderr}");
+    assert_eq!(ids_in_order(&out), (0..10).collect::<Vec<u64>>());
+    for flag in ["--paginate", "--items", "--next", "--param"] {
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+    assert!(stderr.contains("total (2000)"), "{stderr}");
+    // Four requests: the first page, offset=10, page=1 (the base), page=2.
+    assert_eq!(stubborn.received().len(), 4);
+
+    let o = run(&[
+        &format!("{}/v1/things", stubborn.url()),
+        "--page-size",
+        "100",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--page-size limit=100"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
