@@ -705,6 +705,11 @@ impl Pacer {
                 });
             }
             Some(asked) => asked,
+            // A 429 nothing explains, on a route whose rate is being discovered: the
+            // discovered rate spaces the retry; a backoff on top would only waste the limit.
+            None if class == Class::Throttled && self.throttle.adapting(&call.ticket) => {
+                Duration::ZERO
+            }
             None => policy.backoff(call.attempts, call.previous_delay, &mut self.rng),
         };
         let started = call.started.unwrap_or(now);

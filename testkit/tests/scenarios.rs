@@ -116,6 +116,27 @@ fn unknown_limits_are_discovered() {
     assert!(r.status_429 * 100 <= r.requests, "429s over 1 %: {r:?}");
 }
 
+/// Short runs, as users run them (200 and 1,000 sequential requests), against hidden limiters
+/// with no burst and with a burst of 10: the rate is found in seconds, not in the minutes a
+/// steady state allows.
+#[test]
+fn short_runs_find_a_hidden_limit_in_seconds() {
+    for name in [
+        "throttle-discover-burst0-200",
+        "throttle-discover-burst10-200",
+        "throttle-discover-burst0-1000",
+        "throttle-discover-slow-200",
+    ] {
+        let r = run(name);
+        assert!(r.utilisation >= 0.85, "{name}: {r:?}");
+        assert!(
+            r.status_429 * 20 <= r.requests,
+            "{name}: 429s over 5 %: {r:?}"
+        );
+        assert_eq!(r.gave_up, 0, "{name}: {r:?}");
+    }
+}
+
 #[test]
 fn three_windows_over_a_day_and_the_quota_lasts_it() {
     let r = run("throttle-multi-window-day");

@@ -1,14 +1,26 @@
-//! Discovering limits nobody documented: CUBIC, as in AWS SDKs' adaptive retry mode.
+//! Discovering limits nobody documented: a search that finds the rate in seconds, then
+//! CUBIC (as in AWS SDKs' adaptive retry mode) to stay near it.
 //!
-//! Why CUBIC rather than AIMD: after a 429 at rate `W`, AIMD climbs back linearly and spends
-//! most of each cycle well below `W`; CUBIC returns quickly towards the rate that last worked,
-//! flattens near it (probing gently where 429s would start), and only then accelerates. Against
-//! a fixed hidden limit that gives ~92 % of the limit on average with one 429 per cycle, which
-//! is what the simulations measure. The constants are AWS's — `β = 0.7`, the rate capped at
-//! twice the measured send rate (so an idle client does not "discover" capacity it never used)
-//! and floored at 0.5 requests per second — except CUBIC's `C`, which is scaled to the rate
-//! (see [`AdaptiveConfig::cycle_requests`]). One decrease per round trip: 429s for requests
-//! sent before the last decrease do not decrease the rate again.
+//! **The search.** The first 429 no known limit explains says only that the client sent too
+//! fast — on a short run it comes before any rate could be measured (nginx's `limit_req` with
+//! no burst refuses the second request sent back to back). So the rate is searched: the rate
+//! that failed is an upper bound (at the first 429, the rate of the last few sends, from their
+//! own timestamps); a rate held for a probation (half a second and three requests) without a
+//! 429 is a lower bound. With no lower bound yet the rate drops to a quarter of the one that
+//! failed; with one it bisects, up after a clean probation, down after a 429, until the bounds
+//! are within 5 %. A 429 at a rate once thought safe (a burst allowance that hid the limit
+//! during the probation) lowers the lower bound. Against nginx's 20 r/s with no burst that is
+//! about eight 429s and three seconds. Retries of these 429s wait for the pacing only (see
+//! [`crate::Pacer`]), not for a backoff.
+//!
+//! **Then CUBIC**, from the lower bound back towards the rate that failed: after a 429 at rate
+//! `W`, it returns quickly towards `W`, flattens near it (probing gently where 429s would
+//! start), and only then accelerates. Against a fixed hidden limit that gives ~92 % of the
+//! limit on average with one 429 per cycle. The constants are AWS's — `β = 0.7`, the rate
+//! capped at twice the measured send rate (so an idle client does not "discover" capacity it
+//! never used) and floored at 0.5 requests per second — except CUBIC's `C`, which is scaled to
+//! the rate (see [`AdaptiveConfig::cycle_requests`]). One decrease per round trip: 429s for
+//! requests sent before the last decrease do not decrease the rate again.
 //!
 //! Arithmetic is in `f64`: the rate is an estimate, and `f64` is deterministic for the same
 //! inputs on the same platform.
@@ -17,6 +29,15 @@ use serde::{Deserialize, Serialize};
 
 const NS: f64 = 1e9;
 
+/// Sends remembered to measure the rate at the first 429.
+const RECENT: usize = 8;
+
+/// Requests a probation needs besides its time.
+const PROBATION_SENDS: u64 = 5;
+
+/// Bounds this close (upper ÷ lower) end the search.
+const CONVERGED: f64 = 1.05;
+
 /// Adaptive discovery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -24,7 +45,7 @@ const NS: f64 = 1e9;
 pub struct AdaptiveConfig {
     /// Whether a 429 that no known limit explains starts adaptive pacing. Default true.
     pub enabled: bool,
-    /// Multiplicative decrease on a 429 (AWS: 0.7).
+    /// Multiplicative decrease on a 429 once the rate is found (AWS: 0.7).
     pub beta: f64,
     /// Requests one CUBIC cycle spans: the time back to the last rate that worked is
     /// `K = cycle_requests / rate`, and CUBIC's scale constant follows as
@@ -37,6 +58,11 @@ pub struct AdaptiveConfig {
     pub min_rate: f64,
     /// How often the send rate is measured, seconds (AWS: 0.5).
     pub measure_every: f64,
+    /// How long a rate must hold, without a 429, to count as one that works while searching,
+    /// seconds (and at least three requests). Default 0.5: long enough for a limiter with no
+    /// burst to refuse a rate above its own, short enough that a search of six steps fits in
+    /// a few seconds.
+    pub probation: f64,
 }
 
 impl Default for AdaptiveConfig {
@@ -47,6 +73,7 @@ impl Default for AdaptiveConfig {
             cycle_requests: 66.0,
             min_rate: 0.5,
             measure_every: 0.5,
+            probation: 0.5,
         }
     }
 }
@@ -58,6 +85,19 @@ pub(crate) struct Adaptive {
     active: bool,
     /// Current allowed rate, per second.
     rate: f64,
+    /// Searching for the rate (else cruising with CUBIC).
+    searching: bool,
+    /// The highest rate held through a probation (0: none yet).
+    lo: f64,
+    /// The lowest rate that met a 429 (infinite: none yet).
+    hi: f64,
+    /// When the current rate was set, ns, and the units sent at it since.
+    since_ns: u64,
+    sent_since: u64,
+    /// The last sends' times, ns (a ring).
+    recent: [u64; RECENT],
+    recent_len: usize,
+    recent_next: usize,
     last_max_rate: f64,
     last_throttle_ns: u64,
     /// CUBIC's K: seconds from the throttle until the rate is back at `last_max_rate`.
@@ -80,6 +120,14 @@ impl Adaptive {
             cfg,
             active: false,
             rate: 0.0,
+            searching: false,
+            lo: 0.0,
+            hi: f64::INFINITY,
+            since_ns: 0,
+            sent_since: 0,
+            recent: [0; RECENT],
+            recent_len: 0,
+            recent_next: 0,
             last_max_rate: 0.0,
             last_throttle_ns: 0,
             k: 0.0,
@@ -115,17 +163,21 @@ impl Adaptive {
         if self.active {
             let spacing = (cost as f64 * NS / self.rate.max(self.cfg.min_rate)) as u64;
             self.next_ns = self.next_ns.max(now).saturating_add(spacing);
+            self.sent_since = self.sent_since.saturating_add(cost);
         }
     }
 
     /// The send rate, measured over buckets of `measure_every` seconds and smoothed
-    /// (`0.8 × old + 0.2 × new`, AWS's).
+    /// (`0.8 × old + 0.2 × new`, AWS's), and the last sends' times.
     #[inline]
     pub(crate) fn measure(&mut self, now: u64, cost: u64) {
         if now.saturating_sub(self.measure_start_ns) >= self.measure_every_ns {
             self.close_measurement(now);
         }
         self.measure_count = self.measure_count.saturating_add(cost);
+        self.recent[self.recent_next] = now;
+        self.recent_next = (self.recent_next + 1) % RECENT;
+        self.recent_len = (self.recent_len + 1).min(RECENT);
     }
 
     /// Ends a measuring interval (once per `measure_every`, out of the per-request path).
@@ -142,6 +194,21 @@ impl Adaptive {
         self.measure_count = 0;
     }
 
+    /// The rate of the last sends, from their timestamps (at least a millisecond between the
+    /// first and the last); with fewer than two, a guess of 4 per second.
+    fn recent_rate(&self) -> f64 {
+        if self.recent_len < 2 {
+            return 4.0;
+        }
+        let times = &self.recent[..self.recent_len];
+        let (first, last) = (
+            times.iter().min().copied().unwrap_or(0),
+            times.iter().max().copied().unwrap_or(0),
+        );
+        let span = (last.saturating_sub(first) as f64 / NS).max(0.001);
+        (self.recent_len - 1) as f64 / span
+    }
+
     fn cap(&mut self, new_rate: f64) {
         let ceiling = if self.measured > 0.0 {
             2.0 * self.measured
@@ -151,6 +218,13 @@ impl Adaptive {
         self.rate = new_rate.min(ceiling).max(self.cfg.min_rate);
     }
 
+    /// Sets the rate to try next while searching.
+    fn try_rate(&mut self, rate: f64, now: u64) {
+        self.rate = rate.max(self.cfg.min_rate);
+        self.since_ns = now;
+        self.sent_since = 0;
+    }
+
     /// A 429 that no known limit explains, for a request sent at `sent_at`. Requests sent
     /// before the last decrease cannot confirm the new rate is still too high: their 429s are
     /// the same congestion event and do not decrease it again (one decrease per round trip).
@@ -158,32 +232,106 @@ impl Adaptive {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
         }
-        // Before a full measurement bucket, what was sent so far stands in for the rate.
-        let measured = if self.measured > 0.0 {
-            self.measured
+        let failed = if self.active {
+            self.rate
         } else {
-            let span =
-                (now.saturating_sub(self.measure_start_ns) as f64 / NS).max(self.cfg.measure_every);
-            self.measure_count as f64 / span
+            self.recent_rate()
         };
-        let current = if self.active {
-            self.rate.min(measured)
-        } else {
-            measured
-        };
-        let current = current.max(self.cfg.min_rate);
-        self.last_max_rate = current;
-        self.k = self.cfg.cycle_requests.max(1.0) / current;
-        self.c = current * (1.0 - self.cfg.beta) / self.k.powi(3);
         self.last_throttle_ns = now;
-        self.active = true;
-        self.cap(current * self.cfg.beta);
+        if !self.active || self.searching {
+            self.active = true;
+            self.searching = true;
+            self.hi = self.hi.min(failed).max(self.cfg.min_rate);
+            if self.lo >= self.hi {
+                // The probation passed on a burst allowance, not on the rate.
+                self.lo = self.hi * self.cfg.beta;
+            }
+            let next = if self.lo > 0.0 {
+                (self.lo + self.hi) / 2.0
+            } else {
+                self.hi / 4.0
+            };
+            self.try_rate(next, now);
+            self.space_from(now);
+            return;
+        }
+        // Cruising: a 429 above the rate last held through a probation drops back to that
+        // rate (the limit is between the two; at least 3 % below the one that failed) and
+        // CUBIC climbs back towards this one; one at or below it means the limit fell: search
+        // again below it.
+        let current = self.rate.max(self.cfg.min_rate);
+        if current <= self.lo {
+            self.searching = true;
+            self.hi = current;
+            self.lo = current * 0.85;
+            self.try_rate((self.lo + self.hi) / 2.0, now);
+            self.space_from(now);
+            return;
+        }
+        // At least 3 % below the rate that failed: timing jitter alone can refuse a rate a
+        // hair under the limit.
+        let floor = if self.lo > 0.0 {
+            self.lo.min(current * 0.97)
+        } else {
+            current * self.cfg.beta
+        };
+        self.cruise_from(floor, current, now);
+        self.space_from(now);
+    }
+
+    /// The next send no sooner than one interval at the current rate from `now` (the request
+    /// that met the 429 went about now).
+    fn space_from(&mut self, now: u64) {
+        let spacing = (NS / self.rate.max(self.cfg.min_rate)) as u64;
+        self.next_ns = self.next_ns.max(now.saturating_add(spacing));
+    }
+
+    /// CUBIC from `from`, back near `to` (2 % under) after `K = cycle_requests / from`
+    /// seconds.
+    fn cruise_from(&mut self, from: f64, to: f64, now: u64) {
+        let from = from.max(self.cfg.min_rate);
+        self.searching = false;
+        // CUBIC flattens around its target: 2 % under the rate that failed, so that the time
+        // spent near the limit is spent under it.
+        self.last_max_rate = (to * 0.98).max(from);
+        self.last_throttle_ns = now;
+        self.k = self.cfg.cycle_requests.max(1.0) / from;
+        self.c = (self.last_max_rate - from) / self.k.powi(3);
+        self.rate = from;
+        self.since_ns = now;
+        self.sent_since = 0;
     }
 
     /// A success.
     pub(crate) fn on_success(&mut self, now: u64) {
         if !self.active {
             return;
+        }
+        if self.searching {
+            let probation = (self.cfg.probation.max(0.0) * NS) as u64;
+            if now.saturating_sub(self.since_ns) < probation || self.sent_since < PROBATION_SENDS {
+                return;
+            }
+            self.lo = self.lo.max(self.rate);
+            if self.hi / self.lo <= CONVERGED {
+                // Found: cruise from here back towards the rate that failed.
+                self.cruise_from(self.lo, self.hi, now);
+            } else if self.hi.is_finite() {
+                // Up a third of the way: a burst allowance the limiter banked while the rate
+                // was low can carry a probation well above the limit, and a smaller step
+                // costs fewer 429s when it does.
+                self.try_rate((2.0 * self.lo + self.hi) / 3.0, now);
+            } else {
+                self.try_rate(self.lo * 2.0, now);
+            }
+            return;
+        }
+        // A rate held through a probation while cruising is one that works.
+        let probation = (self.cfg.probation.max(0.0) * NS) as u64;
+        if now.saturating_sub(self.since_ns) >= probation && self.sent_since >= PROBATION_SENDS {
+            self.lo = self.lo.max(self.rate.min(self.last_max_rate));
+            self.since_ns = now;
+            self.sent_since = 0;
         }
         let t = now.saturating_sub(self.last_throttle_ns) as f64 / NS;
         let cubic = self.c * (t - self.k).powi(3) + self.last_max_rate;
@@ -195,36 +343,79 @@ impl Adaptive {
 mod tests {
     use super::*;
 
-    #[test]
-    fn drops_by_beta_then_returns_to_the_last_max() {
-        let mut a = Adaptive::new(AdaptiveConfig::default());
-        // Send at 20/s for two seconds to measure.
-        let mut t = 0;
-        for _ in 0..40 {
-            a.consume(t, 1);
-            t += 50_000_000;
-        }
-        a.on_throttle(t, t);
-        let max = a.last_max_rate;
-        assert!((max - 20.0).abs() < 1.0, "{max}");
-        assert!((a.rate().unwrap() - 0.7 * max).abs() < 1e-9);
-        // Sending on at 20/s, K seconds later the rate is back at the last max.
-        let k_ns = (a.k * 1e9) as u64;
-        assert_eq!(
-            k_ns / 1_000_000,
-            66_000 / 20,
-            "K spans cycle_requests at the last rate"
-        );
-        let mut now = t;
-        while now < t + k_ns {
-            now += 50_000_000;
+    /// Drives `a` against a limiter that admits a request only `gap_ns` after the last one it
+    /// admitted (nginx's `limit_req` with no burst), a request every millisecond the pacing
+    /// allows, for `for_ns`. Returns (429s, the time the search ended, admitted).
+    fn against_strict(a: &mut Adaptive, gap_ns: u64, for_ns: u64) -> (u32, Option<u64>, u32) {
+        let (mut now, mut last_ok, mut refused, mut found, mut ok) =
+            (0u64, None::<u64>, 0, None, 0);
+        while now < for_ns {
+            now = a.earliest(now);
             a.consume(now, 1);
-            a.on_success(now);
+            let admitted = last_ok.is_none_or(|l| now - l >= gap_ns);
+            now += 1_000_000; // the answer, a millisecond later
+            if admitted {
+                last_ok = Some(now - 1_000_000);
+                ok += 1;
+                a.on_success(now);
+            } else {
+                refused += 1;
+                a.on_throttle(now, now - 1_000_000);
+            }
+            if a.is_active() && !a.searching && found.is_none() {
+                found = Some(now);
+            }
         }
+        (refused, found, ok)
+    }
+
+    #[test]
+    fn a_strict_limit_is_found_in_seconds() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        let (refused, found, ok) = against_strict(&mut a, 50_000_000, 10_000_000_000);
+        let found = found.expect("the search ends");
+        assert!(found < 4_000_000_000, "found after {found} ns");
+        assert!(refused <= 12, "{refused} 429s");
+        // Ten seconds of a 20/s limit: at least 85 % of it used.
+        assert!(ok >= 170, "{ok} admitted");
+        assert!((a.lo - 20.0).abs() < 1.0, "lower bound {}", a.lo);
+    }
+
+    #[test]
+    fn cruising_drops_to_what_worked_not_by_beta() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        against_strict(&mut a, 50_000_000, 10_000_000_000);
+        assert!(!a.searching);
+        let lo = a.lo;
+        a.rate = lo * 1.1;
+        let now = 20_000_000_000;
+        a.on_throttle(now, now);
+        assert_eq!(
+            a.rate,
+            lo,
+            "back to the rate that held, not {}",
+            lo * 1.1 * 0.7
+        );
+        assert!(!a.searching);
+        // A 429 at the rate that held: the limit fell; search again below it.
+        a.on_throttle(now + 1_000_000_000, now + 1_000_000_000);
+        assert!(a.searching);
+        assert!(a.rate < lo && a.hi == lo, "{} {}", a.rate, a.hi);
+    }
+
+    #[test]
+    fn the_first_429_is_measured_from_the_last_sends() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        // Four sends 10 ms apart: 100/s. The search starts at a quarter of it.
+        for i in 0..4 {
+            a.consume(i * 10_000_000, 1);
+        }
+        a.on_throttle(31_000_000, 30_000_000);
+        assert!((a.hi - 100.0).abs() < 1e-6, "{}", a.hi);
+        assert!((a.rate().unwrap() - 25.0).abs() < 1e-6);
         assert!(
-            (a.rate().unwrap() - max).abs() < 0.5,
-            "{:?} vs {max}",
-            a.rate()
+            a.earliest(31_000_000) >= 31_000_000 + 40_000_000,
+            "the retry is spaced"
         );
     }
 

@@ -712,6 +712,14 @@ impl Throttle {
         }
     }
 
+    /// Whether this request's route is paced by a discovered rate (a retry of an unexplained
+    /// 429 then waits for that pacing only, not for a backoff as well).
+    pub(crate) fn adapting(&self, t: &Ticket) -> bool {
+        self.routes
+            .get(usize::from(t.route))
+            .is_some_and(|r| r.adaptive.is_active())
+    }
+
     /// What the throttle knows, for progress displays and reports.
     pub(crate) fn status(&self, now: u64) -> Status {
         let route = &self.routes[0];
