@@ -400,7 +400,7 @@ impl SignalParser {
             {
                 Some(date) => {
                     signal.server_date = Some(date);
-                    reference = date;
+                    reference = reference_time(date, received);
                 }
                 None => signal.warn("date", WarningKind::BadDate, v),
             }
@@ -411,7 +411,11 @@ impl SignalParser {
             reset_rule: self.reset_rule,
         };
 
-        if f.get(fields::Field::RetryAfter).is_some() {
+        // RFC 9110 §10.2.3 gives `Retry-After` a meaning on 503 and 3xx, RFC 6585 on 429 (and
+        // throttling 403s carry it); some limiters send it on every success (`Retry-After: 1`
+        // on a 200 that still had budget), where obeying it would cut the rate to one a
+        // second. On a 2xx it is not read: a window that is used up says so by itself.
+        if f.get(fields::Field::RetryAfter).is_some() && !status.is_success() {
             for v in headers.get_all(RETRY_AFTER) {
                 match parse_retry_after(v.as_bytes()) {
                     Ok(ra) if signal.retry_after.is_none() => {
@@ -473,6 +477,24 @@ impl SignalParser {
             || s.policies
                 .iter()
                 .any(|p| p.remaining == Some(0) && long(p.window, p.reset_in));
+    }
+}
+
+/// The instant wall-clock values in a response are read against: the time it was received,
+/// unless the server's `Date` says the client's clock is off by more than 2 s — then `Date`
+/// (the server's values and its `Date` come from one clock). Against `Date` alone, an epoch
+/// reset the server rounds up and a `Date` that truncates would stack two roundings: up to two
+/// seconds late on a one-second window.
+fn reference_time(date: SystemTime, received: SystemTime) -> SystemTime {
+    const SKEW: Duration = Duration::from_secs(2);
+    let apart = match received.duration_since(date) {
+        Ok(d) => d,
+        Err(e) => e.duration(),
+    };
+    if apart <= SKEW {
+        received
+    } else {
+        date
     }
 }
 
