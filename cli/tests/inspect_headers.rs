@@ -219,7 +219,7 @@ fn u64_max_reset_is_a_finite_wait() {
     // Read as epoch milliseconds (ResetRule::Auto): about 5.8e8 years away.
     assert!(f(&v["reset_in_s"]) > 1e16, "{v}");
     assert!(f(&v["must_wait_s"]) > 1e16, "{v}");
-    let v = inspect(0, &format!("Retry-After: {}\n", u64::MAX));
+    let v = inspect(0, &format!("HTTP/1.1 503\nRetry-After: {}\n", u64::MAX));
     assert_eq!(f(&v["must_wait_s"]), u64::MAX as f64);
 }
 

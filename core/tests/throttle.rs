@@ -123,7 +123,11 @@ fn costs_take_several_units_and_a_cost_above_the_burst_is_refused() {
     let now = start();
     let mut first = p.call(&Method::POST, &HeaderMap::new()).with_cost(6);
     assert_eq!(p.poll_send(&mut first, now), Begin::Send);
+    // Until the route is heard from, one request at a time.
     let mut second = p.call(&Method::POST, &HeaderMap::new()).with_cost(6);
+    assert_eq!(p.poll_send(&mut second, now), Begin::WaitForPermit);
+    let ok = p.on_response(&mut first, now, StatusCode::OK, &HeaderMap::new());
+    assert_eq!(ok, Finish::Done);
     // 4 units left; 2 more come back in 200 ms.
     assert_eq!(
         p.poll_send(&mut second, now),
@@ -149,11 +153,12 @@ fn a_graphql_body_reports_its_cost() {
         "throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":0,"restoreRate":50.0}}}}"#;
     let f = p.on_response_body(&mut call, now, StatusCode::OK, &HeaderMap::new(), body);
     assert_eq!(f, Finish::Done);
-    // Nothing available: the next query waits until points are restored (1000 / 50 = 20 s).
+    // Nothing available: the next query waits until points are restored (1000 / 50 = 20 s),
+    // and the 10 ms every reset is given.
     let mut next = p.call(&Method::POST, &HeaderMap::new());
     assert_eq!(
         p.poll_send(&mut next, now),
-        Begin::Wait(now.mono + Duration::from_secs(20))
+        Begin::Wait(now.mono + Duration::from_millis(20_010))
     );
 }
 
@@ -231,11 +236,12 @@ fn a_response_without_headers_does_not_erase_what_is_known() {
         p.on_response(&mut b, at, StatusCode::OK, &HeaderMap::new()),
         Finish::Done
     );
-    // The window is used up: the next request waits for its reset despite the bare response.
+    // The window is used up: the next request waits for its reset (and 10 ms) despite the
+    // bare response.
     let mut c = p.call(&Method::GET, &HeaderMap::new());
     assert_eq!(
         p.poll_send(&mut c, at),
-        Begin::Wait(now.mono + Duration::from_secs(10))
+        Begin::Wait(now.mono + Duration::from_millis(10_010))
     );
 }
 
@@ -251,6 +257,10 @@ fn quota_thresholds_and_exhaustion() {
     for _ in 0..10 {
         let mut c = p.call(&Method::GET, &HeaderMap::new());
         assert_eq!(p.poll_send(&mut c, now), Begin::Send);
+        assert_eq!(
+            p.on_response(&mut c, now, StatusCode::OK, &HeaderMap::new()),
+            Finish::Done
+        );
         while let Some(e) = p.poll_event() {
             events.push(e);
         }
@@ -283,6 +293,8 @@ fn quota_thresholds_and_exhaustion() {
     );
     let mut c = p.call(&Method::GET, &HeaderMap::new());
     assert_eq!(p.poll_send(&mut c, now), Begin::Send);
+    let ok = p.on_response(&mut c, now, StatusCode::OK, &HeaderMap::new());
+    assert_eq!(ok, Finish::Done);
     let mut d = p.call(&Method::GET, &HeaderMap::new());
     assert_eq!(
         p.poll_send(&mut d, now),

@@ -116,6 +116,45 @@ fn unknown_limits_are_discovered() {
     assert!(r.status_429 * 100 <= r.requests, "429s over 1 %: {r:?}");
 }
 
+/// Many workers sharing one Pacer against fixed windows and named buckets: a window that
+/// resets admits its limit, not everyone who waited for it, and the first request on a route
+/// goes alone so that its limit is known before the others go.
+#[test]
+fn many_workers_and_no_herd_at_the_reset() {
+    for name in [
+        "herd-fixed-window-16",
+        "herd-fixed-window-64",
+        "discord-route-buckets-16",
+        "discord-route-buckets-64",
+    ] {
+        let r = run(name);
+        assert_eq!(r.status_429, 0, "{name}: {r:?}");
+        assert_eq!(r.gave_up, 0, "{name}: {r:?}");
+        assert!(r.utilisation >= 0.95, "{name}: {r:?}");
+    }
+}
+
+/// Utilisation is not capped: where the server's headers are honest, the client never gets
+/// more than the limit allows — within 1 %, the part of a window the run ends in.
+#[test]
+fn honest_limits_are_used_and_never_exceeded() {
+    for name in [
+        "throttle-honest-github",
+        "throttle-honest-ietf",
+        "throttle-honest-xratelimit",
+        "throttle-configured-no-headers",
+        "herd-fixed-window-16",
+        "herd-fixed-window-64",
+        "discord-route-buckets",
+        "discord-route-buckets-16",
+        "discord-route-buckets-64",
+        "shopify-leaky-bucket",
+    ] {
+        let r = run(name);
+        assert!((0.95..=1.01).contains(&r.utilisation), "{name}: {r:?}");
+    }
+}
+
 /// Short runs, as users run them (200 and 1,000 sequential requests), against hidden limiters
 /// with no burst and with a burst of 10: the rate is found in seconds, not in the minutes a
 /// steady state allows.

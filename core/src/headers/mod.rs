@@ -411,11 +411,7 @@ impl SignalParser {
             reset_rule: self.reset_rule,
         };
 
-        // RFC 9110 §10.2.3 gives `Retry-After` a meaning on 503 and 3xx, RFC 6585 on 429 (and
-        // throttling 403s carry it); some limiters send it on every success (`Retry-After: 1`
-        // on a 200 that still had budget), where obeying it would cut the rate to one a
-        // second. On a 2xx it is not read: a window that is used up says so by itself.
-        if f.get(fields::Field::RetryAfter).is_some() && !status.is_success() {
+        if f.get(fields::Field::RetryAfter).is_some() {
             for v in headers.get_all(RETRY_AFTER) {
                 match parse_retry_after(v.as_bytes()) {
                     Ok(ra) if signal.retry_after.is_none() => {
@@ -453,6 +449,18 @@ impl SignalParser {
 
     /// Derives what follows from the fields: remaining from used, consistency, quota.
     fn finish(&self, s: &mut Signal) {
+        // RFC 9110 §10.2.3 gives `Retry-After` a meaning on 503 and 3xx, RFC 6585 on 429 (and
+        // throttling 403s carry it). Some limiters send it on every success (`Retry-After: 1`
+        // on a 200 that still had budget), where obeying it would cut the rate to one a
+        // second: on a 2xx it counts only as a hint of when a window the same response says
+        // is used up comes back.
+        if s.status.is_some_and(|st| st.is_success())
+            && s.retry_after.is_some()
+            && s.remaining != Some(0)
+            && !s.policies.iter().any(|p| p.remaining == Some(0))
+        {
+            s.retry_after = None;
+        }
         if s.remaining.is_none()
             && let (Some(limit), Some(used)) = (s.limit, s.used)
         {
@@ -491,11 +499,7 @@ fn reference_time(date: SystemTime, received: SystemTime) -> SystemTime {
         Ok(d) => d,
         Err(e) => e.duration(),
     };
-    if apart <= SKEW {
-        received
-    } else {
-        date
-    }
+    if apart <= SKEW { received } else { date }
 }
 
 #[cfg(test)]

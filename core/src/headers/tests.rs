@@ -413,6 +413,13 @@ fn retry_after_on_a_success_is_not_a_pause() {
     assert_eq!((ok.retry_after, ok.must_wait()), (None, Duration::ZERO));
     let throttled = parse(429, &h, at(1_700_000_000));
     assert_eq!(throttled.retry_after, Some(Duration::from_secs(1)));
+    // On a 200 that says nothing is left, it is the hint of when that changes.
+    let spent = parse(
+        200,
+        &[("retry-after", "3"), ("x-ratelimit-remaining", "0")],
+        at(1_700_000_000),
+    );
+    assert_eq!(spent.retry_after, Some(Duration::from_secs(3)));
 }
 
 #[test]

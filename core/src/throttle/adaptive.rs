@@ -14,8 +14,9 @@
 //! [`crate::Pacer`]), not for a backoff.
 //!
 //! **Then CUBIC**, from the lower bound back towards the rate that failed: after a 429 at rate
-//! `W`, it returns quickly towards `W`, flattens near it (probing gently where 429s would
-//! start), and only then accelerates. Against a fixed hidden limit that gives ~92 % of the
+//! `W`, it drops to the rate that held (at least 8 % under `W`), returns quickly towards
+//! 95 % of `W`, flattens there (probing gently where 429s would start), and only then
+//! accelerates. Against a fixed hidden limit that gives ~92 % of the
 //! limit on average with one 429 per cycle. The constants are AWS's — `β = 0.7`, the rate
 //! capped at twice the measured send rate (so an idle client does not "discover" capacity it
 //! never used) and floored at 0.5 requests per second — except CUBIC's `C`, which is scaled to
@@ -256,7 +257,7 @@ impl Adaptive {
             return;
         }
         // Cruising: a 429 above the rate last held through a probation drops back to that
-        // rate (the limit is between the two; at least 3 % below the one that failed) and
+        // rate (the limit is between the two; at least 8 % below the one that failed) and
         // CUBIC climbs back towards this one; one at or below it means the limit fell: search
         // again below it.
         let current = self.rate.max(self.cfg.min_rate);
@@ -268,10 +269,11 @@ impl Adaptive {
             self.space_from(now);
             return;
         }
-        // At least 3 % below the rate that failed: timing jitter alone can refuse a rate a
-        // hair under the limit.
+        // At least 8 % below the rate that failed: send-time jitter (a thread woken a
+        // millisecond late, two requests bunched) alone refuses a rate a few % under the
+        // limit.
         let floor = if self.lo > 0.0 {
-            self.lo.min(current * 0.97)
+            self.lo.min(current * 0.92)
         } else {
             current * self.cfg.beta
         };
@@ -286,14 +288,14 @@ impl Adaptive {
         self.next_ns = self.next_ns.max(now.saturating_add(spacing));
     }
 
-    /// CUBIC from `from`, back near `to` (2 % under) after `K = cycle_requests / from`
+    /// CUBIC from `from`, back near `to` (5 % under) after `K = cycle_requests / from`
     /// seconds.
     fn cruise_from(&mut self, from: f64, to: f64, now: u64) {
         let from = from.max(self.cfg.min_rate);
         self.searching = false;
-        // CUBIC flattens around its target: 2 % under the rate that failed, so that the time
+        // CUBIC flattens around its target: 5 % under the rate that failed, so that the time
         // spent near the limit is spent under it.
-        self.last_max_rate = (to * 0.98).max(from);
+        self.last_max_rate = (to * 0.95).max(from);
         self.last_throttle_ns = now;
         self.k = self.cfg.cycle_requests.max(1.0) / from;
         self.c = (self.last_max_rate - from) / self.k.powi(3);
@@ -325,13 +327,6 @@ impl Adaptive {
                 self.try_rate(self.lo * 2.0, now);
             }
             return;
-        }
-        // A rate held through a probation while cruising is one that works.
-        let probation = (self.cfg.probation.max(0.0) * NS) as u64;
-        if now.saturating_sub(self.since_ns) >= probation && self.sent_since >= PROBATION_SENDS {
-            self.lo = self.lo.max(self.rate.min(self.last_max_rate));
-            self.since_ns = now;
-            self.sent_since = 0;
         }
         let t = now.saturating_sub(self.last_throttle_ns) as f64 / NS;
         let cubic = self.c * (t - self.k).powi(3) + self.last_max_rate;

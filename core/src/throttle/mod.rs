@@ -176,6 +176,12 @@ struct Route {
     adaptive: Adaptive,
     /// Until when the server asked this route to wait, ns.
     paused_until: u64,
+    /// Whether a response on this route has arrived: until one does, one request at a time
+    /// goes (sixteen workers starting together would otherwise all go before any limit is
+    /// known, and a window of five refuse eleven).
+    heard: bool,
+    /// Requests in flight on this route before it was heard from.
+    unheard_in_flight: u32,
 }
 
 /// A window a server reported, under the name it gave (bucket, resource, policy) or none.
@@ -214,6 +220,8 @@ pub(crate) struct Ticket {
     pub(crate) sent_at: u64,
     /// Sent and not yet answered.
     pub(crate) in_flight: bool,
+    /// Sent before its route was heard from (see `Route::heard`).
+    pub(crate) first: bool,
 }
 
 /// Something the throttle wants announced.
@@ -249,6 +257,9 @@ const NS_PER_S: f64 = 1e9;
 /// the in-flight correction, which errs on the safe side only for them).
 const MAX_TRACKED: usize = 4;
 
+/// How long after a reported reset requests wait for it: 10 ms.
+const RESET_MARGIN_NS: u64 = 10_000_000;
+
 /// Units a consumer's share may run ahead of its exact rate (see [`ThrottleConfig::shares`]).
 const SHARE_BURST: u64 = 4;
 
@@ -271,6 +282,8 @@ impl Throttle {
             windows: Vec::new(),
             adaptive: Adaptive::new(cfg.adaptive),
             paused_until: 0,
+            heard: false,
+            unheard_in_flight: 0,
         };
         let mut routes = vec![route(&[])];
         routes.extend(cfg.routes.iter().map(|r| route(&r.limits)));
@@ -400,6 +413,7 @@ impl Throttle {
         let simple = t.cost == 1
             && t.priority == Priority::Foreground
             && t.share.is_none()
+            && route.heard
             && route.windows.is_empty()
             && !route.adaptive.is_active()
             && route
@@ -458,6 +472,9 @@ impl Throttle {
             && !t.permit
             && self.in_flight >= max
         {
+            return Admission::NoPermit;
+        }
+        if !route.heard && route.unheard_in_flight > 0 && !t.in_flight {
             return Admission::NoPermit;
         }
         let share: &[Gcra] = match t.share {
@@ -562,6 +579,10 @@ impl Throttle {
             }
         }
         t.sent_at = now;
+        if !route.heard && !t.first {
+            route.unheard_in_flight += 1;
+            t.first = true;
+        }
         for (index, q) in self.quotas.iter_mut().enumerate() {
             if let Some(fraction) = q.consume(now, t.cost) {
                 notes(Note::QuotaThreshold { index, fraction });
@@ -575,6 +596,11 @@ impl Throttle {
         if t.permit {
             self.in_flight = self.in_flight.saturating_sub(1);
             t.permit = false;
+        }
+        if t.first {
+            let route = &mut self.routes[usize::from(t.route)];
+            route.unheard_in_flight = route.unheard_in_flight.saturating_sub(1);
+            t.first = false;
         }
         t.in_flight = false;
     }
@@ -608,6 +634,7 @@ impl Throttle {
         notes: &mut impl FnMut(Note),
     ) {
         let r = usize::from(t.route);
+        self.routes[r].heard = true;
         if self.cfg.follow_headers {
             // Every policy reported, or else the one window the top-level fields describe.
             if s.policies.is_empty() {
@@ -664,7 +691,12 @@ impl Throttle {
             let report = Report {
                 remaining,
                 limit,
-                reset_at: reset_in.map(|d| now.saturating_add(dur_ns(d))),
+                // A reset is a boundary: arriving on it a hair early (clocks that differ by
+                // milliseconds, a value read through floating point) is a 429.
+                reset_at: reset_in.map(|d| {
+                    now.saturating_add(dur_ns(d))
+                        .saturating_add(RESET_MARGIN_NS)
+                }),
                 window: window.map(dur_ns),
                 at: now,
             };

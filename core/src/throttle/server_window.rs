@@ -99,6 +99,18 @@ impl ServerWindow {
                     self.reset_at = reset.checked_add(windows.saturating_mul(window));
                     self.remaining = limit;
                 }
+                (Some(limit), _) if self.longest_reset > 0 => {
+                    // The length is not reported: the longest time to a reset any response
+                    // gave stands in for it (a fixed window reports its whole length at its
+                    // start), so that the new window has a reset too, and requests that
+                    // exhaust it wait for that instead of all going.
+                    // Measured from arrival it falls short of the length by the time the
+                    // response took: rounded up to a whole second, it errs late, never early.
+                    let length = self.longest_reset.div_ceil(1_000_000_000) * 1_000_000_000;
+                    let windows = (now - reset) / length + 1;
+                    self.reset_at = reset.checked_add(windows.saturating_mul(length));
+                    self.remaining = limit;
+                }
                 (Some(limit), _) => {
                     // The length is unknown: the next response tells. Allow the full limit.
                     self.reset_at = None;
@@ -112,13 +124,23 @@ impl ServerWindow {
         }
     }
 
-    /// The earliest time `cost` units may go, keeping `reserve` units unused; `None` when the
-    /// window is exhausted and nothing says when it resets.
+    /// The earliest time `cost` units may go, keeping `reserve` units unused. A window used up
+    /// whose reset nothing says admits one request a second (its answer tells the reset).
     pub(crate) fn earliest(&mut self, now: u64, cost: u64, reserve: u64) -> Option<u64> {
         self.roll(now);
         let usable = self.remaining.saturating_sub(reserve);
         if usable < cost {
-            return self.reset_at.map(|r| r.max(now));
+            // Used up, the reset unknown: a second after the last send, and again after
+            // that, until a response says when (never all at once).
+            return Some(self.reset_at.map_or_else(
+                || {
+                    self.last_send
+                        .unwrap_or(now)
+                        .saturating_add(1_000_000_000)
+                        .max(now)
+                },
+                |r| r.max(now),
+            ));
         }
         if !self.spread {
             return Some(now);

@@ -337,7 +337,9 @@ impl Sim {
             }
         }
         r.virtual_duration_s = end.max(self.duration_ns.min(end.max(1))) as f64 / 1e9;
-        let limit_rate = r.finish(&self.model, self.duration_ns.max(1).min(end.max(1)));
+        // Over the whole run: requests still waiting at the scenario's duration go on, and
+        // what they are admitted counts against the time they took.
+        let limit_rate = r.finish(&self.model, end.max(1));
         let (series, bucket_s) = series.finish();
         Run {
             report: r,

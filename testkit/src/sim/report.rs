@@ -20,7 +20,8 @@ pub struct Report {
     pub status_5xx: u64,
     /// Attempts that got no response (resets).
     pub transport_errors: u64,
-    /// Achieved ÷ allowed rate of the binding limit over the run, 0..1.
+    /// Achieved ÷ allowed of the binding limit over the run: 1 is all the limit allows; above 1
+    /// the client got more than an honest limiter admits (not capped, so that it shows).
     pub utilisation: f64,
     /// The binding limit's name.
     pub binding_limit: Option<String>,
@@ -112,7 +113,8 @@ impl Report {
         let mut rate = None;
         if let Some((spec, admitted, allowed)) = binding {
             rate = Some(allowed / (duration_ns as f64 / 1e9));
-            self.utilisation = round4((admitted as f64 / allowed).min(1.0));
+            // Not capped: a client that sends more than the limit allows shows above 1.
+            self.utilisation = round4(admitted as f64 / allowed);
             self.binding_limit = Some(
                 spec.name
                     .clone()
