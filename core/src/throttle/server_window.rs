@@ -135,8 +135,7 @@ impl ServerWindow {
             return Some(self.reset_at.map_or_else(
                 || {
                     self.last_send
-                        .unwrap_or(now)
-                        .saturating_add(1_000_000_000)
+                        .map_or(now, |l| l.saturating_add(1_000_000_000))
                         .max(now)
                 },
                 |r| r.max(now),
@@ -253,6 +252,44 @@ mod tests {
         w.consume(10 * S, 1);
         assert_eq!(w.remaining(), 9);
         assert_eq!(w.reset_at(), Some(20 * S));
+    }
+
+    #[test]
+    fn used_up_with_no_reset_admits_one_a_second() {
+        // Shopify's `used/capacity` says nothing of a reset.
+        let r = Report {
+            remaining: 0,
+            limit: Some(40),
+            reset_at: None,
+            window: None,
+            at: 0,
+        };
+        let mut w = ServerWindow::new(r, 0);
+        // Nothing sent through it yet: one may go now (its answer tells more)...
+        assert_eq!(w.earliest(5 * S, 1, 0), Some(5 * S));
+        w.consume(5 * S, 1);
+        // ...then one a second, not all at once and not never.
+        assert_eq!(w.earliest(5 * S, 1, 0), Some(6 * S));
+        assert_eq!(w.earliest(9 * S, 1, 0), Some(9 * S));
+    }
+
+    #[test]
+    fn a_rolled_window_takes_the_longest_reset_seen_as_its_length() {
+        // Discord's buckets report `Reset-After`, not the window's length.
+        let r = Report {
+            remaining: 1,
+            limit: Some(5),
+            reset_at: Some(4_900_000_000),
+            window: None,
+            at: 0,
+        };
+        let mut w = ServerWindow::new(r, 0);
+        w.consume(S, 1);
+        // At the reset a fresh window of 5, whose own reset is a whole 5 s later (4.9 s
+        // rounded up: measured from arrival, the length falls short of the real one).
+        assert_eq!(w.earliest(4_900_000_000, 1, 0), Some(4_900_000_000));
+        assert_eq!(w.remaining(), 5);
+        assert_eq!(w.reset_at(), Some(9_900_000_000));
     }
 
     #[test]
