@@ -153,9 +153,10 @@ pub struct Extract {
     /// origin.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
-    /// A client-side limit, `COUNT/UNIT` (`10/s`, `300/min`, `5000/h`; `,burst=N`); one of a
-    /// day or longer (`1000/day`) is a quota: exhausting it stops the extract (exit 4).
-    /// Repeatable.
+    /// A client-side limit, `COUNT/UNIT` (`10/s`, `300/min`, `5000/h`; `,burst=N`), paced a hair
+    /// under (2 %, at most 1 ms a request: limiters that count in whole milliseconds refuse a
+    /// request a fraction early); one of a day or longer (`1000/day`) is a quota: exhausting it
+    /// stops the extract (exit 4). Repeatable.
     #[arg(long, value_name = "LIMIT")]
     rate: Vec<String>,
     /// Page requests in flight at once: threads sharing one Pacer (which also holds this many
@@ -324,7 +325,9 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
             throttle = throttle.quota(QuotaConfig::new(limit.count, period));
             limits.quota.get_or_insert((limit.count, text.clone()));
         } else {
-            throttle = throttle.limit(limit);
+            // Paced a hair under (2 %, at most 1 ms a request): limiters that count in whole
+            // milliseconds refuse a request a fraction early.
+            throttle = throttle.limit(limit.with_margin());
             let rate = limit.rate();
             if limits.rate.as_ref().is_none_or(|(r, _)| rate < *r) {
                 limits.rate = Some((rate, text.clone()));

@@ -3,7 +3,7 @@
 //!
 //! - nginx `limit_req` in front of the testkit's loopback dataset (a `Link` list, 10 records a
 //!   page): 20 r/s burst 0 and 20 r/s `burst=10 nodelay` (200 pages each), 5 r/s burst 0
-//!   (40 pages: 200 would take 40 s). nginx writes `$msec $request_time $status` of every
+//!   (200 pages without `--rate`, 40 s; 40 pages with it). nginx writes `$msec $request_time $status` of every
 //!   request to its access log; the timeline and the 429s are read from there.
 //! - express-rate-limit 8 (express 5, `cli/tests/servers/express/app.js`): 20 requests a
 //!   1000 ms window (its memory store: a fixed window per client, opened by the client's first
@@ -57,6 +57,12 @@ use support::free_port;
 /// Off: the runs check the records and print the figures. On: they also assert issue 11's
 /// targets (see [`Target`]).
 const ENFORCE_TARGETS: bool = false;
+
+/// With the targets off, what still fails a run: under half the limit used, or more than
+/// 15 % of the requests refused (the targets are 85–97 % and 0–5 %; measured on this
+/// machine, 74–105 % and 0–4 %).
+const REGRESSION_UTILISATION: f64 = 0.5;
+const REGRESSION_REFUSED_PERCENT: usize = 15;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -390,6 +396,22 @@ impl Run<'_> {
         );
         if ENFORCE_TARGETS {
             wrong.extend(missed);
+        } else {
+            // Timed runs on a shared machine vary: the targets are figures to report, but a
+            // run far below them is a regression (wave 1 used 18 % of nginx's limit).
+            if m.utilisation < REGRESSION_UTILISATION {
+                wrong.push(format!(
+                    "utilisation {:.1} % is under the regression floor of {:.0} %",
+                    m.utilisation * 100.0,
+                    REGRESSION_UTILISATION * 100.0
+                ));
+            }
+            if m.refused * 100 > m.requests * REGRESSION_REFUSED_PERCENT {
+                wrong.push(format!(
+                    "{} × 429 of {} requests, over the regression ceiling of {REGRESSION_REFUSED_PERCENT} %",
+                    m.refused, m.requests
+                ));
+            }
         }
         (!wrong.is_empty()).then(|| {
             let tail: Vec<&str> = exit.stderr.lines().rev().take(12).collect();
@@ -611,12 +633,14 @@ fn nginx_20_per_second_burst_10_nodelay_with_rate() {
     nginx_run("nginx 20r/s burst 10 --rate", 20, 10, 200, true);
 }
 
-/// 40 pages, not 200: at 5 r/s those would take 40 s.
+/// 200 pages, as the issue measures it (40 s): the rate is found by 429s, and on a shorter
+/// run the same few would weigh more than 5 %.
 #[test]
 fn nginx_5_per_second_no_burst_without_rate() {
-    nginx_run("nginx 5r/s burst 0", 5, 0, 40, false);
+    nginx_run("nginx 5r/s burst 0", 5, 0, 200, false);
 }
 
+/// 40 pages (8 s): a configured rate is used from the start, or not at all.
 #[test]
 fn nginx_5_per_second_no_burst_with_rate() {
     nginx_run("nginx 5r/s burst 0 --rate", 5, 0, 40, true);

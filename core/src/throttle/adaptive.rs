@@ -92,6 +92,9 @@ pub(crate) struct Adaptive {
     lo: f64,
     /// The lowest rate that met a 429 (infinite: none yet).
     hi: f64,
+    /// Upward steps since the last 429: each doubles the next probation, since a limiter
+    /// banks burst allowance while the rate is low and spends it when it rises.
+    ups: u32,
     /// When the current rate was set, ns, and the units sent at it since.
     since_ns: u64,
     sent_since: u64,
@@ -124,6 +127,7 @@ impl Adaptive {
             searching: false,
             lo: 0.0,
             hi: f64::INFINITY,
+            ups: 0,
             since_ns: 0,
             sent_since: 0,
             recent: [0; RECENT],
@@ -229,7 +233,11 @@ impl Adaptive {
     /// A 429 that no known limit explains, for a request sent at `sent_at`. Requests sent
     /// before the last decrease cannot confirm the new rate is still too high: their 429s are
     /// the same congestion event and do not decrease it again (one decrease per round trip).
-    pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64) {
+    ///
+    /// `declared` is the rate the caller configured for these requests (infinite: none). A
+    /// first 429 at about that rate says it is a hair too high, not that the limit is far
+    /// below: the search starts with 90 % of it as the rate that holds.
+    pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64, declared: f64) {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
         }
@@ -239,12 +247,17 @@ impl Adaptive {
             self.recent_rate()
         };
         self.last_throttle_ns = now;
+        self.ups = 0;
         if !self.active || self.searching {
+            if !self.active && declared.is_finite() && failed <= declared * 1.1 {
+                self.lo = failed * 0.9;
+            }
             self.active = true;
             self.searching = true;
             self.hi = self.hi.min(failed).max(self.cfg.min_rate);
-            if self.lo >= self.hi {
-                // The probation passed on a burst allowance, not on the rate.
+            if self.lo * CONVERGED >= self.hi {
+                // A 429 at (or a hair above) a rate that held: the probation passed on a burst
+                // allowance the limiter had banked, not on the rate.
                 self.lo = self.hi * self.cfg.beta;
             }
             let next = if self.lo > 0.0 {
@@ -310,7 +323,8 @@ impl Adaptive {
             return;
         }
         if self.searching {
-            let probation = (self.cfg.probation.max(0.0) * NS) as u64;
+            let probation = (self.cfg.probation.max(0.0) * NS) as u64
+                * (1 << self.ups.saturating_sub(1).min(1));
             if now.saturating_sub(self.since_ns) < probation || self.sent_since < PROBATION_SENDS {
                 return;
             }
@@ -319,6 +333,7 @@ impl Adaptive {
                 // Found: cruise from here back towards the rate that failed.
                 self.cruise_from(self.lo, self.hi, now);
             } else if self.hi.is_finite() {
+                self.ups += 1;
                 // Up a third of the way: a burst allowance the limiter banked while the rate
                 // was low can carry a probation well above the limit, and a smaller step
                 // costs fewer 429s when it does.
@@ -355,7 +370,7 @@ mod tests {
                 a.on_success(now);
             } else {
                 refused += 1;
-                a.on_throttle(now, now - 1_000_000);
+                a.on_throttle(now, now - 1_000_000, f64::INFINITY);
             }
             if a.is_active() && !a.searching && found.is_none() {
                 found = Some(now);
@@ -369,7 +384,8 @@ mod tests {
         let mut a = Adaptive::new(AdaptiveConfig::default());
         let (refused, found, ok) = against_strict(&mut a, 50_000_000, 10_000_000_000);
         let found = found.expect("the search ends");
-        assert!(found < 4_000_000_000, "found after {found} ns");
+        // Up-steps after the first wait twice as long (a banked burst must be spent first).
+        assert!(found < 5_000_000_000, "found after {found} ns");
         assert!(refused <= 12, "{refused} 429s");
         // Ten seconds of a 20/s limit: at least 85 % of it used.
         assert!(ok >= 170, "{ok} admitted");
@@ -384,7 +400,7 @@ mod tests {
         let lo = a.lo;
         a.rate = lo * 1.1;
         let now = 20_000_000_000;
-        a.on_throttle(now, now);
+        a.on_throttle(now, now, f64::INFINITY);
         assert_eq!(
             a.rate,
             lo,
@@ -393,7 +409,7 @@ mod tests {
         );
         assert!(!a.searching);
         // A 429 at the rate that held: the limit fell; search again below it.
-        a.on_throttle(now + 1_000_000_000, now + 1_000_000_000);
+        a.on_throttle(now + 1_000_000_000, now + 1_000_000_000, f64::INFINITY);
         assert!(a.searching);
         assert!(a.rate < lo && a.hi == lo, "{} {}", a.rate, a.hi);
     }
@@ -405,7 +421,7 @@ mod tests {
         for i in 0..4 {
             a.consume(i * 10_000_000, 1);
         }
-        a.on_throttle(31_000_000, 30_000_000);
+        a.on_throttle(31_000_000, 30_000_000, f64::INFINITY);
         assert!((a.hi - 100.0).abs() < 1e-6, "{}", a.hi);
         assert!((a.rate().unwrap() - 25.0).abs() < 1e-6);
         assert!(
@@ -418,9 +434,9 @@ mod tests {
     fn inactive_until_throttled_and_floored() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
         assert_eq!(a.earliest(5), 5);
-        a.on_throttle(0, 0);
+        a.on_throttle(0, 0, f64::INFINITY);
         for i in 0..20 {
-            a.on_throttle(i, i);
+            a.on_throttle(i, i, f64::INFINITY);
         }
         assert!(a.rate().unwrap() >= 0.5);
     }

@@ -40,6 +40,29 @@ pub struct Limit {
 }
 
 impl Limit {
+    /// The same limit, paced a hair under: each unit's interval lengthened by 2 % of it, at
+    /// most 1 ms. A limiter that counts time in whole milliseconds (nginx's `limit_req`)
+    /// refuses a request that comes a fraction of a millisecond early, and requests paced at
+    /// exactly its rate do, now and then. At 20 per second this uses 98 % of the limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use paceline::throttle::Limit;
+    ///
+    /// let l = Limit::per_second(20).with_margin();
+    /// assert_eq!(l.per, Duration::from_millis(1020)); // 51 ms a request, not 50
+    /// ```
+    pub fn with_margin(self) -> Self {
+        let interval = self.per / u32::try_from(self.count).unwrap_or(u32::MAX).max(1);
+        let margin = (interval / 50).min(Duration::from_millis(1));
+        Limit {
+            per: self.per.saturating_add(
+                margin.saturating_mul(u32::try_from(self.count).unwrap_or(u32::MAX)),
+            ),
+            ..self
+        }
+    }
+
     /// `count` per `per`, no burst. Zero values are raised to the smallest valid ones.
     pub fn new(count: u64, per: Duration) -> Self {
         Limit {

@@ -634,6 +634,19 @@ impl Throttle {
         notes: &mut impl FnMut(Note),
     ) {
         let r = usize::from(t.route);
+        if !self.routes[r].heard && t.first {
+            // The route's first request also opened the connection: its arrival at the server
+            // lagged its send by more than the next one's will. Charged again as of its answer,
+            // configured limits space the next request from then, or an exact `--rate` would
+            // put the first two closer at the server than the limit allows.
+            let route = &mut self.routes[r];
+            for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+                g.refund(now, t.cost);
+                g.consume(now, t.cost);
+            }
+            self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
+            route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
+        }
         self.routes[r].heard = true;
         if self.cfg.follow_headers {
             // Every policy reported, or else the one window the top-level fields describe.
@@ -663,9 +676,15 @@ impl Throttle {
             }
         }
         let explained = s.remaining == Some(0) || s.policies.iter().any(|p| p.remaining == Some(0));
+        let declared = self
+            .global
+            .iter()
+            .chain(&self.routes[r].limits)
+            .map(Gcra::rate)
+            .fold(f64::INFINITY, f64::min);
         let adaptive = &mut self.routes[r].adaptive;
         if throttled && !explained {
-            adaptive.on_throttle(now, t.sent_at);
+            adaptive.on_throttle(now, t.sent_at, declared);
             if let Some(rate) = adaptive.rate() {
                 notes(Note::Adapted { rate });
             }
@@ -699,6 +718,11 @@ impl Throttle {
                 }),
                 window: window.map(dur_ns),
                 at: now,
+                sent: if t.sent_at > 0 {
+                    t.sent_at.min(now)
+                } else {
+                    now
+                },
             };
             self.learn(r, t, now, name, report);
         }

@@ -16,6 +16,8 @@ pub(crate) struct Report {
     pub(crate) window: Option<u64>,
     /// When the report arrived, ns since the epoch.
     pub(crate) at: u64,
+    /// When the request it answers was sent (its arrival, when unknown).
+    pub(crate) sent: u64,
 }
 
 /// Windows ending sooner than this are not spread (see [`ServerWindow::earliest`]).
@@ -40,6 +42,9 @@ pub(crate) struct ServerWindow {
     spread: bool,
     /// A long window (a quota): exhausting it is not a wait but a refusal until the reset.
     quota: bool,
+    /// When the current window opened, at the latest: the send time of the request whose
+    /// answer was the window's first unit (`remaining = limit − 1`).
+    opened: Option<u64>,
 }
 
 impl ServerWindow {
@@ -54,6 +59,7 @@ impl ServerWindow {
             sent: 0,
             spread: true,
             quota: false,
+            opened: None,
         };
         w.update(r, sent_after);
         w
@@ -86,6 +92,32 @@ impl ServerWindow {
             self.reset_at = Some(at);
             self.longest_reset = self.longest_reset.max(at.saturating_sub(r.at));
         }
+        self.bound_by_opening(&r, sent_after);
+    }
+
+    /// Resets given in whole seconds are rounded up (express-rate-limit's `reset=1` a
+    /// millisecond before its window ends; an epoch second rounded up): taken as they come
+    /// they cost up to a second a window. The window opened no later than the request that
+    /// got its first unit was sent, so it ends no later than that plus its length, when the
+    /// server reports the length (IETF `w=`): the reset is the earlier of the two. (A length
+    /// guessed from rounded resets would be early on clock-aligned windows, which open before
+    /// the client's first request: not done.)
+    fn bound_by_opening(&mut self, r: &Report, sent_after: u64) {
+        const S: u64 = 1_000_000_000;
+        let Some(limit) = self.limit else { return };
+        if sent_after == 0 && r.remaining.saturating_add(1) == limit {
+            self.opened = Some(r.sent.min(r.at));
+        }
+        let (Some(opened), Some(length), Some(reset)) = (self.opened, self.window, self.reset_at)
+        else {
+            return;
+        };
+        // Only within the rounding: an end already past, or one far before the reported reset,
+        // is another window's.
+        let end = opened.saturating_add(length).saturating_add(10_000_000);
+        if end >= r.at && end < reset && reset <= end.saturating_add(S + S / 2) {
+            self.reset_at = Some(end);
+        }
     }
 
     /// Rolls over to a new window if the reset has passed.
@@ -98,6 +130,7 @@ impl ServerWindow {
                     let windows = (now - reset) / window + 1;
                     self.reset_at = reset.checked_add(windows.saturating_mul(window));
                     self.remaining = limit;
+                    self.opened = None;
                 }
                 (Some(limit), _) if self.longest_reset > 0 => {
                     // The length is not reported: the longest time to a reset any response
@@ -236,6 +269,7 @@ mod tests {
             reset_at: Some(10 * S),
             window: Some(10 * S),
             at: 0,
+            sent: 0,
         };
         let mut w = ServerWindow::new(r, 0);
         let mut t = 0;
@@ -263,6 +297,7 @@ mod tests {
             reset_at: None,
             window: None,
             at: 0,
+            sent: 0,
         };
         let mut w = ServerWindow::new(r, 0);
         // Nothing sent through it yet: one may go now (its answer tells more)...
@@ -282,6 +317,7 @@ mod tests {
             reset_at: Some(4_900_000_000),
             window: None,
             at: 0,
+            sent: 0,
         };
         let mut w = ServerWindow::new(r, 0);
         w.consume(S, 1);
@@ -300,6 +336,7 @@ mod tests {
             reset_at: Some(60 * S),
             window: None,
             at: 0,
+            sent: 0,
         };
         let mut w = ServerWindow::new(r, 0);
         w.consume(0, 1);
@@ -336,6 +373,7 @@ mod tests {
             reset_at: Some(now + window),
             window: None,
             at: now,
+            sent: now,
         };
         let mut sent = vec![0];
         let mut w = ServerWindow::new(report(&[], 0), 0);
@@ -362,6 +400,7 @@ mod tests {
             reset_at: Some(5 * S),
             window: None,
             at: 0,
+            sent: 0,
         };
         let mut w = ServerWindow::new(r, 0);
         assert_eq!(w.earliest(0, 1, 2), Some(0));
