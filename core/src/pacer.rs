@@ -525,10 +525,13 @@ impl Pacer {
         let must_wait = signal.must_wait();
         let throttled = matches!(class, Class::Throttled | Class::QuotaExhausted);
         let events = &mut self.events;
-        self.throttle
-            .on_signal(&call.ticket, now_ns, &signal, throttled, &mut |n| {
-                events.push_back(note_event(n))
-            });
+        self.throttle.on_signal(
+            &call.ticket,
+            (now_ns, now.wall),
+            &signal,
+            throttled,
+            &mut |n| events.push_back(note_event(n)),
+        );
         self.throttle.release(&mut call.ticket);
         if must_wait > Duration::ZERO || signal.quota_exhausted {
             self.hold(now.mono, &signal, must_wait);

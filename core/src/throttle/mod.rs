@@ -21,7 +21,7 @@ mod limit;
 mod quota;
 mod server_window;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -624,11 +624,12 @@ impl Throttle {
         self.release(t);
     }
 
-    /// What a response said. `throttled`: it was a 429 (or throttling 403).
+    /// What a response said, received at `now` (ns; and its wall-clock time). `throttled`: it
+    /// was a 429 (or throttling 403).
     pub(crate) fn on_signal(
         &mut self,
         t: &Ticket,
-        now: u64,
+        (now, wall): (u64, SystemTime),
         s: &Signal,
         throttled: bool,
         notes: &mut impl FnMut(Note),
@@ -652,13 +653,22 @@ impl Throttle {
             // Every policy reported, or else the one window the top-level fields describe.
             if s.policies.is_empty() {
                 let name = s.bucket.as_deref().or(s.policy.as_deref());
-                self.learn_reported(r, t, now, name, s.remaining, s.limit, s.window, s.reset_in);
+                self.learn_reported(
+                    r,
+                    t,
+                    (now, wall),
+                    name,
+                    s.remaining,
+                    s.limit,
+                    s.window,
+                    s.reset_in,
+                );
             }
             for p in &s.policies {
                 self.learn_reported(
                     r,
                     t,
-                    now,
+                    (now, wall),
                     p.name.as_deref(),
                     p.remaining,
                     p.limit,
@@ -699,7 +709,7 @@ impl Throttle {
         &mut self,
         r: usize,
         t: &Ticket,
-        now: u64,
+        (now, wall): (u64, SystemTime),
         name: Option<&str>,
         remaining: Option<u64>,
         limit: Option<u64>,
@@ -723,6 +733,15 @@ impl Throttle {
                 } else {
                     now
                 },
+                whole: reset_in.is_some_and(|d| {
+                    // Whole seconds from the response, or an epoch second (read against this
+                    // wall clock, through floating point: within a millisecond).
+                    let epoch = wall
+                        .checked_add(d)
+                        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+                        .map_or(1, |at| at.subsec_nanos());
+                    d.subsec_nanos() == 0 || !(1_000_000..=999_000_000).contains(&epoch)
+                }),
             };
             self.learn(r, t, now, name, report);
         }
