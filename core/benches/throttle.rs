@@ -78,5 +78,47 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A server naming a new policy on every response: one response's cost (call, send, answer
+/// with a fresh `RateLimit-Policy` name) after 100 and after 10,000 such responses. The
+/// window table is capped, so the two should match (it grew without end before: quadratic).
+fn hostile_names(c: &mut Criterion) {
+    let mut g = c.benchmark_group("new policy name every response");
+    for warm in [100u64, 10_000] {
+        let mut pacer = Pacer::new(PacerConfig::default(), 1);
+        let mut now = Now::new(Instant::now(), SystemTime::now());
+        let mut i = 0u64;
+        let respond = |pacer: &mut Pacer, now: &mut Now, i: &mut u64| {
+            *i += 1;
+            let mut h = HeaderMap::new();
+            h.insert(
+                "ratelimit-policy",
+                format!("\"p{i}\";q=1000000;w=1").parse().unwrap(),
+            );
+            h.insert(
+                "ratelimit",
+                format!("\"p{i}\";r=999999;t=1").parse().unwrap(),
+            );
+            let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+            loop {
+                match pacer.poll_send(&mut call, *now) {
+                    Begin::Send => break,
+                    Begin::Wait(t) => *now = now.at(t),
+                    other => panic!("{other:?}"),
+                }
+            }
+            let f = pacer.on_response(&mut call, *now, StatusCode::OK, &h);
+            *now = now.advance(Duration::from_micros(10));
+            let _ = black_box(f);
+        };
+        for _ in 0..warm {
+            respond(&mut pacer, &mut now, &mut i);
+        }
+        g.bench_function(format!("after {warm} responses"), |b| {
+            b.iter(|| respond(&mut pacer, &mut now, &mut i))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, hostile_names);
 criterion_main!(benches);

@@ -157,6 +157,15 @@ pub enum Event {
         /// The fraction used that was crossed (0.8, 0.95...).
         fraction: f64,
     },
+    /// The server reported more distinct windows (buckets, policies) than are tracked at once
+    /// ([`crate::throttle::MAX_WINDOWS`]): the least recently reported one, `name`, was
+    /// dropped to make room, and others will be as new names come. Told once per Pacer.
+    WindowDropped {
+        /// The most windows tracked at once.
+        max: usize,
+        /// The dropped window's name (`None`: the unnamed one).
+        name: Option<String>,
+    },
     /// A 429 no known limit explained: adaptive pacing now allows this many requests per
     /// second on the route.
     Adapted {
@@ -755,6 +764,10 @@ fn note_event(n: Note) -> Event {
             fraction,
         },
         Note::Adapted { rate } => Event::Adapted { rate },
+        Note::WindowDropped { name } => Event::WindowDropped {
+            max: crate::throttle::MAX_WINDOWS,
+            name,
+        },
     }
 }
 

@@ -321,3 +321,42 @@ fn a_daily_quota_429_by_body_code_is_not_retried() {
         "{f:?}"
     );
 }
+
+/// A hostile server names a new policy on every response (IETF `RateLimit-Policy` with a fresh
+/// name each time). The window table stays at its cap and the run keeps its pace: the dropped
+/// windows are announced once.
+#[test]
+fn a_new_policy_name_on_every_response_does_not_grow_the_state() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let mut now = start();
+    let mut dropped = 0;
+    for i in 0..2_000u32 {
+        let mut call = p.call(&Method::GET, &HeaderMap::new());
+        now = send_when_allowed(&mut p, &mut call, now);
+        let policy = format!("\"p{i}\";q=100;w=60");
+        let remaining = format!("\"p{i}\";r=99;t=60");
+        let h = headers(&[
+            ("ratelimit-policy", policy.as_str()),
+            ("ratelimit", remaining.as_str()),
+        ]);
+        let _ = p.on_response(&mut call, now, StatusCode::OK, &h);
+        while let Some(e) = p.poll_event() {
+            if let Event::WindowDropped { max, name } = e {
+                assert_eq!(max, paceline::throttle::MAX_WINDOWS);
+                assert_eq!(
+                    name.as_deref(),
+                    Some("p0"),
+                    "the least recently reported goes"
+                );
+                dropped += 1;
+            }
+        }
+        assert!(p.status(now).windows_tracked <= paceline::throttle::MAX_WINDOWS);
+        now = now.advance(Duration::from_millis(10));
+    }
+    assert_eq!(
+        p.status(now).windows_tracked,
+        paceline::throttle::MAX_WINDOWS
+    );
+    assert_eq!(dropped, 1, "announced once");
+}

@@ -40,6 +40,11 @@ pub(crate) fn forward(event: &Event) {
             rate_per_second = rate,
             "paceline: adaptive pacing changed the rate"
         ),
+        Event::WindowDropped { max, name } => tracing::warn!(
+            max,
+            dropped = name.as_deref().unwrap_or("(unnamed)"),
+            "paceline: the server named more rate-limit windows than are tracked; the least recently reported ones are dropped"
+        ),
         other => tracing::debug!(event = ?other, "paceline: event"),
     }
 }

@@ -14,6 +14,15 @@
 //!
 //! All state is integers (GCRA in exact `u128` ticks) except the adaptive rate (see
 //! [`AdaptiveConfig`]). Deciding allocates nothing.
+//!
+//! # Bounded state
+//!
+//! What a server reports cannot grow the throttle without end. At most [`MAX_WINDOWS`] (64)
+//! server windows (buckets, policies, the unnamed one) are tracked; a response naming one
+//! more takes the slot of the one least recently reported, and [`crate::Event::WindowDropped`]
+//! says so, once. Routes are the configured [`RouteRule`]s. Resets are held to what is
+//! believable (a rate window to the longest pause, a quota to a month), and the header
+//! parser refuses counters it cannot hold exactly (see [`crate::headers`]).
 
 mod adaptive;
 mod gcra;
@@ -189,6 +198,12 @@ struct Route {
 struct NamedWindow {
     name: Option<String>,
     win: ServerWindow,
+    /// When a response last reported it, ns (the least recently reported goes first when the
+    /// table is full).
+    heard: u64,
+    /// Bumped when the slot is given to another window: a request's record of an older one no
+    /// longer applies.
+    generation: u32,
 }
 
 /// The admission verdict for one request.
@@ -215,7 +230,7 @@ pub(crate) struct Ticket {
     pub(crate) priority: Priority,
     pub(crate) permit: bool,
     /// Each route window's send count when this request left (to correct its reports).
-    pub(crate) window_seq: [Option<(usize, u64)>; MAX_TRACKED],
+    pub(crate) window_seq: [Option<WindowSeq>; MAX_TRACKED],
     /// When it was sent, ns.
     pub(crate) sent_at: u64,
     /// Sent and not yet answered.
@@ -224,11 +239,29 @@ pub(crate) struct Ticket {
     pub(crate) first: bool,
 }
 
+/// A window's slot, its generation and its send count when a request left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct WindowSeq {
+    slot: usize,
+    generation: u32,
+    seq: u64,
+}
+
 /// Something the throttle wants announced.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Note {
-    QuotaThreshold { index: usize, fraction: f64 },
-    Adapted { rate: f64 },
+    QuotaThreshold {
+        index: usize,
+        fraction: f64,
+    },
+    Adapted {
+        rate: f64,
+    },
+    /// The window table was full: the least recently reported window made room (announced
+    /// once per Pacer).
+    WindowDropped {
+        name: Option<String>,
+    },
 }
 
 /// The throttle's state. Owned by the Pacer.
@@ -249,6 +282,8 @@ pub(crate) struct Throttle {
     /// The longest pause or reset taken from a server for a rate limit (the retry policy's
     /// `max_wait`): past it the Pacer refuses, and requests probe again once it has passed.
     max_pause_ns: u64,
+    /// Whether a full window table was announced (once).
+    dropped_announced: bool,
 }
 
 const NS_PER_S: f64 = 1e9;
@@ -256,6 +291,9 @@ const NS_PER_S: f64 = 1e9;
 /// Windows per route whose in-flight requests are tracked exactly (more are tracked without
 /// the in-flight correction, which errs on the safe side only for them).
 const MAX_TRACKED: usize = 4;
+
+/// The most server windows tracked at once (see [`crate::throttle`]'s "Bounded state").
+pub const MAX_WINDOWS: usize = 64;
 
 /// How long after a reported reset requests wait for it: 10 ms.
 const RESET_MARGIN_NS: u64 = 10_000_000;
@@ -328,6 +366,7 @@ impl Throttle {
             global_gate: 0,
             started: false,
             max_pause_ns: dur_ns(Duration::from_secs(300)),
+            dropped_announced: false,
             cfg,
         }
     }
@@ -572,10 +611,14 @@ impl Throttle {
             t.window_seq = [None; MAX_TRACKED];
         }
         for (i, &w) in route.windows.iter().enumerate() {
-            let win = &mut self.windows[w].win;
-            win.consume(now, t.cost);
+            let named = &mut self.windows[w];
+            named.win.consume(now, t.cost);
             if let Some(slot) = t.window_seq.get_mut(i) {
-                *slot = Some((w, win.sent()));
+                *slot = Some(WindowSeq {
+                    slot: w,
+                    generation: named.generation,
+                    seq: named.win.sent(),
+                });
             }
         }
         t.sent_at = now;
@@ -614,8 +657,12 @@ impl Throttle {
             }
             self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
             route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
-            for (w, _) in t.window_seq.iter_mut().filter_map(Option::take) {
-                self.windows[w].win.refund(t.cost);
+            for ws in t.window_seq.iter_mut().filter_map(Option::take) {
+                if let Some(named) = self.windows.get_mut(ws.slot)
+                    && named.generation == ws.generation
+                {
+                    named.win.refund(t.cost);
+                }
             }
             for q in &mut self.quotas {
                 q.refund(t.cost);
@@ -662,6 +709,7 @@ impl Throttle {
                     s.limit,
                     s.window,
                     s.reset_in,
+                    notes,
                 );
             }
             for p in &s.policies {
@@ -674,6 +722,7 @@ impl Throttle {
                     p.limit,
                     p.window,
                     p.reset_in,
+                    notes,
                 );
             }
         }
@@ -715,6 +764,7 @@ impl Throttle {
         limit: Option<u64>,
         window: Option<Duration>,
         reset_in: Option<Duration>,
+        notes: &mut impl FnMut(Note),
     ) {
         if let Some(remaining) = remaining {
             let report = Report {
@@ -743,13 +793,20 @@ impl Throttle {
                     d.subsec_nanos() == 0 || !(1_000_000..=999_000_000).contains(&epoch)
                 }),
             };
-            self.learn(r, t, now, name, report);
+            self.learn((r, t), now, name, report, notes);
         }
     }
 
     /// Updates (or starts tracking) the window `name` from a report answering `t`, and notes
     /// that route `r` draws from it.
-    fn learn(&mut self, r: usize, t: &Ticket, now: u64, name: Option<&str>, mut report: Report) {
+    fn learn(
+        &mut self,
+        (r, t): (usize, &Ticket),
+        now: u64,
+        name: Option<&str>,
+        mut report: Report,
+        notes: &mut impl FnMut(Note),
+    ) {
         let long = match (report.window, report.reset_at) {
             (Some(window), _) => window > QUOTA_HORIZON_NS,
             (None, Some(reset)) => reset.saturating_sub(now) > QUOTA_HORIZON_NS,
@@ -765,26 +822,65 @@ impl Throttle {
         report.reset_at = report.reset_at.map(|at| at.min(now.saturating_add(cap)));
         let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
             Some(w) => w,
-            None => {
-                self.windows.push(NamedWindow {
-                    name: name.map(str::to_owned),
-                    win: ServerWindow::new(report, 0),
-                });
-                self.windows.len() - 1
-            }
+            None => self.make_room(name, report, notes),
         };
-        let win = &mut self.windows[w].win;
+        let named = &mut self.windows[w];
+        named.heard = now;
+        let (generation, win) = (named.generation, &mut named.win);
         let sent_after = t
             .window_seq
             .iter()
             .flatten()
-            .find(|(i, _)| *i == w)
-            .map_or(0, |(_, seq)| win.sent().saturating_sub(*seq));
+            .find(|ws| ws.slot == w && ws.generation == generation)
+            .map_or(0, |ws| win.sent().saturating_sub(ws.seq));
         win.update(report, sent_after);
         win.set_kind(long, !long || self.cfg.spread_quotas);
         if !self.routes[r].windows.contains(&w) {
             self.routes[r].windows.push(w);
         }
+    }
+
+    /// A slot for a window not seen before: a new one while fewer than [`MAX_WINDOWS`] are
+    /// tracked, else the least recently reported one's (a server that names a new policy on
+    /// every response must not grow the table, nor the time each decision takes, without end).
+    fn make_room(
+        &mut self,
+        name: Option<&str>,
+        report: Report,
+        notes: &mut impl FnMut(Note),
+    ) -> usize {
+        let fresh = NamedWindow {
+            name: name.map(str::to_owned),
+            win: ServerWindow::new(report, 0),
+            heard: report.at,
+            generation: 0,
+        };
+        if self.windows.len() < MAX_WINDOWS {
+            self.windows.push(fresh);
+            return self.windows.len() - 1;
+        }
+        let (w, _) = self
+            .windows
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| w.heard)
+            .unwrap_or((0, &self.windows[0]));
+        let generation = self.windows[w].generation.wrapping_add(1);
+        let old = std::mem::replace(
+            &mut self.windows[w],
+            NamedWindow {
+                generation,
+                ..fresh
+            },
+        );
+        for route in &mut self.routes {
+            route.windows.retain(|&x| x != w);
+        }
+        if !self.dropped_announced {
+            self.dropped_announced = true;
+            notes(Note::WindowDropped { name: old.name });
+        }
+        w
     }
 
     /// Whether this request's route is paced by a discovered rate (a retry of an unexplained
@@ -806,6 +902,7 @@ impl Throttle {
             window_limit: window.and_then(ServerWindow::limit),
             limits_available: self.global.iter().map(|g| g.available(now)).min(),
             quota_remaining: self.quotas.iter().map(Quota::remaining).min(),
+            windows_tracked: self.windows.len(),
         }
     }
 }
@@ -826,4 +923,6 @@ pub struct Status {
     pub limits_available: Option<u64>,
     /// Units left in the tightest quota.
     pub quota_remaining: Option<u64>,
+    /// Server windows tracked (at most [`MAX_WINDOWS`]).
+    pub windows_tracked: usize,
 }
