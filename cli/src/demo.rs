@@ -124,6 +124,7 @@ pub fn run(cmd: Demo) -> ExitCode {
         terminal: None,
         // A Link walk: each page's URL comes from the one before.
         concurrency: 1,
+        quota_state: None,
     };
     extract::set_total(&stats, cmd.records);
     let (exit, _) = extract::execute(job);

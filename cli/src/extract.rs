@@ -17,6 +17,7 @@
 mod headers;
 mod output;
 mod progress;
+mod quota_state;
 mod stats;
 mod units;
 
@@ -42,6 +43,7 @@ use paceline_ureq::{
 
 use output::{Output, StateFlush, StateStore};
 pub use progress::Limits;
+pub use quota_state::QuotaState;
 use stats::Stats;
 use units::{ByteSize, Seconds};
 
@@ -159,6 +161,12 @@ pub struct Extract {
     /// stops the extract (exit 4). Repeatable.
     #[arg(long, value_name = "LIMIT")]
     rate: Vec<String>,
+    /// Where what `--rate N/day` quotas spent is kept between runs, by origin, so that a
+    /// resumed or repeated extract respects what the day already used; default
+    /// `$XDG_STATE_HOME/paceline/quotas.json` (else `~/.local/state/paceline/quotas.json`).
+    /// `off`: every run starts with the whole quota.
+    #[arg(long, value_name = "FILE|off")]
+    quota_state: Option<String>,
     /// Page requests in flight at once: threads sharing one Pacer (which also holds this many
     /// concurrency permits). Offset and page-number lists request the next N pages together
     /// and write them in order; cursor, keyset and next-URL lists learn each page's position
@@ -238,6 +246,8 @@ pub struct Job {
     pub terminal: Option<bool>,
     /// Page requests in flight at once (`--concurrency`).
     pub concurrency: usize,
+    /// Where the quotas' use is kept between runs (none: not kept).
+    pub quota_state: Option<QuotaState>,
 }
 
 pub fn run(cmd: Extract) -> ExitCode {
@@ -337,6 +347,18 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
     if cmd.concurrency > 1 {
         throttle = throttle.concurrency(cmd.concurrency);
     }
+    let quota_state = match (&limits.quota, cmd.quota_state.as_deref()) {
+        (None, _) | (_, Some("off")) => None,
+        (Some(_), given) => {
+            let path = given.map(PathBuf::from).or_else(QuotaState::default_path).ok_or_else(
+                || {
+                    bad("nowhere to keep the quota's use between runs (no HOME):                          --quota-state FILE, or --quota-state off to start afresh each run")
+                },
+            )?;
+            limits.quota_state = Some(path.clone());
+            Some(QuotaState::new(path, url.origin().ascii_serialization()))
+        }
+    };
     let retry = RetryPolicy::default()
         .max_attempts(cmd.max_attempts)
         .base(Duration::from_millis(cmd.backoff_ms));
@@ -373,6 +395,7 @@ fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         progress_interval: Duration::from_secs_f64(cmd.progress_interval.clamp(0.05, 3600.0)),
         terminal: None,
         concurrency: usize::try_from(cmd.concurrency).unwrap_or(1).max(1),
+        quota_state,
     })
 }
 
@@ -591,6 +614,7 @@ pub fn execute(job: Job) -> (u8, u64) {
         progress_interval,
         terminal,
         concurrency,
+        quota_state,
     } = job;
     let fail = |msg: String, code: u8| {
         eprintln!("paceline extract: {msg}");
@@ -679,6 +703,12 @@ pub fn execute(job: Job) -> (u8, u64) {
     }
 
     let _ = tracing::subscriber::set_global_default(stats::EventCounter::new(Arc::clone(&stats)));
+    if let Some(state) = &quota_state {
+        match state.load() {
+            Ok(used) => client.with_pacer(|p| p.restore_quota_usage(clock(), &used)),
+            Err(msg) => return fail(msg, code::BAD_INPUT),
+        }
+    }
     phase().checkpoint = checkpoint.is_some();
     INTERRUPT_CODE.store(
         if checkpoint.is_some() {
@@ -696,7 +726,19 @@ pub fn execute(job: Job) -> (u8, u64) {
     std::thread::scope(|scope| {
         let display =
             progress::Display::start(scope, &stats, &client, &limits, terminal, progress_interval);
-        let (mut code, mut outcome) = walk(&client, spec, template, options, &out, &stats);
+        let (mut code, mut outcome) = walk(
+            (&client, quota_state.as_ref()),
+            spec,
+            template,
+            options,
+            &out,
+            &stats,
+        );
+        if let Some(state) = &quota_state
+            && let Err(e) = save_quota(&client, state)
+        {
+            eprintln!("paceline extract: {e}");
+        }
         // The walk (and its store) is gone: every save queued has been written, or failed.
         if let Some(e) = saves.as_ref().and_then(StateFlush::error) {
             code = code::LOCAL;
@@ -719,7 +761,7 @@ pub fn execute(job: Job) -> (u8, u64) {
 
 /// The page loop: the exit code and what to say about it.
 fn walk(
-    client: &Client,
+    (client, quota_state): (&Client, Option<&QuotaState>),
     spec: Option<PageSpec>,
     template: RequestTemplate,
     options: PageOptions,
@@ -778,6 +820,11 @@ fn walk(
             }
             Err(e) => return (exit_code(&e), describe(&e)),
         }
+        if let Some(state) = quota_state
+            && let Err(e) = save_quota(client, state)
+        {
+            return (code::LOCAL, e);
+        }
         if INTERRUPTED.load(Relaxed) {
             let code = INTERRUPT_CODE.load(Relaxed);
             return (code, interrupted_outcome(phase.checkpoint));
@@ -785,6 +832,22 @@ fn walk(
         drop(phase);
         let _ = std::io::stderr().flush();
     }
+}
+
+/// Both clocks, read together.
+fn clock() -> paceline::Now {
+    paceline::Now::new(Instant::now(), std::time::SystemTime::now())
+}
+
+/// Writes what the quotas have used this period into the state file.
+fn save_quota(client: &Client, state: &QuotaState) -> Result<(), String> {
+    let now = clock();
+    let used = client.with_pacer(|p| p.quota_usage(now));
+    let now_s = now
+        .wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    state.save(&used, now_s)
 }
 
 /// The exit code and outcome of a walk that reached the list's end: complete, with the signal

@@ -71,8 +71,14 @@ fn run(args: &[&str]) -> Output {
         .arg("extract")
         .args(args)
         .env_remove("RUST_LOG")
+        // Quotas' use is kept between runs: in this process's own place, not the user's.
+        .env("XDG_STATE_HOME", state_home())
         .output()
         .unwrap()
+}
+
+fn state_home() -> PathBuf {
+    std::env::temp_dir().join(format!("paceline-cli-state-{}", std::process::id()))
 }
 
 /// The ids in the file, in its order.
@@ -741,4 +747,75 @@ fn a_list_that_cannot_be_told_stops_and_names_the_flags() {
     assert_eq!(o.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--page-size limit=100"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `--rate 20/day` across runs: what one run spends, the next one (resumed or not) counts
+/// (measured before: 20 + 20 + 11 = 51 requests in three runs of one day). Counted by the
+/// server, not by paceline. The 80 % threshold shows in the summary.
+#[test]
+fn a_daily_quota_is_remembered_across_runs() {
+    let dir = temp_dir("quota-state");
+    let state = dir.join("quotas.json");
+    let live = Live::start(DataStyle::Link, 5_000, |m| m);
+    let out = dir.join("out.jsonl");
+    let url = live.data.url();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            url.as_str(),
+            "--paginate",
+            "link",
+            "--rate",
+            "20/day",
+            "--quota-state",
+            state.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        a.extend(extra.iter().map(|s| (*s).to_owned()));
+        a
+    };
+    let served = || live._server.received().len();
+    let run_with = |a: Vec<String>| run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // The first run: 16 pages under a cap of 16, then it stops (the quota is not used up).
+    let o = run_with(args(&["--max-pages", "16"]));
+    assert_eq!(served(), 16, "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("16 of 20 used") && stderr.contains("past 80 %"),
+        "{stderr}"
+    );
+    // Resumed: 4 more, then the day's quota is spent (exit 4), every record written once.
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(dir.join("out.jsonl.checkpoint.json"));
+    let o = run_with(args(&[]));
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(served(), 20, "{}", text(&o.stderr));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains("20 of 20 used") && stderr.contains("past 95 %"),
+        "{stderr}"
+    );
+    // Resumed again the same day: nothing is sent.
+    let o = run_with(args(&["--resume"]));
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(served(), 20, "a third run spent more of a used-up day");
+    assert_eq!(ids_in_order(&out).len(), 400, "4 pages of 100");
+    // `off`: the run starts with the whole quota (and keeps nothing).
+    let _ = std::fs::remove_file(&out);
+    let _ = std::fs::remove_file(dir.join("out.jsonl.checkpoint.json"));
+    let mut a = args(&[]);
+    let i = a.iter().position(|x| x == "--quota-state").unwrap();
+    a[i + 1] = "off".into();
+    let o = run_with(a);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_eq!(served(), 40);
+    // The file holds this origin's day.
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let origin = url.split("/items").next().unwrap().trim_end_matches('/');
+    assert_eq!(file["origins"][origin][0]["used"], 20, "{file}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

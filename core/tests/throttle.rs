@@ -360,3 +360,94 @@ fn a_new_policy_name_on_every_response_does_not_grow_the_state() {
     );
     assert_eq!(dropped, 1, "announced once");
 }
+
+/// Sends `n` requests under `p` at `now` (each answered 200 with no headers); returns how many
+/// went before the Pacer refused one.
+fn spend(p: &mut Pacer, now: Now, n: u32) -> u32 {
+    for i in 0..n {
+        let mut call = p.call(&Method::GET, &HeaderMap::new());
+        match p.poll_send(&mut call, now) {
+            Begin::Send => {
+                let _ = p.on_response(&mut call, now, StatusCode::OK, &HeaderMap::new());
+            }
+            Begin::Reject(Error::QuotaExhausted { .. }) => return i,
+            other => panic!("{other:?}"),
+        }
+    }
+    n
+}
+
+fn thresholds(p: &mut Pacer) -> Vec<f64> {
+    std::iter::from_fn(|| p.poll_event())
+        .filter_map(|e| match e {
+            Event::QuotaThreshold { fraction, .. } => Some(fraction),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Three runs in one day under `20/day`: the second and third start from what the day spent
+/// (measured: 20 + 20 + 11 before usage was saved), and the run that starts past 80 % says so.
+#[test]
+fn a_quota_remembers_what_earlier_runs_spent_that_day() {
+    let config = PacerConfig::default()
+        .throttle(ThrottleConfig::default().quota(QuotaConfig::new(20, Period::Day)));
+    let morning = start();
+    let mut first = Pacer::new(config.clone(), 1);
+    assert_eq!(spend(&mut first, morning, 17), 17);
+    assert_eq!(thresholds(&mut first), [0.8]);
+    let saved = serde_json::to_string(&first.quota_usage(morning)).unwrap();
+
+    let noon = morning.advance(Duration::from_secs(3 * 3600));
+    let mut second = Pacer::new(config.clone(), 2);
+    second.restore_quota_usage(noon, &serde_json::from_str::<Vec<_>>(&saved).unwrap());
+    assert_eq!(
+        thresholds(&mut second),
+        [0.8],
+        "restored past 80 %: announced"
+    );
+    assert_eq!(
+        spend(&mut second, noon, 20),
+        3,
+        "3 of the day's 20 were left"
+    );
+    let saved = second.quota_usage(noon);
+    assert_eq!(saved[0].used, 20);
+
+    // The next day, what was spent yesterday counts for nothing.
+    let tomorrow = morning.advance(Duration::from_secs(86_400));
+    let mut third = Pacer::new(config.clone(), 3);
+    third.restore_quota_usage(tomorrow, &saved);
+    assert_eq!(spend(&mut third, tomorrow, 20), 20);
+
+    // A record of another quota is not this one's.
+    let mut other = Pacer::new(
+        PacerConfig::default()
+            .throttle(ThrottleConfig::default().quota(QuotaConfig::new(50, Period::Day))),
+        4,
+    );
+    other.restore_quota_usage(noon, &saved);
+    assert_eq!(spend(&mut other, noon, 50), 50);
+}
+
+/// A quota of seconds (`100/3600s`) starts with the run that first counted it: the next run
+/// keeps that period's end, not one of its own.
+#[test]
+fn a_restored_quota_of_seconds_keeps_the_first_runs_period() {
+    let config = PacerConfig::default()
+        .throttle(ThrottleConfig::default().quota(QuotaConfig::new(10, Period::Seconds(3600))));
+    let t0 = start();
+    let mut first = Pacer::new(config.clone(), 1);
+    assert_eq!(spend(&mut first, t0, 10), 10);
+    let saved = first.quota_usage(t0);
+    let later = t0.advance(Duration::from_secs(1800));
+    let mut second = Pacer::new(config.clone(), 2);
+    second.restore_quota_usage(later, &saved);
+    assert_eq!(spend(&mut second, later, 1), 0, "used up until t0 + 1 h");
+    let after = t0.advance(Duration::from_secs(3601));
+    assert_eq!(
+        spend(&mut second, after, 10),
+        10,
+        "a fresh period at t0 + 1 h"
+    );
+}

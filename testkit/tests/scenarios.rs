@@ -196,6 +196,15 @@ fn a_daily_quota_is_refused_locally() {
 }
 
 #[test]
+fn a_clients_own_daily_budget_tells_its_thresholds_then_refuses() {
+    let r = run("client-daily-quota");
+    assert_eq!(r.requests, 400, "{r:?}");
+    assert_eq!(r.status_429, 0, "{r:?}");
+    assert!(r.rejected > 0, "{r:?}");
+    assert_eq!(r.quota_thresholds, [0.8, 0.95], "{r:?}");
+}
+
+#[test]
 fn concurrency_and_priorities_cause_no_429() {
     for name in [
         "concurrency-cap",

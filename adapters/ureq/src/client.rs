@@ -45,6 +45,17 @@ pub struct Client {
     timeouts: Timeouts,
     max_redirects: u32,
     secret_headers: Vec<http::HeaderName>,
+    observer: Option<Observer>,
+}
+
+/// A caller's function that sees every Pacer event (see [`Client::on_event`]).
+#[derive(Clone)]
+struct Observer(std::sync::Arc<dyn Fn(&Event) + Send + Sync>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 impl Client {
@@ -73,7 +84,31 @@ impl Client {
             timeouts: Timeouts::default(),
             max_redirects: 10,
             secret_headers: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Calls `f` with every event the Pacer raises (a quota threshold crossed, a pause, a
+    /// retry...), after forwarding it to `tracing`, outside the client's lock. For progress
+    /// displays and metrics that want the events themselves rather than log lines.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use paceline::{Event, PacerConfig};
+    ///
+    /// let retries = Arc::new(AtomicU32::new(0));
+    /// let counted = Arc::clone(&retries);
+    /// let client = paceline_ureq::Client::new(PacerConfig::default()).on_event(move |e| {
+    ///     if matches!(e, Event::Retrying { .. }) {
+    ///         counted.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// # drop(client);
+    /// ```
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Observer(std::sync::Arc::new(f)));
+        self
     }
 
     /// Follows at most `n` redirects per request (default 10; 0 returns every 3xx as it is).
@@ -307,7 +342,7 @@ impl Client {
             let seen = shared.finished;
             let queued = drain(&mut shared.pacer);
             drop(shared);
-            forward(queued);
+            self.forward(queued);
             if begin != Begin::WaitForPermit {
                 return begin;
             }
@@ -409,7 +444,7 @@ impl Client {
             (result, drain(&mut shared.pacer))
         };
         self.finished.notify_all();
-        forward(queued);
+        self.forward(queued);
         result
     }
 
@@ -452,8 +487,16 @@ fn drain(pacer: &mut Pacer) -> Vec<Event> {
     std::iter::from_fn(|| pacer.poll_event()).collect()
 }
 
-fn forward(events: Vec<Event>) {
-    events.iter().for_each(events::forward);
+impl Client {
+    /// Hands the events to `tracing`, then to the caller's observer.
+    fn forward(&self, events: Vec<Event>) {
+        for e in &events {
+            events::forward(e);
+            if let Some(Observer(f)) = &self.observer {
+                f(e);
+            }
+        }
+    }
 }
 
 /// The outcome of one attempt.

@@ -18,6 +18,8 @@ use super::stats::Stats;
 pub struct Limits {
     pub rate: Option<(f64, String)>,
     pub quota: Option<(u64, String)>,
+    /// Where the quota's use is kept between runs.
+    pub quota_state: Option<std::path::PathBuf>,
 }
 
 /// What one look at the counters shows.
@@ -29,6 +31,7 @@ struct Snapshot {
     retries: u64,
     waiting: Duration,
     quota_used: Option<u64>,
+    quota_crossed_permille: u64,
     server_window: Option<(u64, u64)>,
 }
 
@@ -47,6 +50,7 @@ fn snapshot(stats: &Stats, client: &Client, limits: &Limits, rate: f64) -> Snaps
         retries: stats.retries.load(Relaxed),
         waiting: stats.waiting(),
         quota_used,
+        quota_crossed_permille: stats.quota_crossed_permille.load(Relaxed),
         server_window: status.window_remaining.zip(status.window_limit),
     }
 }
@@ -67,6 +71,9 @@ fn describe(s: &Snapshot, limits: &Limits) -> String {
     );
     if let (Some(used), Some((count, text))) = (s.quota_used, &limits.quota) {
         line += &format!(" · quota {used}/{count} ({text})");
+        if s.quota_crossed_permille > 0 {
+            line += &format!(" past {:.0} %", s.quota_crossed_permille as f64 / 10.0);
+        }
     }
     line
 }
@@ -212,17 +219,21 @@ pub fn summary(
         stats.timeouts.load(Relaxed),
         stats.waiting().as_secs_f64(),
     );
-    if let (Some(client), Some((count, text))) = (client, &limits.quota) {
-        let snap = snapshot(stats, client, limits, 0.0);
-        if let Some(used) = snap.quota_used {
-            s += &format!("  quota      {used} of {count} used ({text})\n");
-        }
-        let _ = count;
-    } else if limits.quota.is_some() {
+    if let Some((count, text)) = &limits.quota {
+        let used = client.and_then(|c| snapshot(stats, c, limits, 0.0).quota_used);
+        let mut line = match used {
+            Some(used) => format!("  quota      {used} of {count} used this period ({text}"),
+            None => format!("  quota      ({text}"),
+        };
         let permille = stats.quota_crossed_permille.load(Relaxed);
         if permille > 0 {
-            s += &format!("  quota      over {:.0} % used\n", permille as f64 / 10.0);
+            line += &format!("; past {:.0} %", permille as f64 / 10.0);
         }
+        match &limits.quota_state {
+            Some(path) => line += &format!("; kept in {})\n", path.display()),
+            None => line += "; not kept between runs)\n",
+        }
+        s += &line;
     }
     match checkpoint {
         Some(path) => s += &format!("  checkpoint {}\n", path.display()),

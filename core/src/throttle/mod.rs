@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 
 pub use adaptive::AdaptiveConfig;
 pub use limit::{Limit, LimitParseError, OnExhausted, Period, QuotaConfig, RouteRule};
+pub use quota::QuotaUse;
 
 use crate::headers::Signal;
 use adaptive::Adaptive;
@@ -881,6 +882,28 @@ impl Throttle {
             notes(Note::WindowDropped { name: old.name });
         }
         w
+    }
+
+    /// What each configured quota has used of its period.
+    pub(crate) fn quota_usage(&mut self, now: u64) -> Vec<QuotaUse> {
+        self.quotas.iter_mut().map(|q| q.usage(now)).collect()
+    }
+
+    /// Counts what an earlier run used (each record applies to the quota it describes, if its
+    /// period has not ended).
+    pub(crate) fn restore_quota_usage(
+        &mut self,
+        now: u64,
+        used: &[QuotaUse],
+        notes: &mut impl FnMut(Note),
+    ) {
+        for (index, q) in self.quotas.iter_mut().enumerate() {
+            for u in used {
+                if let Some(fraction) = q.restore(now, u) {
+                    notes(Note::QuotaThreshold { index, fraction });
+                }
+            }
+        }
     }
 
     /// Whether this request's route is paced by a discovered rate (a retry of an unexplained

@@ -1,5 +1,7 @@
 //! Long-window budgets (per day, per month): counted, thresholds raised, exhaustion handled.
 
+use serde::{Deserialize, Serialize};
+
 use super::limit::{OnExhausted, Period, QuotaConfig};
 
 const DAY_S: u64 = 86_400;
@@ -65,6 +67,22 @@ pub(crate) struct Quota {
     /// (0 when the quota is spread: every unit is then scheduled).
     quiet_below: u64,
     last_send: Option<u64>,
+}
+
+/// How much of a quota's period is used: saved by one run, counted by the next, so that a
+/// resumed or repeated extraction respects what the day already spent. Serialisable; it
+/// names the quota by its count and period, and a run ignores a record of another quota or of
+/// a period that has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUse {
+    /// The quota's units per period.
+    pub count: u64,
+    /// Its period.
+    pub period: Period,
+    /// Units used in the period.
+    pub used: u64,
+    /// When the period ends, seconds since the Unix epoch.
+    pub period_end_unix_s: u64,
 }
 
 /// What admission says.
@@ -187,6 +205,60 @@ impl Quota {
         self.cfg.thresholds.get(self.fired).map_or(u64::MAX, |t| {
             ((t * self.cfg.count as f64).ceil().max(0.0) as u64).min(self.cfg.count)
         })
+    }
+
+    /// What this period has used, for another process or a later run (see [`QuotaUse`]).
+    pub(crate) fn usage(&mut self, now: u64) -> QuotaUse {
+        self.roll(now);
+        QuotaUse {
+            count: self.cfg.count,
+            period: self.cfg.period,
+            used: self.used,
+            period_end_unix_s: u64::try_from(
+                (self.wall0_ns + u128::from(self.reset_at)) / 1_000_000_000,
+            )
+            .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// Counts what an earlier run used of this period, when `u` describes this quota and a
+    /// period that has not ended. Returns the highest threshold that is now crossed and was
+    /// not before.
+    pub(crate) fn restore(&mut self, now: u64, u: &QuotaUse) -> Option<f64> {
+        self.roll(now);
+        let wall_now_s =
+            u64::try_from((self.wall0_ns + u128::from(now)) / 1_000_000_000).unwrap_or(u64::MAX);
+        if u.count != self.cfg.count
+            || u.period != self.cfg.period
+            || u.period_end_unix_s <= wall_now_s
+        {
+            return None;
+        }
+        if let Period::Seconds(n) = self.cfg.period {
+            // A period of seconds starts with the run that first counted it: the earlier
+            // run's period goes on until its own end (never longer than one period).
+            let end_s = u.period_end_unix_s.min(wall_now_s.saturating_add(n.max(1)));
+            self.start_s = end_s.saturating_sub(n.max(1));
+            let end_ns = u128::from(end_s) * 1_000_000_000;
+            self.reset_at = u64::try_from(end_ns.saturating_sub(self.wall0_ns)).unwrap_or(u64::MAX);
+        } else if self.boundary_after(now)
+            != u64::try_from(
+                (u128::from(u.period_end_unix_s) * 1_000_000_000).saturating_sub(self.wall0_ns),
+            )
+            .unwrap_or(u64::MAX)
+        {
+            // Another day (or month) than this one.
+            return None;
+        }
+        if u.used <= self.used {
+            return None;
+        }
+        let extra = u.used - self.used;
+        // Counted as one charge: the thresholds it crosses are announced as one.
+        let last = self.last_send;
+        let crossed = self.consume(now, extra);
+        self.last_send = last;
+        crossed
     }
 
     /// A unit that was counted but never went (cancelled).

@@ -78,6 +78,10 @@ pub struct Report {
     pub pauses: u64,
     /// Times adaptive discovery changed the rate.
     pub adaptations: u64,
+    /// The thresholds of the client's configured quotas crossed, in order (0.8, 0.95: the
+    /// Pacer's `QuotaThreshold` events). Absent when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quota_thresholds: Vec<f64>,
     /// The run hit the event bound before finishing.
     pub truncated: bool,
 }
@@ -96,6 +100,7 @@ impl Report {
         match e {
             Event::Paused { .. } => self.pauses += 1,
             Event::Adapted { .. } => self.adaptations += 1,
+            Event::QuotaThreshold { fraction, .. } => self.quota_thresholds.push(*fraction),
             _ => {}
         }
     }
