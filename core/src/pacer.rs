@@ -166,6 +166,13 @@ pub enum Event {
         /// The dropped window's name (`None`: the unnamed one).
         name: Option<String>,
     },
+    /// Requests went to more distinct paths than routes are learned at once
+    /// ([`crate::throttle::MAX_LEARNED_ROUTES`]): the least recently used route was forgotten
+    /// to make room, and others will be. Told once per Pacer.
+    RouteDropped {
+        /// The most routes learned at once.
+        max: usize,
+    },
     /// A 429 no known limit explained: adaptive pacing now allows this many requests per
     /// second on the route.
     Adapted {
@@ -806,6 +813,9 @@ fn note_event(n: Note) -> Event {
         Note::WindowDropped { name } => Event::WindowDropped {
             max: crate::throttle::MAX_WINDOWS,
             name,
+        },
+        Note::RouteDropped => Event::RouteDropped {
+            max: crate::throttle::MAX_LEARNED_ROUTES,
         },
     }
 }

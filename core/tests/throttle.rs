@@ -451,3 +451,130 @@ fn a_restored_quota_of_seconds_keeps_the_first_runs_period() {
         "a fresh period at t0 + 1 h"
     );
 }
+
+/// Asks for `path` at `now`; answers with `h` when it goes. Returns when it went.
+fn go(p: &mut Pacer, path: &str, now: Now, h: &[(&'static str, &str)]) -> Now {
+    let mut call = p.call_to(&Method::GET, path, &HeaderMap::new());
+    let at = send_when_allowed(p, &mut call, now);
+    let _ = p.on_response(&mut call, at, StatusCode::OK, &headers(h));
+    at
+}
+
+/// Discord names each route's bucket: with no route configured, a used-up bucket on one path
+/// holds back only that path.
+#[test]
+fn buckets_the_server_names_are_learned_per_path() {
+    for learn in [true, false] {
+        let mut p = Pacer::new(
+            PacerConfig::default().throttle(ThrottleConfig::default().learn_routes(learn)),
+            1,
+        );
+        let t0 = start();
+        let slow = [
+            ("x-ratelimit-bucket", "slow"),
+            ("x-ratelimit-limit", "5"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-after", "10"),
+        ];
+        let fast = [
+            ("x-ratelimit-bucket", "fast"),
+            ("x-ratelimit-limit", "50"),
+            ("x-ratelimit-remaining", "49"),
+            ("x-ratelimit-reset-after", "1"),
+        ];
+        go(&mut p, "/channels/1/messages", t0, &slow);
+        let first = go(&mut p, "/guilds/2/members", t0, &fast);
+        let second = go(&mut p, "/guilds/2/members", first, &fast);
+        let waited = second.mono - t0.mono;
+        if learn {
+            assert!(
+                waited < Duration::from_millis(100),
+                "held {waited:?} by another bucket"
+            );
+        } else {
+            // One route for everything: the used-up bucket holds every path.
+            assert!(waited >= Duration::from_secs(10), "{waited:?}");
+        }
+    }
+}
+
+/// Two paths answering with unnamed `X-RateLimit-*` windows of their own (different limits):
+/// the slow one's exhaustion does not hold back the fast one (measured before: p50 10 s
+/// instead of 0.07 s).
+#[test]
+fn unnamed_windows_are_attributed_to_the_path_that_reported_them() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let t0 = start();
+    let slow = [
+        ("x-ratelimit-limit", "5"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "1800000010"),
+    ];
+    go(&mut p, "/slow", t0, &slow);
+    // The fast path's first request draws from the unnamed windows (they may be shared): it
+    // waits for the slow one's reset, once.
+    let fast = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "99"),
+        ("x-ratelimit-reset", "1800000070"),
+    ];
+    let first = go(&mut p, "/fast", t0, &fast);
+    assert!(first.mono - t0.mono >= Duration::from_secs(9));
+    // Its counter was full: its own window. The slow path is used up again; the fast one goes.
+    let again = go(&mut p, "/slow", first, &slow);
+    let fast2 = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "98"),
+        ("x-ratelimit-reset", "1800000070"),
+    ];
+    let next = go(&mut p, "/fast", again, &fast2);
+    assert!(
+        next.mono - again.mono < Duration::from_millis(100),
+        "{:?}",
+        next.mono - again.mono
+    );
+}
+
+/// Two paths on one unnamed counter (one budget per API key): the second path's first report
+/// shows the counter already used, with the same limit and reset: they share it, and when it
+/// is used up both wait.
+#[test]
+fn unnamed_counters_that_move_together_are_shared() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let t0 = start();
+    let h = |left: &'static str| {
+        [
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-remaining", left),
+            ("x-ratelimit-reset", "1800000030"),
+        ]
+    };
+    go(&mut p, "/a", t0, &h("2"));
+    go(&mut p, "/b", t0, &h("1"));
+    go(&mut p, "/a", t0, &h("0"));
+    // Used up: /b waits for the reset, though its own last report said 1 left.
+    let b = go(&mut p, "/b", t0, &h("59"));
+    assert!(
+        b.mono - t0.mono >= Duration::from_secs(29),
+        "{:?}",
+        b.mono - t0.mono
+    );
+}
+
+/// Requests to ever new paths: at most `MAX_LEARNED_ROUTES` are kept, the least recently
+/// used forgotten first, told once.
+#[test]
+fn learned_routes_are_bounded() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let mut now = start();
+    let mut dropped = 0;
+    for i in 0..500 {
+        now = go(&mut p, &format!("/users/{i}"), now, &[]);
+        dropped += std::iter::from_fn(|| p.poll_event())
+            .filter(|e| {
+                matches!(e, Event::RouteDropped { max } if *max == paceline::throttle::MAX_LEARNED_ROUTES)
+            })
+            .count();
+    }
+    assert_eq!(dropped, 1);
+}

@@ -204,6 +204,31 @@ fn a_clients_own_daily_budget_tells_its_thresholds_then_refuses() {
     assert_eq!(r.quota_thresholds, [0.8, 0.95], "{r:?}");
 }
 
+/// Routes learned from paths, with no route configured: named buckets (Discord) and unnamed
+/// windows of their own. No 429; the fast path is not held back by the slow one.
+#[test]
+fn learned_routes_keep_windows_apart() {
+    let r = run("discord-learned-buckets-16");
+    assert_eq!((r.status_429, r.gave_up), (0, 0), "{r:?}");
+    let r = run("routes-unnamed-windows");
+    assert_eq!((r.status_429, r.gave_up), (0, 0), "{r:?}");
+    // The same run with one window for both paths (learning off): /items is held back
+    // whenever /reports is used up.
+    let mut s = Scenario::load(path_of("routes-unnamed-windows")).unwrap();
+    s.client.pacer.throttle = s.client.pacer.throttle.clone().learn_routes(false);
+    let one = s.run().report;
+    eprintln!(
+        "learned: {} served; one window: {} served",
+        r.succeeded, one.succeeded
+    );
+    // /items' window allows 6,000 in 600 s.
+    assert!(r.succeeded >= 5_700, "{r:?}");
+    assert!(
+        r.succeeded * 2 >= one.succeeded * 3,
+        "learned {r:?}\none window {one:?}"
+    );
+}
+
 #[test]
 fn concurrency_and_priorities_cause_no_429() {
     for name in [

@@ -15,6 +15,22 @@
 //! All state is integers (GCRA in exact `u128` ticks) except the adaptive rate (see
 //! [`AdaptiveConfig`]). Deciding allocates nothing.
 //!
+//! # Learned routes
+//!
+//! A server that names its buckets (Discord's `X-RateLimit-Bucket`, GitHub's resource) or
+//! reports unnamed windows per path needs no route configuration. Each method and path that
+//! no [`RouteRule`] matches (its query aside: the pages of one list are one route) is learned
+//! as a route of its own, and draws from the windows its own responses reported: a slow
+//! route's exhausted bucket does not hold back a fast one. Two routes share a window when the
+//! server says so (the same bucket name) or when their counters visibly move together (a
+//! route's first report of an unnamed window with the same limit and reset as another's, on
+//! a counter its own first request did not find full). Until its first response, a new route
+//! sends one request at a time and draws from the windows that may be shared: every unnamed
+//! one, and the named ones more than one route reported. Pauses and adaptive discovery stay
+//! with the route the rules gave (a `Retry-After` may speak for the whole API). At most
+//! [`MAX_LEARNED_ROUTES`] (64) are kept, the least recently used forgotten first
+//! ([`crate::Event::RouteDropped`]). [`ThrottleConfig::learn_routes`] turns this off.
+//!
 //! # Bounded state
 //!
 //! What a server reports cannot grow the throttle without end. At most [`MAX_WINDOWS`] (64)
@@ -96,6 +112,10 @@ pub struct ThrottleConfig {
     pub background_share: f64,
     /// Consumers sharing the global limits by weight (empty: no shares).
     pub shares: Vec<Share>,
+    /// Learn routes from requests no rule matches (default true): each method and path (its
+    /// query aside) draws from the windows its own responses report, not from every window
+    /// the server reported for any path. See "Learned routes" in [`crate::throttle`].
+    pub learn_routes: bool,
 }
 
 impl Default for ThrottleConfig {
@@ -111,6 +131,7 @@ impl Default for ThrottleConfig {
             adaptive: AdaptiveConfig::default(),
             background_share: 0.2,
             shares: Vec::new(),
+            learn_routes: true,
         }
     }
 }
@@ -165,6 +186,11 @@ impl ThrottleConfig {
         };
         self
     }
+    /// Sets whether routes are learned from requests no rule matches.
+    pub fn learn_routes(mut self, on: bool) -> Self {
+        self.learn_routes = on;
+        self
+    }
     /// Adds a consumer share.
     pub fn share(mut self, name: &str, weight: u32) -> Self {
         self.shares.push(Share {
@@ -205,6 +231,41 @@ struct NamedWindow {
     /// Bumped when the slot is given to another window: a request's record of an older one no
     /// longer applies.
     generation: u32,
+    /// For an unnamed window reported on a learned route: that route's slot (unnamed windows
+    /// of different routes are different windows unless their counters move together).
+    owner: Option<usize>,
+    /// How many learned routes reported it (at most 2: "more than one").
+    routes_seen: u8,
+}
+
+/// A route learned from requests no rule matched: one method and path.
+#[derive(Debug, Clone)]
+struct Learned {
+    /// A hash of the method and path (see [`route_key`]).
+    key: u64,
+    /// The windows its responses reported.
+    windows: Vec<usize>,
+    /// Whether a response has come: until one does, it draws from the windows that may be
+    /// shared (`Throttle::inherited`), one request at a time.
+    heard: bool,
+    unheard_in_flight: u32,
+    /// A counter of uses (the least recently used slot goes first when the table is full).
+    used: u64,
+    generation: u32,
+}
+
+/// The key of a learned route: a hash of the method and the path, its query aside (no string
+/// is kept, so deciding allocates nothing). Empty paths learn nothing.
+pub(crate) fn route_key(method: &str, path: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() {
+        return 0;
+    }
+    let mut h = std::hash::DefaultHasher::new();
+    method.hash(&mut h);
+    path.hash(&mut h);
+    h.finish().max(1)
 }
 
 /// The admission verdict for one request.
@@ -238,6 +299,12 @@ pub(crate) struct Ticket {
     pub(crate) in_flight: bool,
     /// Sent before its route was heard from (see `Route::heard`).
     pub(crate) first: bool,
+    /// The learned route's key (0: none; see [`route_key`]) and, once resolved, its slot and
+    /// generation.
+    pub(crate) key: u64,
+    pub(crate) learned: Option<(usize, u32)>,
+    /// Sent before its learned route was heard from.
+    pub(crate) learned_first: bool,
 }
 
 /// A window's slot, its generation and its send count when a request left.
@@ -263,6 +330,8 @@ pub(crate) enum Note {
     WindowDropped {
         name: Option<String>,
     },
+    /// The learned-route table was full: the least recently used route made room (once).
+    RouteDropped,
 }
 
 /// The throttle's state. Owned by the Pacer.
@@ -285,6 +354,15 @@ pub(crate) struct Throttle {
     max_pause_ns: u64,
     /// Whether a full window table was announced (once).
     dropped_announced: bool,
+    /// Routes learned from requests no rule matched.
+    learned: Vec<Learned>,
+    /// Uses of learned routes so far (their LRU clock).
+    learned_uses: u64,
+    /// Whether a full learned-route table was announced (once).
+    route_dropped_announced: bool,
+    /// The windows a learned route not yet heard from draws from: those that may be shared
+    /// (unnamed ones, and named ones more than one route reported).
+    inherited: Vec<usize>,
 }
 
 const NS_PER_S: f64 = 1e9;
@@ -295,6 +373,9 @@ const MAX_TRACKED: usize = 4;
 
 /// The most server windows tracked at once (see [`crate::throttle`]'s "Bounded state").
 pub const MAX_WINDOWS: usize = 64;
+
+/// The most routes learned at once (see [`crate::throttle`]'s "Learned routes").
+pub const MAX_LEARNED_ROUTES: usize = 64;
 
 /// How long after a reported reset requests wait for it: 10 ms.
 const RESET_MARGIN_NS: u64 = 10_000_000;
@@ -368,6 +449,10 @@ impl Throttle {
             started: false,
             max_pause_ns: dur_ns(Duration::from_secs(300)),
             dropped_announced: false,
+            learned: Vec::new(),
+            learned_uses: 0,
+            route_dropped_announced: false,
+            inherited: Vec::new(),
             cfg,
         }
     }
@@ -405,6 +490,11 @@ impl Throttle {
             route,
             share,
             cost: 1,
+            key: if route == 0 && self.cfg.learn_routes {
+                route_key(method, path)
+            } else {
+                0
+            },
             ..Ticket::default()
         }
     }
@@ -432,6 +522,7 @@ impl Throttle {
         now: u64,
         notes: &mut impl FnMut(Note),
     ) -> Admission {
+        self.resolve(t, notes);
         if self.send_simple(t, now) {
             return Admission::Now;
         }
@@ -449,12 +540,15 @@ impl Throttle {
     /// written once. Otherwise nothing changes and `false` sends the caller the general way.
     #[inline]
     fn send_simple(&mut self, t: &mut Ticket, now: u64) -> bool {
+        let learned = self.live(t).map(|i| &self.learned[i]);
+        let learned_clear = learned.is_none_or(|l| l.heard && l.windows.is_empty());
         let route = &mut self.routes[usize::from(t.route)];
         let simple = t.cost == 1
             && t.priority == Priority::Foreground
             && t.share.is_none()
             && route.heard
             && route.windows.is_empty()
+            && learned_clear
             && !route.adaptive.is_active()
             && route
                 .paused_until
@@ -517,6 +611,15 @@ impl Throttle {
         if !route.heard && route.unheard_in_flight > 0 && !t.in_flight {
             return Admission::NoPermit;
         }
+        let learned = self.live(t).map(|i| &self.learned[i]);
+        if learned.is_some_and(|l| !l.heard && l.unheard_in_flight > 0) && !t.in_flight {
+            return Admission::NoPermit;
+        }
+        let windows: &[usize] = match learned {
+            Some(l) if l.heard => &l.windows,
+            Some(_) => &self.inherited,
+            None => &route.windows,
+        };
         let share: &[Gcra] = match t.share {
             Some(i) => self.shares.get(usize::from(i)).map_or(&[], Vec::as_slice),
             None => &[],
@@ -543,7 +646,7 @@ impl Throttle {
             }
         }
         if self.cfg.follow_headers {
-            for &w in &route.windows {
+            for &w in windows {
                 let win = &mut self.windows[w].win;
                 let reserve = match t.priority {
                     Priority::Foreground => self.cfg.reserve,
@@ -591,6 +694,33 @@ impl Throttle {
 
     /// The request goes now: take its units from every bucket, and its permit.
     pub(crate) fn commit(&mut self, t: &mut Ticket, now: u64, notes: &mut impl FnMut(Note)) {
+        let learned = self.live(t);
+        if let Some(i) = learned
+            && !self.learned[i].heard
+            && !t.learned_first
+        {
+            self.learned[i].unheard_in_flight += 1;
+            t.learned_first = true;
+        }
+        let windows: &[usize] = match learned.map(|i| &self.learned[i]) {
+            Some(l) if l.heard => &l.windows,
+            Some(_) => &self.inherited,
+            None => &self.routes[usize::from(t.route)].windows,
+        };
+        if !windows.is_empty() {
+            t.window_seq = [None; MAX_TRACKED];
+        }
+        for (i, &w) in windows.iter().enumerate() {
+            let named = &mut self.windows[w];
+            named.win.consume(now, t.cost);
+            if let Some(slot) = t.window_seq.get_mut(i) {
+                *slot = Some(WindowSeq {
+                    slot: w,
+                    generation: named.generation,
+                    seq: named.win.sent(),
+                });
+            }
+        }
         let route = &mut self.routes[usize::from(t.route)];
         self.global_gate = 0;
         for g in &mut self.global {
@@ -608,20 +738,6 @@ impl Throttle {
             set.iter_mut().for_each(|g| g.consume(now, t.cost));
         }
         route.adaptive.consume(now, t.cost);
-        if !route.windows.is_empty() {
-            t.window_seq = [None; MAX_TRACKED];
-        }
-        for (i, &w) in route.windows.iter().enumerate() {
-            let named = &mut self.windows[w];
-            named.win.consume(now, t.cost);
-            if let Some(slot) = t.window_seq.get_mut(i) {
-                *slot = Some(WindowSeq {
-                    slot: w,
-                    generation: named.generation,
-                    seq: named.win.sent(),
-                });
-            }
-        }
         t.sent_at = now;
         if !route.heard && !t.first {
             route.unheard_in_flight += 1;
@@ -645,6 +761,13 @@ impl Throttle {
             let route = &mut self.routes[usize::from(t.route)];
             route.unheard_in_flight = route.unheard_in_flight.saturating_sub(1);
             t.first = false;
+        }
+        if t.learned_first {
+            if let Some(i) = self.live(t) {
+                let l = &mut self.learned[i];
+                l.unheard_in_flight = l.unheard_in_flight.saturating_sub(1);
+            }
+            t.learned_first = false;
         }
         t.in_flight = false;
     }
@@ -735,6 +858,9 @@ impl Throttle {
                 self.routes[r].paused_until = self.routes[r].paused_until.max(until);
             }
         }
+        if let Some(i) = self.live(t) {
+            self.learned[i].heard = true;
+        }
         let explained = s.remaining == Some(0) || s.policies.iter().any(|p| p.remaining == Some(0));
         let declared = self
             .global
@@ -821,9 +947,10 @@ impl Throttle {
             self.max_pause_ns.max(QUOTA_HORIZON_NS)
         };
         report.reset_at = report.reset_at.map(|at| at.min(now.saturating_add(cap)));
-        let w = match self.windows.iter().position(|w| w.name.as_deref() == name) {
+        let learned = self.live(t);
+        let w = match self.find_window(learned, name, &report) {
             Some(w) => w,
-            None => self.make_room(name, report, notes),
+            None => self.make_room((name, learned), report, notes),
         };
         let named = &mut self.windows[w];
         named.heard = now;
@@ -839,6 +966,123 @@ impl Throttle {
         if !self.routes[r].windows.contains(&w) {
             self.routes[r].windows.push(w);
         }
+        if let Some(i) = learned
+            && !self.learned[i].windows.contains(&w)
+        {
+            self.learned[i].windows.push(w);
+            let named = &mut self.windows[w];
+            named.routes_seen = named.routes_seen.saturating_add(1).min(2);
+            self.set_inherited();
+        }
+    }
+
+    /// The window a report describes, if it is tracked: a named one by its name (a bucket
+    /// shared by routes has one name); an unnamed one reported on a learned route is that
+    /// route's own, or, on its first report, another route's whose counter it visibly shares
+    /// (same limit and reset, and this route's first request did not find the counter full).
+    fn find_window(&self, learned: Option<usize>, name: Option<&str>, r: &Report) -> Option<usize> {
+        let Some(i) = learned.filter(|_| name.is_none()) else {
+            return self
+                .windows
+                .iter()
+                .position(|w| w.name.as_deref() == name && w.owner.is_none());
+        };
+        let l = &self.learned[i];
+        if let Some(&w) = l.windows.iter().find(|&&w| self.windows[w].name.is_none()) {
+            return Some(w);
+        }
+        if l.heard {
+            return None;
+        }
+        let limit = r.limit?;
+        if r.remaining.saturating_add(1) >= limit {
+            return None;
+        }
+        self.windows.iter().position(|w| {
+            w.name.is_none()
+                && w.owner.is_some_and(|o| o != i)
+                && w.win.limit() == Some(limit)
+                && match (w.win.reported(), r.reset_at) {
+                    (Some(a), Some(b)) => a.abs_diff(b) <= 1_000_000_000,
+                    (None, None) => true,
+                    _ => false,
+                }
+        })
+    }
+
+    /// The windows a learned route not yet heard from draws from: every unnamed window, and
+    /// the named ones more than one route reported (a budget shared by paths, as GitHub's
+    /// `core`). A named bucket only one route reported (Discord's per-route buckets) is
+    /// another route's business.
+    fn set_inherited(&mut self) {
+        self.inherited.clear();
+        let seen = self.routes[0].windows.iter().copied();
+        let windows = &self.windows;
+        self.inherited
+            .extend(seen.filter(|&w| windows[w].name.is_none() || windows[w].routes_seen > 1));
+    }
+
+    /// The learned route's slot for `t`, if it has one still.
+    #[inline]
+    fn live(&self, t: &Ticket) -> Option<usize> {
+        let (i, generation) = t.learned?;
+        self.learned
+            .get(i)
+            .is_some_and(|l| l.generation == generation && l.key == t.key)
+            .then_some(i)
+    }
+
+    /// Finds (or makes) the learned route of a request no rule matched, by its key.
+    fn resolve(&mut self, t: &mut Ticket, notes: &mut impl FnMut(Note)) {
+        if t.key == 0 {
+            return;
+        }
+        self.learned_uses += 1;
+        if let Some(i) = self.live(t) {
+            self.learned[i].used = self.learned_uses;
+            return;
+        }
+        let fresh = Learned {
+            key: t.key,
+            windows: Vec::new(),
+            heard: false,
+            unheard_in_flight: 0,
+            used: self.learned_uses,
+            generation: 0,
+        };
+        let i = match self.learned.iter().position(|l| l.key == t.key) {
+            Some(i) => i,
+            None if self.learned.len() < MAX_LEARNED_ROUTES => {
+                self.learned.push(fresh);
+                self.learned.len() - 1
+            }
+            None => {
+                let (i, _) = self
+                    .learned
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, l)| l.used)
+                    .unwrap_or((0, &self.learned[0]));
+                let generation = self.learned[i].generation.wrapping_add(1);
+                self.learned[i] = Learned {
+                    generation,
+                    ..fresh
+                };
+                // Its unnamed windows are no one's now: they age out of the window table.
+                for w in &mut self.windows {
+                    if w.owner == Some(i) {
+                        w.owner = Some(usize::MAX);
+                    }
+                }
+                if !self.route_dropped_announced {
+                    self.route_dropped_announced = true;
+                    notes(Note::RouteDropped);
+                }
+                i
+            }
+        };
+        self.learned[i].used = self.learned_uses;
+        t.learned = Some((i, self.learned[i].generation));
     }
 
     /// A slot for a window not seen before: a new one while fewer than [`MAX_WINDOWS`] are
@@ -846,7 +1090,7 @@ impl Throttle {
     /// every response must not grow the table, nor the time each decision takes, without end).
     fn make_room(
         &mut self,
-        name: Option<&str>,
+        (name, learned): (Option<&str>, Option<usize>),
         report: Report,
         notes: &mut impl FnMut(Note),
     ) -> usize {
@@ -855,6 +1099,8 @@ impl Throttle {
             win: ServerWindow::new(report, 0),
             heard: report.at,
             generation: 0,
+            owner: if name.is_none() { learned } else { None },
+            routes_seen: 0,
         };
         if self.windows.len() < MAX_WINDOWS {
             self.windows.push(fresh);
@@ -877,6 +1123,10 @@ impl Throttle {
         for route in &mut self.routes {
             route.windows.retain(|&x| x != w);
         }
+        for l in &mut self.learned {
+            l.windows.retain(|&x| x != w);
+        }
+        self.inherited.retain(|&x| x != w);
         if !self.dropped_announced {
             self.dropped_announced = true;
             notes(Note::WindowDropped { name: old.name });

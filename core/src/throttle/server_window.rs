@@ -345,6 +345,11 @@ impl ServerWindow {
         self.limit
     }
 
+    /// The last reset the server reported.
+    pub(crate) fn reported(&self) -> Option<u64> {
+        self.reported
+    }
+
     #[cfg(test)]
     pub(crate) fn reset_at(&self) -> Option<u64> {
         self.reset_at
