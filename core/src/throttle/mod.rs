@@ -390,6 +390,26 @@ const QUOTA_HORIZON_NS: u64 = crate::headers::DEFAULT_QUOTA_HORIZON.as_nanos() a
 /// a later "reset" is a hostile or broken value and is held to this.
 pub(crate) const MAX_QUOTA_RESET: Duration = Duration::from_secs(32 * 86_400);
 
+/// A slot for `fresh` in a table of at most `cap` entries: appended while there is room, else
+/// the one `age` says is oldest, whose occupant is returned.
+fn take_slot<T>(
+    table: &mut Vec<T>,
+    cap: usize,
+    fresh: T,
+    age: impl Fn(&T) -> u64,
+) -> (usize, Option<T>) {
+    if table.len() < cap {
+        table.push(fresh);
+        return (table.len() - 1, None);
+    }
+    let i = table
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, x)| age(x))
+        .map_or(0, |(i, _)| i);
+    (i, Some(std::mem::replace(&mut table[i], fresh)))
+}
+
 fn dur_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -1052,31 +1072,20 @@ impl Throttle {
         };
         let i = match self.learned.iter().position(|l| l.key == t.key) {
             Some(i) => i,
-            None if self.learned.len() < MAX_LEARNED_ROUTES => {
-                self.learned.push(fresh);
-                self.learned.len() - 1
-            }
             None => {
-                let (i, _) = self
-                    .learned
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, l)| l.used)
-                    .unwrap_or((0, &self.learned[0]));
-                let generation = self.learned[i].generation.wrapping_add(1);
-                self.learned[i] = Learned {
-                    generation,
-                    ..fresh
-                };
-                // Its unnamed windows are no one's now: they age out of the window table.
-                for w in &mut self.windows {
-                    if w.owner == Some(i) {
-                        w.owner = Some(usize::MAX);
+                let (i, old) = take_slot(&mut self.learned, MAX_LEARNED_ROUTES, fresh, |l| l.used);
+                if let Some(old) = old {
+                    self.learned[i].generation = old.generation.wrapping_add(1);
+                    // Its unnamed windows are no one's now: they age out of the window table.
+                    for w in &mut self.windows {
+                        if w.owner == Some(i) {
+                            w.owner = Some(usize::MAX);
+                        }
                     }
-                }
-                if !self.route_dropped_announced {
-                    self.route_dropped_announced = true;
-                    notes(Note::RouteDropped);
+                    if !self.route_dropped_announced {
+                        self.route_dropped_announced = true;
+                        notes(Note::RouteDropped);
+                    }
                 }
                 i
             }
@@ -1102,24 +1111,9 @@ impl Throttle {
             owner: if name.is_none() { learned } else { None },
             routes_seen: 0,
         };
-        if self.windows.len() < MAX_WINDOWS {
-            self.windows.push(fresh);
-            return self.windows.len() - 1;
-        }
-        let (w, _) = self
-            .windows
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, w)| w.heard)
-            .unwrap_or((0, &self.windows[0]));
-        let generation = self.windows[w].generation.wrapping_add(1);
-        let old = std::mem::replace(
-            &mut self.windows[w],
-            NamedWindow {
-                generation,
-                ..fresh
-            },
-        );
+        let (w, old) = take_slot(&mut self.windows, MAX_WINDOWS, fresh, |w| w.heard);
+        let Some(old) = old else { return w };
+        self.windows[w].generation = old.generation.wrapping_add(1);
         for route in &mut self.routes {
             route.windows.retain(|&x| x != w);
         }
