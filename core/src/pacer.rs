@@ -295,7 +295,7 @@ fn quota_spent(signal: &Signal, status: StatusCode) -> Error {
     }
 }
 
-/// The composition a caller holds: one per API (or per key). See the [module docs](self).
+/// The composition a caller holds: one per API (or per key). See the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Pacer {
     retry: RetryPolicy,

@@ -41,18 +41,22 @@
 //! parser refuses counters it cannot hold exactly (see [`crate::headers`]).
 
 mod adaptive;
+mod config;
 mod gcra;
 mod limit;
 mod quota;
 mod server_window;
+mod table;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 pub use adaptive::AdaptiveConfig;
+pub use config::{Share, ThrottleConfig};
 pub use limit::{Limit, LimitParseError, OnExhausted, Period, QuotaConfig, RouteRule};
 pub use quota::QuotaUse;
+use table::{Learned, NamedWindow, route_key};
 
 use crate::headers::Signal;
 use adaptive::Adaptive;
@@ -72,135 +76,6 @@ pub enum Priority {
     Background,
 }
 
-/// A consumer's weight in a shared budget.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Share {
-    /// The consumer's name.
-    pub name: String,
-    /// Its weight: it gets `weight / Σ weights` of each global limit.
-    pub weight: u32,
-}
-
-/// Throttle settings. `Default` throttles nothing by configuration but follows every header,
-/// discovers undocumented limits, and keeps 20 % free from background work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ThrottleConfig {
-    /// Limits on every request (per second, per minute, per day...).
-    pub limits: Vec<Limit>,
-    /// Per-route limits; the first matching rule wins. Each route also gets its own server
-    /// window and pause.
-    pub routes: Vec<RouteRule>,
-    /// Requests in flight at once, at most (Salesforce-style concurrency limits). `None`: no
-    /// limit.
-    pub concurrency: Option<u32>,
-    /// Daily/monthly budgets.
-    pub quotas: Vec<QuotaConfig>,
-    /// Pace by what responses report (`remaining` until the reset). Default true.
-    pub follow_headers: bool,
-    /// Units of a reported window never used (a margin for other clients of the same key).
-    /// Default 0.
-    pub reserve: u64,
-    /// Spread reported quotas (windows longer than an hour: daily, monthly) until their reset
-    /// too. Default false: a quota is spent as fast as the rate limits allow, and exhausting it
-    /// refuses requests until the reset. Shorter windows are always spread.
-    pub spread_quotas: bool,
-    /// Discovery of undocumented limits.
-    pub adaptive: AdaptiveConfig,
-    /// The fraction of each bucket background requests leave free. Default 0.2.
-    pub background_share: f64,
-    /// Consumers sharing the global limits by weight (empty: no shares).
-    pub shares: Vec<Share>,
-    /// Learn routes from requests no rule matches (default true): each method and path (its
-    /// query aside) draws from the windows its own responses report, not from every window
-    /// the server reported for any path. See "Learned routes" in [`crate::throttle`].
-    pub learn_routes: bool,
-}
-
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        ThrottleConfig {
-            limits: Vec::new(),
-            routes: Vec::new(),
-            concurrency: None,
-            quotas: Vec::new(),
-            follow_headers: true,
-            reserve: 0,
-            spread_quotas: false,
-            adaptive: AdaptiveConfig::default(),
-            background_share: 0.2,
-            shares: Vec::new(),
-            learn_routes: true,
-        }
-    }
-}
-
-impl ThrottleConfig {
-    /// Adds a global limit.
-    pub fn limit(mut self, limit: Limit) -> Self {
-        self.limits.push(limit);
-        self
-    }
-    /// Adds a route rule.
-    pub fn route(mut self, rule: RouteRule) -> Self {
-        self.routes.push(rule);
-        self
-    }
-    /// Sets the concurrency limit.
-    pub fn concurrency(mut self, n: u32) -> Self {
-        self.concurrency = Some(n.max(1));
-        self
-    }
-    /// Adds a quota.
-    pub fn quota(mut self, q: QuotaConfig) -> Self {
-        self.quotas.push(q);
-        self
-    }
-    /// Sets whether reported windows pace requests.
-    pub fn follow_headers(mut self, on: bool) -> Self {
-        self.follow_headers = on;
-        self
-    }
-    /// Sets the reserve kept in reported windows.
-    pub fn reserve(mut self, units: u64) -> Self {
-        self.reserve = units;
-        self
-    }
-    /// Sets whether reported quotas are spread until their reset.
-    pub fn spread_quotas(mut self, on: bool) -> Self {
-        self.spread_quotas = on;
-        self
-    }
-    /// Sets adaptive discovery.
-    pub fn adaptive(mut self, a: AdaptiveConfig) -> Self {
-        self.adaptive = a;
-        self
-    }
-    /// Sets the share background work leaves free (clamped to 0..=0.95).
-    pub fn background_share(mut self, share: f64) -> Self {
-        self.background_share = if share.is_finite() {
-            share.clamp(0.0, 0.95)
-        } else {
-            0.2
-        };
-        self
-    }
-    /// Sets whether routes are learned from requests no rule matches.
-    pub fn learn_routes(mut self, on: bool) -> Self {
-        self.learn_routes = on;
-        self
-    }
-    /// Adds a consumer share.
-    pub fn share(mut self, name: &str, weight: u32) -> Self {
-        self.shares.push(Share {
-            name: name.into(),
-            weight: weight.max(1),
-        });
-        self
-    }
-}
-
 /// What a throttle knows about one route (index 0: requests no rule matched).
 #[derive(Debug, Clone)]
 struct Route {
@@ -218,54 +93,6 @@ struct Route {
     heard: bool,
     /// Requests in flight on this route before it was heard from.
     unheard_in_flight: u32,
-}
-
-/// A window a server reported, under the name it gave (bucket, resource, policy) or none.
-#[derive(Debug, Clone)]
-struct NamedWindow {
-    name: Option<String>,
-    win: ServerWindow,
-    /// When a response last reported it, ns (the least recently reported goes first when the
-    /// table is full).
-    heard: u64,
-    /// Bumped when the slot is given to another window: a request's record of an older one no
-    /// longer applies.
-    generation: u32,
-    /// For an unnamed window reported on a learned route: that route's slot (unnamed windows
-    /// of different routes are different windows unless their counters move together).
-    owner: Option<usize>,
-    /// How many learned routes reported it (at most 2: "more than one").
-    routes_seen: u8,
-}
-
-/// A route learned from requests no rule matched: one method and path.
-#[derive(Debug, Clone)]
-struct Learned {
-    /// A hash of the method and path (see [`route_key`]).
-    key: u64,
-    /// The windows its responses reported.
-    windows: Vec<usize>,
-    /// Whether a response has come: until one does, it draws from the windows that may be
-    /// shared (`Throttle::inherited`), one request at a time.
-    heard: bool,
-    unheard_in_flight: u32,
-    /// A counter of uses (the least recently used slot goes first when the table is full).
-    used: u64,
-    generation: u32,
-}
-
-/// The key of a learned route: a hash of the method and the path, its query aside (no string
-/// is kept, so deciding allocates nothing). Empty paths learn nothing.
-pub(crate) fn route_key(method: &str, path: &str) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let path = path.split('?').next().unwrap_or("");
-    if path.is_empty() {
-        return 0;
-    }
-    let mut h = std::hash::DefaultHasher::new();
-    method.hash(&mut h);
-    path.hash(&mut h);
-    h.finish().max(1)
 }
 
 /// The admission verdict for one request.
@@ -389,26 +216,6 @@ const QUOTA_HORIZON_NS: u64 = crate::headers::DEFAULT_QUOTA_HORIZON.as_nanos() a
 /// The furthest a reported quota reset is believed: a monthly budget resets within 31 days;
 /// a later "reset" is a hostile or broken value and is held to this.
 pub(crate) const MAX_QUOTA_RESET: Duration = Duration::from_secs(32 * 86_400);
-
-/// A slot for `fresh` in a table of at most `cap` entries: appended while there is room, else
-/// the one `age` says is oldest, whose occupant is returned.
-fn take_slot<T>(
-    table: &mut Vec<T>,
-    cap: usize,
-    fresh: T,
-    age: impl Fn(&T) -> u64,
-) -> (usize, Option<T>) {
-    if table.len() < cap {
-        table.push(fresh);
-        return (table.len() - 1, None);
-    }
-    let i = table
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, x)| age(x))
-        .map_or(0, |(i, _)| i);
-    (i, Some(std::mem::replace(&mut table[i], fresh)))
-}
 
 fn dur_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -942,190 +749,6 @@ impl Throttle {
             };
             self.learn((r, t), now, name, report, notes);
         }
-    }
-
-    /// Updates (or starts tracking) the window `name` from a report answering `t`, and notes
-    /// that route `r` draws from it.
-    fn learn(
-        &mut self,
-        (r, t): (usize, &Ticket),
-        now: u64,
-        name: Option<&str>,
-        mut report: Report,
-        notes: &mut impl FnMut(Note),
-    ) {
-        let long = match (report.window, report.reset_at) {
-            (Some(window), _) => window > QUOTA_HORIZON_NS,
-            (None, Some(reset)) => reset.saturating_sub(now) > QUOTA_HORIZON_NS,
-            (None, None) => false,
-        };
-        // Hostile resets are held to what is believable: a rate window to the longest pause,
-        // a quota to a month.
-        let cap = if long {
-            dur_ns(MAX_QUOTA_RESET)
-        } else {
-            self.max_pause_ns.max(QUOTA_HORIZON_NS)
-        };
-        report.reset_at = report.reset_at.map(|at| at.min(now.saturating_add(cap)));
-        let learned = self.live(t);
-        let w = match self.find_window(learned, name, &report) {
-            Some(w) => w,
-            None => self.make_room((name, learned), report, notes),
-        };
-        let named = &mut self.windows[w];
-        named.heard = now;
-        let (generation, win) = (named.generation, &mut named.win);
-        let sent_after = t
-            .window_seq
-            .iter()
-            .flatten()
-            .find(|ws| ws.slot == w && ws.generation == generation)
-            .map_or(0, |ws| win.sent().saturating_sub(ws.seq));
-        win.update(report, sent_after);
-        win.set_kind(long, !long || self.cfg.spread_quotas);
-        if !self.routes[r].windows.contains(&w) {
-            self.routes[r].windows.push(w);
-        }
-        if let Some(i) = learned
-            && !self.learned[i].windows.contains(&w)
-        {
-            self.learned[i].windows.push(w);
-            let named = &mut self.windows[w];
-            named.routes_seen = named.routes_seen.saturating_add(1).min(2);
-            self.set_inherited();
-        }
-    }
-
-    /// The window a report describes, if it is tracked: a named one by its name (a bucket
-    /// shared by routes has one name); an unnamed one reported on a learned route is that
-    /// route's own, or, on its first report, another route's whose counter it visibly shares
-    /// (same limit and reset, and this route's first request did not find the counter full).
-    fn find_window(&self, learned: Option<usize>, name: Option<&str>, r: &Report) -> Option<usize> {
-        let Some(i) = learned.filter(|_| name.is_none()) else {
-            return self
-                .windows
-                .iter()
-                .position(|w| w.name.as_deref() == name && w.owner.is_none());
-        };
-        let l = &self.learned[i];
-        if let Some(&w) = l.windows.iter().find(|&&w| self.windows[w].name.is_none()) {
-            return Some(w);
-        }
-        if l.heard {
-            return None;
-        }
-        let limit = r.limit?;
-        if r.remaining.saturating_add(1) >= limit {
-            return None;
-        }
-        self.windows.iter().position(|w| {
-            w.name.is_none()
-                && w.owner.is_some_and(|o| o != i)
-                && w.win.limit() == Some(limit)
-                && match (w.win.reported(), r.reset_at) {
-                    (Some(a), Some(b)) => a.abs_diff(b) <= 1_000_000_000,
-                    (None, None) => true,
-                    _ => false,
-                }
-        })
-    }
-
-    /// The windows a learned route not yet heard from draws from: every unnamed window, and
-    /// the named ones more than one route reported (a budget shared by paths, as GitHub's
-    /// `core`). A named bucket only one route reported (Discord's per-route buckets) is
-    /// another route's business.
-    fn set_inherited(&mut self) {
-        self.inherited.clear();
-        let seen = self.routes[0].windows.iter().copied();
-        let windows = &self.windows;
-        self.inherited
-            .extend(seen.filter(|&w| windows[w].name.is_none() || windows[w].routes_seen > 1));
-    }
-
-    /// The learned route's slot for `t`, if it has one still.
-    #[inline]
-    fn live(&self, t: &Ticket) -> Option<usize> {
-        let (i, generation) = t.learned?;
-        self.learned
-            .get(i)
-            .is_some_and(|l| l.generation == generation && l.key == t.key)
-            .then_some(i)
-    }
-
-    /// Finds (or makes) the learned route of a request no rule matched, by its key.
-    fn resolve(&mut self, t: &mut Ticket, notes: &mut impl FnMut(Note)) {
-        if t.key == 0 {
-            return;
-        }
-        self.learned_uses += 1;
-        if let Some(i) = self.live(t) {
-            self.learned[i].used = self.learned_uses;
-            return;
-        }
-        let fresh = Learned {
-            key: t.key,
-            windows: Vec::new(),
-            heard: false,
-            unheard_in_flight: 0,
-            used: self.learned_uses,
-            generation: 0,
-        };
-        let i = match self.learned.iter().position(|l| l.key == t.key) {
-            Some(i) => i,
-            None => {
-                let (i, old) = take_slot(&mut self.learned, MAX_LEARNED_ROUTES, fresh, |l| l.used);
-                if let Some(old) = old {
-                    self.learned[i].generation = old.generation.wrapping_add(1);
-                    // Its unnamed windows are no one's now: they age out of the window table.
-                    for w in &mut self.windows {
-                        if w.owner == Some(i) {
-                            w.owner = Some(usize::MAX);
-                        }
-                    }
-                    if !self.route_dropped_announced {
-                        self.route_dropped_announced = true;
-                        notes(Note::RouteDropped);
-                    }
-                }
-                i
-            }
-        };
-        self.learned[i].used = self.learned_uses;
-        t.learned = Some((i, self.learned[i].generation));
-    }
-
-    /// A slot for a window not seen before: a new one while fewer than [`MAX_WINDOWS`] are
-    /// tracked, else the least recently reported one's (a server that names a new policy on
-    /// every response must not grow the table, nor the time each decision takes, without end).
-    fn make_room(
-        &mut self,
-        (name, learned): (Option<&str>, Option<usize>),
-        report: Report,
-        notes: &mut impl FnMut(Note),
-    ) -> usize {
-        let fresh = NamedWindow {
-            name: name.map(str::to_owned),
-            win: ServerWindow::new(report, 0),
-            heard: report.at,
-            generation: 0,
-            owner: if name.is_none() { learned } else { None },
-            routes_seen: 0,
-        };
-        let (w, old) = take_slot(&mut self.windows, MAX_WINDOWS, fresh, |w| w.heard);
-        let Some(old) = old else { return w };
-        self.windows[w].generation = old.generation.wrapping_add(1);
-        for route in &mut self.routes {
-            route.windows.retain(|&x| x != w);
-        }
-        for l in &mut self.learned {
-            l.windows.retain(|&x| x != w);
-        }
-        self.inherited.retain(|&x| x != w);
-        if !self.dropped_announced {
-            self.dropped_announced = true;
-            notes(Note::WindowDropped { name: old.name });
-        }
-        w
     }
 
     /// What each configured quota has used of its period.
