@@ -25,11 +25,30 @@ struct Live {
 }
 
 impl Live {
+    /// A list that stays as it is.
     fn start(
         style: DataStyle,
         records: u64,
         configure: impl FnOnce(ServerModel) -> ServerModel,
     ) -> Live {
+        Live::serve(DatasetSpec::new(style, records), configure)
+    }
+
+    /// A list that changes while it is read: 5 head inserts, 5 tail inserts and 5 deletes a
+    /// second of the dataset's clock, which moves 100 ms a request answered (the same changes
+    /// on every run, whatever the machine's speed).
+    fn changing(
+        style: DataStyle,
+        records: u64,
+        configure: impl FnOnce(ServerModel) -> ServerModel,
+    ) -> Live {
+        let data = DatasetSpec::new(style, records)
+            .mutations(5.0, 5.0, 5.0)
+            .by_request(100.0);
+        Live::serve(data, configure)
+    }
+
+    fn serve(data: DatasetSpec, configure: impl FnOnce(ServerModel) -> ServerModel) -> Live {
         let model: Arc<Mutex<Option<ModelResponder>>> = Arc::new(Mutex::new(None));
         let serving = Arc::clone(&model);
         let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
@@ -37,7 +56,7 @@ impl Live {
             m.as_mut().expect("model set").respond(r)
         })
         .unwrap();
-        let mut data = DatasetSpec::new(style, records).page_size(100);
+        let mut data = data.page_size(100);
         data.base_url = server.url();
         let m = ServerModel::new(3, SystemTime::now())
             .latency(Latency {
@@ -116,7 +135,7 @@ fn assert_exactly_once(path: &Path, truth: &Truth) {
 fn a_full_extract_matches_the_ground_truth() {
     // A live cursor list (inserts and deletes while it is paged) with 429s, 5xx, resets and
     // truncated bodies.
-    let live = Live::start(DataStyle::Cursor, 3_000, |m| {
+    let live = Live::changing(DataStyle::Cursor, 3_000, |m| {
         m.chaos(Chaos {
             p_429: 0.05,
             p_500: 0.03,
@@ -142,7 +161,14 @@ fn a_full_extract_matches_the_ground_truth() {
     ]);
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert_exactly_once(&out, &live.truth());
+    let truth = live.truth();
+    assert!(
+        truth.ever.len() > 3_010 && truth.must_deliver.len() < 2_995,
+        "the list changed while it was read: {} ever, {} throughout",
+        truth.ever.len(),
+        truth.must_deliver.len()
+    );
+    assert_exactly_once(&out, &truth);
     for field in [
         "records", "pages", "duration", "requests", "429s", "retries", "errors",
     ] {
@@ -479,9 +505,18 @@ fn ctrl_c_saves_the_checkpoint_and_exits_resumably() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The checkpoint's `output_bytes`: how much of the output it covers.
+fn covered(checkpoint: &Path) -> u64 {
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(checkpoint).unwrap()).unwrap();
+    v["output_bytes"].as_u64().unwrap()
+}
+
+#[cfg(unix)]
 #[test]
 fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
-    let live = Live::start(DataStyle::Cursor, 50_000, |m| m);
+    use std::os::unix::process::ExitStatusExt as _;
+    // A list that changes while it is read, across the kills and resumes.
+    let live = Live::changing(DataStyle::Cursor, 50_000, |m| m);
     let dir = temp_dir("kill9");
     let out = dir.join("out.jsonl");
     let cp = dir.join("out.jsonl.checkpoint.json");
@@ -497,7 +532,8 @@ fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
     ];
     let mut rng = fastrand::Rng::with_seed(0x9);
     let mut kills = 0;
-    let mut finished = false;
+    // Per kill: what the checkpoint covered and how long the file was.
+    let mut at_kill: Vec<(u64, u64)> = Vec::new();
     while kills < 10 {
         let mut command = Command::new(BIN);
         command.args(args).stderr(Stdio::null());
@@ -507,33 +543,46 @@ fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
         let mut child = command.spawn().unwrap();
         // Let it write something new, then kill it a random moment later.
         let len = std::fs::metadata(&out).map_or(0, |m| m.len());
-        if !wait_for_growth(&out, len, &mut child) {
-            let status = child.wait().unwrap();
-            assert_eq!(status.code(), Some(0));
-            finished = true;
-            break;
-        }
+        assert!(
+            wait_for_growth(&out, len, &mut child),
+            "run {} ended by itself ({:?}) before writing anything",
+            kills + 1,
+            child.wait().unwrap()
+        );
         std::thread::sleep(Duration::from_micros(rng.u64(0..20_000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        if status.code() == Some(0) {
-            finished = true;
-            break;
-        }
+        // Killed mid-walk, not ended by itself (a refused resume exits 2 at once, which a
+        // count of kills alone would take for a kill).
+        assert_eq!(status.signal(), Some(9), "run {}: {status}", kills + 1);
         kills += 1;
+        // Whatever the moment, the checkpoint never covers more than the file holds: a resume
+        // cuts the file back to it, never past its end.
+        let (covered, len) = (covered(&cp), std::fs::metadata(&out).unwrap().len());
+        assert!(
+            covered <= len,
+            "kill {kills}: covers {covered} of {len} bytes"
+        );
+        at_kill.push((covered, len));
     }
-    assert!(finished || kills == 10);
-    if !finished {
-        let o = Command::new(BIN)
-            .args(args)
-            .arg("--resume")
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    }
-    assert_eq!(kills, 10, "the extract finished before ten kills");
-    assert_exactly_once(&out, &live.truth());
-    assert_eq!(ids(&out).len(), 50_000);
+    // Each run went further than the one before.
+    assert!(
+        at_kill
+            .windows(2)
+            .all(|w| w[1].0 >= w[0].0 && w[1].1 > w[0].1),
+        "{at_kill:?}"
+    );
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let mid_page = at_kill.iter().filter(|(c, l)| l > c).count();
+    eprintln!("{mid_page} of 10 kills left records past the checkpoint: {at_kill:?}");
+    let truth = live.truth();
+    assert!(truth.ever.len() > 50_100, "the list changed");
+    assert_exactly_once(&out, &truth);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
