@@ -62,6 +62,10 @@ pub struct Report {
     /// How many records the walk itself says may be missing because of that drift.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub records_may_be_missing: u64,
+    /// The style the walk paged by (`offset`, `cursor`, …), or `offset then keyset` when it
+    /// switched to a style the spec prefers: what a walk did, not what its dataset serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_style: Option<String>,
     /// How the walk ended: `complete (the signal that showed the end)`, `stopped: …`,
     /// `gave up: …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +185,9 @@ impl Report {
                 let _ = writeln!(s, "  resumed           {}", self.resumes);
             }
             let _ = writeln!(s, "walk                {end}");
+            if let Some(style) = &self.walk_style {
+                let _ = writeln!(s, "  paged by          {style}");
+            }
             if let Some(drift) = &self.drift {
                 let _ = writeln!(
                     s,
