@@ -91,6 +91,11 @@ fn snapshot_every_scenario() {
         let run = simulated(&f);
         insta::assert_yaml_snapshot!(format!("{name}.report"), run.report);
         insta::assert_snapshot!(format!("{name}.trace"), run.trace.join("\n"));
+        // Where the behaviour shows: the first 50 lines that are not a plain success, however
+        // late in the run (a quota's refusals, the 429s a lying server causes).
+        if !run.notable.is_empty() {
+            insta::assert_snapshot!(format!("{name}.notable"), run.notable.join("\n"));
+        }
     }
 }
 
@@ -215,6 +220,68 @@ fn concurrency_and_priorities_cause_no_429() {
         let r = run(name);
         assert_eq!(r.status_429, 0, "{name}: {r:?}");
     }
+}
+
+/// Headers that lie (twice the limit and the remaining, half the reset) cost a 429 a window of
+/// the real limit (60 s), no more, and no throughput: the limit is used in full, within the 1 %
+/// a run's last window allows, and nothing is given up.
+#[test]
+fn lying_headers_cost_at_most_one_429_a_window() {
+    let r = run("lying-headers");
+    let windows = (r.virtual_duration_s / 60.0).ceil() as u64;
+    assert!(r.status_429 > 0, "the lie shows: {r:?}");
+    assert!(r.status_429 <= windows, "{} windows: {r:?}", windows);
+    assert!(r.status_429 * 50 <= r.requests, "429s over 2 %: {r:?}");
+    assert!((0.95..=1.01).contains(&r.utilisation), "{r:?}");
+    assert_eq!(r.gave_up, 0, "{r:?}");
+}
+
+/// Background work leaves the budget to foreground work: a foreground request waits at most one
+/// request's spacing of the 10/s budget (100 ms, plus 1 ms for rounding), never behind the
+/// export; background requests wait longer and send at most 80 % of the budget.
+#[test]
+fn foreground_requests_never_queue_behind_background_work() {
+    let r = run("background-priority");
+    let w = r.waits.as_ref().expect("waits by priority");
+    assert!(
+        w.foreground.count > 1_000 && w.background.count > 3_000,
+        "{w:?}"
+    );
+    assert!(w.foreground.max_ms <= 101.0, "{w:?}");
+    assert!(
+        w.background.mean_ms >= 10.0 * w.foreground.mean_ms,
+        "background waits like foreground: {w:?}"
+    );
+    let background_per_s = w.background.count as f64 / r.virtual_duration_s;
+    assert!(
+        background_per_s <= 8.0 * 1.01,
+        "{background_per_s}/s: {r:?}"
+    );
+    assert!(r.utilisation <= 1.01, "{r:?}");
+    assert_eq!(r.status_429, 0, "{r:?}");
+}
+
+/// Two routes with buckets of their own (messages 5 per 5 s, guilds 20 per 10 s) under a hidden
+/// global limit, half the requests to each: the slower bucket runs at its full rate and the
+/// other route keeps pace with it (the mix allows no more), neither stalled by the other.
+#[test]
+fn both_discord_routes_progress() {
+    let r = run("discord-route-buckets");
+    let limit = |name: &str| {
+        r.limits
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap_or_else(|| panic!("{name}: {r:?}"))
+            .clone()
+    };
+    let (msgs, guilds) = (limit("msgs-bucket"), limit("guild-bucket"));
+    assert!((0.95..=1.01).contains(&msgs.utilisation), "{r:?}");
+    assert!(guilds.utilisation <= 1.01, "{r:?}");
+    assert!(
+        guilds.admitted * 10 >= msgs.admitted * 9,
+        "guilds held back: {guilds:?} against {msgs:?}"
+    );
+    assert_eq!(r.status_429, 0, "{r:?}");
 }
 
 #[test]

@@ -494,6 +494,7 @@ impl WalkSim {
             run: Run {
                 report: r,
                 trace: trace.lines,
+                notable: Vec::new(),
                 series,
                 bucket_s,
                 limit_rate,
