@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{
-    Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
+    Answers, Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
 };
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
@@ -75,6 +75,12 @@ impl Live {
     fn truth(&self) -> Truth {
         let m = self.model.lock().unwrap();
         m.as_ref().unwrap().model().truth().unwrap()
+    }
+
+    /// What the server answered, counted on its side.
+    fn answers(&self) -> Answers {
+        let m = self.model.lock().unwrap();
+        m.as_ref().unwrap().answers().clone()
     }
 
     /// The page spec as a file, for `--page-spec`.
@@ -606,8 +612,21 @@ fn rate_limits_hold_against_a_limited_server() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 1_500);
+    // Counted by the server: nothing refused, every request a 200, and the client's summary
+    // says the same.
+    let answers = live.answers();
+    assert_eq!(
+        (answers.refused, answers.status(429)),
+        (0, 0),
+        "{answers:?}"
+    );
+    assert_eq!(answers.requests(), answers.status(200), "{answers:?}");
     let stderr = text(&o.stderr);
     assert!(stderr.contains("429s       0"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("requests   {}\n", answers.requests())),
+        "{answers:?}: {stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
