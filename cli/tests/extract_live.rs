@@ -287,3 +287,80 @@ fn an_offset_walk_of_a_still_list_is_exact() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// The first page's URL and body as a user would give them with no flag: the style's own
+/// page-size parameter on the URL (or in the POST body), nothing else.
+fn first_page(data: &DatasetSpec) -> (String, Option<String>) {
+    let url = data.url();
+    match data.style {
+        DataStyle::Offset | DataStyle::Cursor | DataStyle::Keyset => {
+            (format!("{url}?limit={PAGE}"), None)
+        }
+        DataStyle::Page | DataStyle::Link => (format!("{url}?per_page={PAGE}"), None),
+        DataStyle::NextUrl => (format!("{url}?page[size]={PAGE}"), None),
+        DataStyle::Token => (format!("{url}?pageSize={PAGE}"), None),
+        DataStyle::Graphql => (
+            url,
+            Some(format!(
+                r#"{{"query":"query($first: Int!, $after: String) {{ items(first: $first, after: $after) {{ nodes {{ id ts }} pageInfo {{ hasNextPage endCursor }} }} }}","variables":{{"first":{PAGE}}}}}"#
+            )),
+        ),
+        DataStyle::SearchAfter => (
+            url,
+            Some(format!(
+                r#"{{"size":{PAGE},"query":{{"match_all":{{}}}},"sort":[{{"ts":"asc"}},{{"id":"asc"}}]}}"#
+            )),
+        ),
+    }
+}
+
+/// With no flag but the page size, each style's list is detected from its first exchange and
+/// read while it changes. Where the server gives the next page's pointer (cursor, `Link`, next
+/// URL, token, GraphQL) or the request carries it (`search_after`), exactly once, exit 0. A
+/// keyset list whose body says nothing of how it goes on is probed, paged by offset (the
+/// dataset takes `offset` too) and, changing, ends with exit 7 — as do offset and page lists:
+/// never a clean exit with a record missing.
+#[test]
+fn auto_detected_walks_of_a_changing_list() {
+    for (i, style) in DataStyle::ALL.into_iter().enumerate() {
+        let list = LiveList::start(style, 80 + i as u64, chaos());
+        let dir = temp_dir(&format!("auto-{}", style.as_str()));
+        let out = dir.join("out.jsonl");
+        let (url, body) = first_page(&list.data);
+        let mut command = Command::new(BIN);
+        command
+            .arg("extract")
+            .arg(&url)
+            .args(["--backoff-ms", "5", "--max-attempts", "10", "-o"])
+            .arg(&out);
+        if let Some(body) = &body {
+            command.arg("--data").arg(body);
+        }
+        let o = command.env_remove("RUST_LOG").output().unwrap();
+        let stderr = text(&o.stderr);
+        let truth = list.truth();
+        assert_it_changed(&truth, style);
+        let seen = ids(&out, list.data.id_pointer());
+        let (missing, twice, invented) = compare(&seen, &truth);
+        assert!(invented.is_empty(), "{style:?}: invented {invented:?}");
+        let walks_by_offset = matches!(
+            style,
+            DataStyle::Offset | DataStyle::Page | DataStyle::Keyset
+        );
+        match o.status.code() {
+            Some(0) => assert!(
+                missing.is_empty() && twice.is_empty(),
+                "{style:?}: exit 0 with {missing:?} missing, {twice:?} twice: {stderr}"
+            ),
+            Some(7) if walks_by_offset => assert!(
+                stderr.contains("the list changed while it was read"),
+                "{style:?}: {stderr}"
+            ),
+            code => panic!("{style:?}: exit {code:?}: {stderr}"),
+        }
+        if !walks_by_offset {
+            assert_eq!(o.status.code(), Some(0), "{style:?}: {stderr}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
