@@ -170,12 +170,13 @@ fn chaos() -> Chaos {
     }
 }
 
-/// Runs one style and checks its output against the truth; returns the exit code.
-fn check_style(style: DataStyle, seed: u64) -> i32 {
+/// Runs one style (with `extra` flags) and checks its output against the truth; returns the
+/// exit code.
+fn check_style(style: DataStyle, seed: u64, extra: &[&str]) -> i32 {
     let list = LiveList::start(style, seed, chaos());
-    let dir = temp_dir(&format!("live-{}", style.as_str()));
+    let dir = temp_dir(&format!("live-{}-{}", style.as_str(), extra.len()));
     let out = dir.join("out.jsonl");
-    let o = list.extract(&dir, &out, &[]);
+    let o = list.extract(&dir, &out, extra);
     let stderr = text(&o.stderr);
     let code = o.status.code().unwrap_or(-1);
     let truth = list.truth();
@@ -242,16 +243,23 @@ fn every_drift_free_style_delivers_a_changing_list_exactly_once() {
         .filter(|s| !s.drifts())
         .enumerate()
     {
-        assert_eq!(check_style(style, 20 + i as u64), 0, "{style:?}");
+        assert_eq!(check_style(style, 20 + i as u64, &[]), 0, "{style:?}");
     }
 }
 
 /// Offset and page-number walks over a list that changes cannot be exact (a delete ahead of the
-/// offset shifts a record past it unseen): here they end with exit 7, not a clean 0.
+/// offset shifts a record past it unseen): here they end with exit 7, not a clean 0, one page
+/// at a time or four.
 #[test]
 fn offset_and_page_walks_of_a_changing_list_say_so_with_exit_7() {
     for (style, seed) in [(DataStyle::Offset, 31), (DataStyle::Page, 32)] {
-        assert_eq!(check_style(style, seed), 7, "{style:?}");
+        assert_eq!(check_style(style, seed, &[]), 7, "{style:?}");
+        // Four pages in flight at once: the same honesty.
+        assert_eq!(
+            check_style(style, seed, &["--concurrency", "4"]),
+            7,
+            "{style:?}, 4 at once"
+        );
     }
 }
 
