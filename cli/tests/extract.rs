@@ -19,7 +19,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
 /// A dataset served by a model whose ground truth can be read while it runs.
 struct Live {
-    server: LoopbackServer,
+    _server: LoopbackServer,
     model: Arc<Mutex<Option<ModelResponder>>>,
     data: DatasetSpec,
 }
@@ -66,7 +66,7 @@ impl Live {
             .app(Dataset::new(data.clone(), 3));
         *model.lock().unwrap() = Some(ModelResponder::new(configure(m)));
         Live {
-            server,
+            _server: server,
             model,
             data,
         }
@@ -790,7 +790,7 @@ fn concurrent_offset_requests_overlap_at_the_server() {
         "in the list's order"
     );
     // Answers take 50 ms: requests that arrive closer together than that overlapped.
-    let mut at: Vec<Instant> = live.server.received().iter().map(|r| r.at).collect();
+    let mut at: Vec<Instant> = live._server.received().iter().map(|r| r.at).collect();
     at.sort_unstable();
     let overlapping = at
         .windows(2)
