@@ -96,6 +96,14 @@ fn unavailable_three_times_backs_off_growing() {
     for (gap, want) in gaps.iter().zip([100, 200, 400]) {
         assert_at_least(*gap, Duration::from_millis(want));
     }
+    // Growth, from the spacing the server saw: each gap at least 1.5 times the one before (the
+    // backoff doubles; less the tolerance for a late wake-up). A constant backoff fails this.
+    for w in gaps.windows(2) {
+        assert!(
+            w[1] + support::TOLERANCE >= w[0].mul_f64(1.5),
+            "backoff did not grow: {gaps:?}"
+        );
+    }
 }
 
 #[test]

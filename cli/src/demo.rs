@@ -42,9 +42,13 @@ pub struct Demo {
 }
 
 pub fn run(cmd: Demo) -> ExitCode {
+    // 5 head inserts, 5 tail inserts and 5 deletes a second, on the dataset's own clock: one
+    // request answered is a server's window divided by its rate (25 ms at 40/s), so the list
+    // changes as it would at full speed, and by the same seed the same way on every run.
     let mut data = DatasetSpec::new(DataStyle::Link, cmd.records)
         .page_size(100)
-        .mutations(5.0, 5.0, 5.0);
+        .mutations(5.0, 5.0, 5.0)
+        .by_request(1000.0 / cmd.server_rate.max(1) as f64);
     // The dataset's next links are absolute: the model is built once the server's URL is known.
     let started = LoopbackServer::start_model_at(|url| {
         data.base_url = url.to_string();
@@ -200,4 +204,46 @@ fn verify(path: &std::path::Path, id: &str, truth: &Truth) -> std::io::Result<Ve
 
 fn id_of(v: &serde_json::Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_str()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo's verdict counts what it claims to count: a record present throughout and not
+    /// written is missing, a second copy is a duplicate, an id the server never had is invented.
+    #[test]
+    fn the_verdict_counts_missing_duplicated_and_invented_records() {
+        let dir =
+            std::env::temp_dir().join(format!("paceline-demo-verdict-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        let truth = Truth {
+            must_deliver: vec![1, 2, 3, 4],
+            ever: vec![0, 1, 2, 3, 4, 5],
+        };
+        let check = |lines: &str| {
+            std::fs::write(&path, lines).unwrap();
+            verify(&path, "/id", &truth).unwrap()
+        };
+        let exact = check("{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n{\"id\":4}\n");
+        assert_eq!(
+            exact,
+            Verdict {
+                records: 5,
+                ..Verdict::default()
+            }
+        );
+        let wrong = check("{\"id\":1}\n{\"id\":2}\n{\"id\":2}\n{\"id\":4}\n{\"id\":9}\n{}\n");
+        assert_eq!(
+            wrong,
+            Verdict {
+                records: 6,
+                missing: 1,
+                duplicated: 1,
+                invented: 2,
+            }
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

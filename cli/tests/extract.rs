@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{
-    Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
+    Answers, Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
 };
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
@@ -25,11 +25,30 @@ struct Live {
 }
 
 impl Live {
+    /// A list that stays as it is.
     fn start(
         style: DataStyle,
         records: u64,
         configure: impl FnOnce(ServerModel) -> ServerModel,
     ) -> Live {
+        Live::serve(DatasetSpec::new(style, records), configure)
+    }
+
+    /// A list that changes while it is read: 5 head inserts, 5 tail inserts and 5 deletes a
+    /// second of the dataset's clock, which moves 100 ms a request answered (the same changes
+    /// on every run, whatever the machine's speed).
+    fn changing(
+        style: DataStyle,
+        records: u64,
+        configure: impl FnOnce(ServerModel) -> ServerModel,
+    ) -> Live {
+        let data = DatasetSpec::new(style, records)
+            .mutations(5.0, 5.0, 5.0)
+            .by_request(100.0);
+        Live::serve(data, configure)
+    }
+
+    fn serve(data: DatasetSpec, configure: impl FnOnce(ServerModel) -> ServerModel) -> Live {
         let model: Arc<Mutex<Option<ModelResponder>>> = Arc::new(Mutex::new(None));
         let serving = Arc::clone(&model);
         let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
@@ -37,7 +56,7 @@ impl Live {
             m.as_mut().expect("model set").respond(r)
         })
         .unwrap();
-        let mut data = DatasetSpec::new(style, records).page_size(100);
+        let mut data = data.page_size(100);
         data.base_url = server.url();
         let m = ServerModel::new(3, SystemTime::now())
             .latency(Latency {
@@ -56,6 +75,12 @@ impl Live {
     fn truth(&self) -> Truth {
         let m = self.model.lock().unwrap();
         m.as_ref().unwrap().model().truth().unwrap()
+    }
+
+    /// What the server answered, counted on its side.
+    fn answers(&self) -> Answers {
+        let m = self.model.lock().unwrap();
+        m.as_ref().unwrap().answers().clone()
     }
 
     /// The page spec as a file, for `--page-spec`.
@@ -122,7 +147,7 @@ fn assert_exactly_once(path: &Path, truth: &Truth) {
 fn a_full_extract_matches_the_ground_truth() {
     // A live cursor list (inserts and deletes while it is paged) with 429s, 5xx, resets and
     // truncated bodies.
-    let live = Live::start(DataStyle::Cursor, 3_000, |m| {
+    let live = Live::changing(DataStyle::Cursor, 3_000, |m| {
         m.chaos(Chaos {
             p_429: 0.05,
             p_500: 0.03,
@@ -148,7 +173,14 @@ fn a_full_extract_matches_the_ground_truth() {
     ]);
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
-    assert_exactly_once(&out, &live.truth());
+    let truth = live.truth();
+    assert!(
+        truth.ever.len() > 3_010 && truth.must_deliver.len() < 2_995,
+        "the list changed while it was read: {} ever, {} throughout",
+        truth.ever.len(),
+        truth.must_deliver.len()
+    );
+    assert_exactly_once(&out, &truth);
     for field in [
         "records", "pages", "duration", "requests", "429s", "retries", "errors",
     ] {
@@ -406,6 +438,21 @@ fn exit_codes_tell_what_happened() {
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 300);
+    // The output cannot be written (a directory): 1, before any request.
+    let idle =
+        LoopbackServer::start_with(|_: &ReceivedRequest| ScriptedResponse::new(200).json("[]"))
+            .unwrap();
+    let dir = temp_dir("exit1");
+    let o = run(&[
+        &format!("{}/items", idle.url()),
+        "--paginate",
+        "link",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(idle.received().is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
     // Bad input: 2.
     let o = run(&[&live.data.url(), "--rate", "ten per second"]);
     assert_eq!(o.status.code(), Some(2));
@@ -485,9 +532,22 @@ fn ctrl_c_saves_the_checkpoint_and_exits_resumably() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The checkpoint's `output_bytes`: how much of the output it covers (none before the first
+/// checkpoint is written).
+fn covered(checkpoint: &Path) -> u64 {
+    let Ok(bytes) = std::fs::read(checkpoint) else {
+        return 0;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["output_bytes"].as_u64().unwrap()
+}
+
+#[cfg(unix)]
 #[test]
 fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
-    let live = Live::start(DataStyle::Cursor, 50_000, |m| m);
+    use std::os::unix::process::ExitStatusExt as _;
+    // A list that changes while it is read, across the kills and resumes.
+    let live = Live::changing(DataStyle::Cursor, 50_000, |m| m);
     let dir = temp_dir("kill9");
     let out = dir.join("out.jsonl");
     let cp = dir.join("out.jsonl.checkpoint.json");
@@ -503,43 +563,58 @@ fn kill_9_at_ten_random_moments_loses_and_duplicates_nothing() {
     ];
     let mut rng = fastrand::Rng::with_seed(0x9);
     let mut kills = 0;
-    let mut finished = false;
+    // Per kill: what the checkpoint covered and how long the file was.
+    let mut at_kill: Vec<(u64, u64)> = Vec::new();
     while kills < 10 {
         let mut command = Command::new(BIN);
         command.args(args).stderr(Stdio::null());
         if cp.exists() {
             command.arg("--resume");
         }
-        let mut child = command.spawn().unwrap();
-        // Let it write something new, then kill it a random moment later.
+        // Let it write past where the last run got (measured before it starts: a resume first
+        // cuts the file back to its checkpoint), then kill it a random moment later.
         let len = std::fs::metadata(&out).map_or(0, |m| m.len());
-        if !wait_for_growth(&out, len, &mut child) {
-            let status = child.wait().unwrap();
-            assert_eq!(status.code(), Some(0));
-            finished = true;
-            break;
-        }
+        let mut child = command.spawn().unwrap();
+        assert!(
+            wait_for_growth(&out, len, &mut child),
+            "run {} ended by itself ({:?}) before writing anything",
+            kills + 1,
+            child.wait().unwrap()
+        );
         std::thread::sleep(Duration::from_micros(rng.u64(0..20_000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        if status.code() == Some(0) {
-            finished = true;
-            break;
-        }
+        // Killed mid-walk, not ended by itself (a refused resume exits 2 at once, which a
+        // count of kills alone would take for a kill).
+        assert_eq!(status.signal(), Some(9), "run {}: {status}", kills + 1);
         kills += 1;
+        // Whatever the moment, the checkpoint never covers more than the file holds: a resume
+        // cuts the file back to it, never past its end.
+        let (covered, len) = (covered(&cp), std::fs::metadata(&out).unwrap().len());
+        assert!(
+            covered <= len,
+            "kill {kills}: covers {covered} of {len} bytes"
+        );
+        at_kill.push((covered, len));
     }
-    assert!(finished || kills == 10);
-    if !finished {
-        let o = Command::new(BIN)
-            .args(args)
-            .arg("--resume")
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    }
-    assert_eq!(kills, 10, "the extract finished before ten kills");
-    assert_exactly_once(&out, &live.truth());
-    assert_eq!(ids(&out).len(), 50_000);
+    // Each run went further than the one before.
+    assert!(
+        at_kill
+            .windows(2)
+            .all(|w| w[1].0 >= w[0].0 && w[1].1 > w[0].1),
+        "{at_kill:?}"
+    );
+    let o = Command::new(BIN)
+        .args(args)
+        .arg("--resume")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let mid_page = at_kill.iter().filter(|(c, l)| l > c).count();
+    eprintln!("{mid_page} of 10 kills left records past the checkpoint: {at_kill:?}");
+    let truth = live.truth();
+    assert!(truth.ever.len() > 50_100, "the list changed");
+    assert_exactly_once(&out, &truth);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -563,8 +638,21 @@ fn rate_limits_hold_against_a_limited_server() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 1_500);
+    // Counted by the server: nothing refused, every request a 200, and the client's summary
+    // says the same.
+    let answers = live.answers();
+    assert_eq!(
+        (answers.refused, answers.status(429)),
+        (0, 0),
+        "{answers:?}"
+    );
+    assert_eq!(answers.requests(), answers.status(200), "{answers:?}");
     let stderr = text(&o.stderr);
     assert!(stderr.contains("429s       0"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("requests   {}\n", answers.requests())),
+        "{answers:?}: {stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -629,6 +717,95 @@ fn throughput_against_a_bare_ureq_loop() {
     println!(
         "bare ureq loop: {bare:.0} records/s; paceline extract: {extract:.0} records/s; ratio {:.2}",
         extract / bare
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The README's `--concurrency` figures: 20,000 records of an offset list, 100 a page, each
+/// page answered after 20 ms, extracted with 1, 4 and 8 pages in flight; the median of three
+/// runs each. Run with
+/// `cargo test --release -p paceline-cli --test extract -- --ignored --nocapture concurrency_figures`.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn concurrency_figures() {
+    let dir = temp_dir("concurrency-figures");
+    for n in ["1", "4", "8"] {
+        let mut took = Vec::new();
+        for _ in 0..3 {
+            let live = Live::start(DataStyle::Offset, 20_000, |m| {
+                m.latency(Latency {
+                    base_ms: 20.0,
+                    jitter_ms: 0.0,
+                })
+            });
+            let spec = live.spec_file(&dir);
+            let out = dir.join("out.jsonl");
+            let _ = std::fs::remove_file(&out);
+            let _ = std::fs::remove_file(dir.join("out.jsonl.checkpoint.json"));
+            let started = Instant::now();
+            let o = run(&[
+                &live.data.url(),
+                "--page-spec",
+                spec.to_str().unwrap(),
+                "--concurrency",
+                n,
+                "-o",
+                out.to_str().unwrap(),
+            ]);
+            took.push(started.elapsed().as_secs_f64());
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+            assert_exactly_once(&out, &live.truth());
+        }
+        took.sort_by(f64::total_cmp);
+        println!(
+            "--concurrency {n}: median {:.2} s (runs {:.2}, {:.2}, {:.2} s)",
+            took[1], took[0], took[1], took[2]
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// With pages in flight together, an offset extract really overlaps its requests (seen by the
+/// server: a request arrives before the previous one was answered) and still writes the list
+/// in order, exactly once. The timing figures are `concurrency_figures` above.
+#[test]
+fn concurrent_offset_requests_overlap_at_the_server() {
+    let live = Live::start(DataStyle::Offset, 2_000, |m| {
+        m.latency(Latency {
+            base_ms: 50.0,
+            jitter_ms: 0.0,
+        })
+    });
+    let dir = temp_dir("overlap");
+    let spec = live.spec_file(&dir);
+    let out = dir.join("out.jsonl");
+    let o = run(&[
+        &live.data.url(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "--concurrency",
+        "4",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_exactly_once(&out, &live.truth());
+    let written = ids_in_order(&out);
+    assert!(
+        written.windows(2).all(|w| w[0] < w[1]),
+        "in the list's order"
+    );
+    // Answers take 50 ms: requests that arrive closer together than that overlapped.
+    let mut at: Vec<Instant> = live._server.received().iter().map(|r| r.at).collect();
+    at.sort_unstable();
+    let overlapping = at
+        .windows(2)
+        .filter(|w| w[1] - w[0] < Duration::from_millis(25))
+        .count();
+    assert!(
+        overlapping >= at.len() / 2,
+        "{overlapping} of {} requests overlapped the one before",
+        at.len()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

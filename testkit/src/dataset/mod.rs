@@ -161,6 +161,7 @@ impl DataStyle {
 /// head_inserts_per_s = 5.0
 /// tail_inserts_per_s = 5.0
 /// deletes_per_s = 5.0
+/// ms_per_request = 100.0    # optional: the list changes per request answered, not per second
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +198,13 @@ pub struct DatasetSpec {
     /// The list's path. Default `/items`.
     #[serde(default = "default_path")]
     pub path: String,
+    /// When set, the dataset's time is its request count, not the time it is asked at: the
+    /// `n`-th request it answers (from 0) happens at `n × ms_per_request` milliseconds of its
+    /// time, whenever it really arrives. Mutations then follow the requests, so a list served
+    /// over real HTTP changes the same way on every run (same seed, same requests). Default
+    /// unset: the time given (virtual time in the simulator, the arrival time on loopback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ms_per_request: Option<f64>,
 }
 
 fn default_records() -> u64 {
@@ -232,6 +240,7 @@ impl DatasetSpec {
             records_per_second: default_per_second(),
             base_url: default_base_url(),
             path: default_path(),
+            ms_per_request: None,
         }
     }
 
@@ -246,6 +255,15 @@ impl DatasetSpec {
         self.head_inserts_per_s = head_per_s;
         self.tail_inserts_per_s = tail_per_s;
         self.deletes_per_s = deletes_per_s;
+        self
+    }
+
+    /// Drives the mutations by request count: each request the dataset answers advances its
+    /// time by `ms` milliseconds, whenever it arrives ([`DatasetSpec::ms_per_request`]).
+    /// With [`DatasetSpec::mutations`] in events per second, a request then brings
+    /// `rate × ms / 1000` of each kind on average.
+    pub fn by_request(mut self, ms: f64) -> Self {
+        self.ms_per_request = Some(ms.max(0.0));
         self
     }
 
@@ -335,6 +353,8 @@ pub struct Dataset {
     serial: u64,
     /// The previous request's start (for repeated pages).
     previous: Option<Start>,
+    /// Requests answered (the clock under [`DatasetSpec::ms_per_request`]).
+    answered: u64,
     scratch: Vec<usize>,
 }
 
@@ -355,6 +375,7 @@ impl Dataset {
             last_request_ns: 0,
             serial: 0,
             previous: None,
+            answered: 0,
             scratch: Vec::new(),
         };
         d.draw(0);
@@ -443,6 +464,11 @@ impl Dataset {
 
 impl App for Dataset {
     fn respond(&mut self, now_ns: u64, req: &ModelRequest<'_>, chaos: PageChaos) -> AppResponse {
+        let now_ns = match self.spec.ms_per_request {
+            Some(ms) => (self.answered as f64 * ms * 1e6) as u64,
+            None => now_ns,
+        };
+        self.answered += 1;
         self.advance(now_ns);
         self.first_request_ns.get_or_insert(now_ns);
         self.last_request_ns = self.last_request_ns.max(now_ns);
@@ -480,6 +506,31 @@ mod tests {
         assert!(a.mutations() > 30, "{}", a.mutations());
         assert_eq!(a.store.ever(), b.store.ever());
         assert_eq!(a.alive(), b.alive());
+    }
+
+    #[test]
+    fn by_request_the_list_changes_with_requests_not_time() {
+        let spec = DatasetSpec::new(DataStyle::Cursor, 500)
+            .page_size(50)
+            .mutations(5.0, 5.0, 5.0)
+            .by_request(200.0);
+        let ask = |d: &mut Dataset, now_ns: u64| {
+            let req = ModelRequest {
+                method: "GET",
+                path: "/items?limit=50",
+                body: b"",
+            };
+            d.respond(now_ns, &req, PageChaos::default()).body
+        };
+        // The same requests at different times: the same pages, the same changes.
+        let (mut a, mut b) = (Dataset::new(spec.clone(), 4), Dataset::new(spec, 4));
+        for n in 0..20u64 {
+            assert_eq!(ask(&mut a, n), ask(&mut b, n * 7_000_000_000));
+        }
+        assert_eq!(a.mutations(), b.mutations());
+        assert_eq!(a.truth(), b.truth());
+        // Twenty requests, 200 ms apart in the dataset's time: 3.8 s at 15 changes a second.
+        assert!((30..=90).contains(&a.mutations()), "{}", a.mutations());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A server model served over real HTTP, in wall-clock time.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,31 @@ use super::{Fate, ModelRequest, ServerModel, Truth};
 pub struct ModelResponder {
     model: ServerModel,
     start: Instant,
+    answers: Answers,
+}
+
+/// What a served model answered, counted on the server's side: for tests that claim "no
+/// 429" or a rate from what the server saw, not from what the client says it saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Answers {
+    /// Responses sent, by status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Connections cut instead of answering (the model's resets, before or after the work).
+    pub resets: u64,
+    /// Responses a limiter of the model refused (whatever status the dialect gives them).
+    pub refused: u64,
+}
+
+impl Answers {
+    /// Responses sent with `status`.
+    pub fn status(&self, status: u16) -> u64 {
+        self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Requests answered in all (responses and cut connections).
+    pub fn requests(&self) -> u64 {
+        self.statuses.values().sum::<u64>() + self.resets
+    }
 }
 
 impl ModelResponder {
@@ -22,7 +48,13 @@ impl ModelResponder {
         ModelResponder {
             model,
             start: Instant::now(),
+            answers: Answers::default(),
         }
+    }
+
+    /// What the model answered so far, counted here.
+    pub fn answers(&self) -> &Answers {
+        &self.answers
     }
 
     /// The model (for its ground truth and counts).
@@ -41,9 +73,14 @@ impl Responder for ModelResponder {
             body: &request.body,
         };
         let answer = self.model.handle(now_ns, &req);
+        if answer.refused_by.is_some() {
+            self.answers.refused += 1;
+        }
         if answer.fate == Fate::ResetBefore || answer.fate == Fate::ResetAfter {
+            self.answers.resets += 1;
             return ScriptedResponse::drop_connection();
         }
+        *self.answers.statuses.entry(answer.status).or_insert(0) += 1;
         let mut response = ScriptedResponse::new(answer.status).body(answer.body);
         for (name, value) in &answer.headers {
             if let Ok(v) = value.to_str() {
@@ -102,6 +139,16 @@ impl SharedModel {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .and_then(|m| m.model().truth())
+    }
+
+    /// What the model answered so far (empty before it is in place).
+    pub fn answers(&self) -> Answers {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|m| m.answers().clone())
+            .unwrap_or_default()
     }
 }
 

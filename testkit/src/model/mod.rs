@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use chaos::{After, Before, Chaos};
 pub use dialect::{Dialect, Shown};
 pub use limiter::{Limiter, LimiterKind, LimiterSpec, Report, path_matches};
-pub use loopback::{ModelResponder, SharedModel};
+pub use loopback::{Answers, ModelResponder, SharedModel};
 
 /// A request as a model sees it.
 #[derive(Debug, Clone, Copy)]

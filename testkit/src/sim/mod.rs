@@ -34,7 +34,7 @@ use paceline::throttle::Priority;
 use paceline::{Begin, Call, Finish, Now, Pacer};
 use serde::{Deserialize, Serialize};
 
-pub use report::Report;
+pub use report::{LimitUse, Report, WaitStats, Waits};
 pub use series::Bucket;
 
 use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel};
@@ -91,6 +91,10 @@ pub struct Run {
     pub report: Report,
     /// One line per request (up to the trace limit).
     pub trace: Vec<String>,
+    /// The lines of the trace that are not a plain success (429s, 5xx, resets, retries,
+    /// failures, refusals), wherever in the run they happen, up to the trace limit: where a
+    /// scenario's behaviour shows. Empty for walks.
+    pub notable: Vec<String>,
     /// Requests sent and throttled over virtual time.
     pub series: Vec<Bucket>,
     /// The width of a [`Run::series`] bucket, seconds.
@@ -107,6 +111,9 @@ enum Ev {
 
 struct Worker {
     call: Option<(Call, usize)>,
+    /// When the current call was made, and whether it is background work; taken at its first
+    /// send.
+    made: Option<(u64, bool)>,
     pending: Option<ModelResponse>,
     parked: bool,
     retired: bool,
@@ -158,6 +165,7 @@ impl Sim {
         let mut ws: Vec<Worker> = (0..workers)
             .map(|_| Worker {
                 call: None,
+                made: None,
                 pending: None,
                 parked: false,
                 retired: false,
@@ -186,6 +194,8 @@ impl Sim {
         };
         let mut series = series::Series::for_duration(self.duration_ns);
         let mut trace = Vec::new();
+        let mut notable = Vec::new();
+        let (mut fg_waits, mut bg_waits) = (Vec::new(), Vec::new());
         let mut started = 0u64;
         let mut end = 0u64;
         let mut events = 0u64;
@@ -232,7 +242,10 @@ impl Sim {
                         )
                     }
                 };
-                if trace.len() < self.trace_limit {
+                let plain = resp.fate == Fate::Respond
+                    && (200..300).contains(&resp.status)
+                    && matches!(finish, Finish::Done);
+                if trace.len() < self.trace_limit || (!plain && notable.len() < self.trace_limit) {
                     let status = match resp.fate {
                         Fate::Respond => resp.status.to_string(),
                         _ => "reset".into(),
@@ -244,11 +257,17 @@ impl Sim {
                         }
                         Finish::Fail(e) => format!("fail: {e}"),
                     };
-                    trace.push(format!(
+                    let line = format!(
                         "{:>10.3}s w{w} {} {path} -> {status} {line}",
                         now as f64 / 1e9,
                         method
-                    ));
+                    );
+                    if !plain && notable.len() < self.trace_limit {
+                        notable.push(line.clone());
+                    }
+                    if trace.len() < self.trace_limit {
+                        trace.push(line);
+                    }
                 }
                 self.model.recycle(resp.headers);
                 match finish {
@@ -291,16 +310,28 @@ impl Sim {
                     let mut call =
                         self.pacer
                             .call_to(&method, &self.workload.paths[path_i].path, &empty);
-                    if self.workload.background > 0.0 && rng.f64() < self.workload.background {
+                    let background =
+                        self.workload.background > 0.0 && rng.f64() < self.workload.background;
+                    if background {
                         call.set_priority(Priority::Background);
                     }
+                    ws[wi].made = Some((now, background));
                     ws[wi].call = Some((call, path_i));
                 }
-                let (call, path_i) = ws[wi].call.as_mut().expect("set above");
+                let Worker { call, made, .. } = &mut ws[wi];
+                let (call, path_i) = call.as_mut().expect("set above");
                 match self.pacer.poll_send(call, t) {
                     Begin::Send => {
                         r.requests += 1;
                         series.sent(now);
+                        if let Some((made, background)) = made.take() {
+                            let waits = if background {
+                                &mut bg_waits
+                            } else {
+                                &mut fg_waits
+                            };
+                            waits.push(now - made);
+                        }
                         let path = &self.workload.paths[*path_i].path;
                         let req = ModelRequest {
                             method: method.as_str(),
@@ -316,8 +347,12 @@ impl Sim {
                     Begin::WaitForPermit => ws[wi].parked = true,
                     Begin::Reject(e) => {
                         r.rejected += 1;
+                        let line = || format!("{:>10.3}s w{w} rejected: {e}", now as f64 / 1e9);
                         if trace.len() < self.trace_limit {
-                            trace.push(format!("{:>10.3}s w{w} rejected: {e}", now as f64 / 1e9));
+                            trace.push(line());
+                        }
+                        if notable.len() < self.trace_limit {
+                            notable.push(line());
                         }
                         ws[wi].call = None;
                         ws[wi].retired = true;
@@ -339,11 +374,18 @@ impl Sim {
         r.virtual_duration_s = end.max(self.duration_ns.min(end.max(1))) as f64 / 1e9;
         // Over the whole run: requests still waiting at the scenario's duration go on, and
         // what they are admitted counts against the time they took.
+        if self.workload.background > 0.0 {
+            r.waits = Some(report::Waits {
+                foreground: report::WaitStats::of(&mut fg_waits),
+                background: report::WaitStats::of(&mut bg_waits),
+            });
+        }
         let limit_rate = r.finish(&self.model, end.max(1));
         let (series, bucket_s) = series.finish();
         Run {
             report: r,
             trace,
+            notable,
             series,
             bucket_s,
             limit_rate,

@@ -62,6 +62,10 @@ pub struct Report {
     /// How many records the walk itself says may be missing because of that drift.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub records_may_be_missing: u64,
+    /// The style the walk paged by (`offset`, `cursor`, …), or `offset then keyset` when it
+    /// switched to a style the spec prefers: what a walk did, not what its dataset serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_style: Option<String>,
     /// How the walk ended: `complete (the signal that showed the end)`, `stopped: …`,
     /// `gave up: …`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +88,67 @@ pub struct Report {
     pub quota_thresholds: Vec<f64>,
     /// The run hit the event bound before finishing.
     pub truncated: bool,
+    /// Each rate limit's share when the server has several (per-route buckets under a global
+    /// limit): every route's progress, not only the binding one's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<LimitUse>,
+    /// How long requests waited for their first send, by priority (runs with background work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits: Option<Waits>,
+}
+
+/// One rate limit's use over a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitUse {
+    /// The limit's name.
+    pub name: String,
+    /// Requests it admitted.
+    pub admitted: u64,
+    /// Admitted ÷ allowed over the run (not capped).
+    pub utilisation: f64,
+}
+
+/// Time from a request's creation to its first send, by priority.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Waits {
+    /// Foreground (normal priority) requests.
+    pub foreground: WaitStats,
+    /// Background requests.
+    pub background: WaitStats,
+}
+
+/// A distribution of waits, milliseconds of virtual time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaitStats {
+    /// Requests.
+    pub count: u64,
+    /// Requests sent at once (no wait at all).
+    pub immediate: u64,
+    /// The mean wait.
+    pub mean_ms: f64,
+    /// The 99th percentile.
+    pub p99_ms: f64,
+    /// The longest.
+    pub max_ms: f64,
+}
+
+impl WaitStats {
+    /// The statistics of `waits_ns` (sorted here).
+    pub(crate) fn of(waits_ns: &mut [u64]) -> Self {
+        waits_ns.sort_unstable();
+        let n = waits_ns.len();
+        if n == 0 {
+            return WaitStats::default();
+        }
+        let ms = |ns: u64| round4(ns as f64 / 1e6);
+        WaitStats {
+            count: n as u64,
+            immediate: waits_ns.iter().filter(|w| **w == 0).count() as u64,
+            mean_ms: round4(waits_ns.iter().sum::<u64>() as f64 / n as f64 / 1e6),
+            p99_ms: ms(waits_ns[(n * 99).div_ceil(100).saturating_sub(1)]),
+            max_ms: ms(waits_ns[n - 1]),
+        }
+    }
 }
 
 impl Report {
@@ -115,6 +180,23 @@ impl Report {
             .map(|(spec, admitted)| (spec, admitted, spec.allowed_over(duration_ns)))
             .filter(|(_, _, allowed)| allowed.is_finite() && *allowed > 0.0)
             .max_by(|a, b| (a.1 as f64 / a.2).total_cmp(&(b.1 as f64 / b.2)));
+        let rates: Vec<_> = model
+            .limiters()
+            .filter(|(spec, _)| !matches!(spec.kind, LimiterKind::Concurrency { .. }))
+            .collect();
+        if rates.len() > 1 {
+            self.limits = rates
+                .iter()
+                .map(|(spec, admitted)| LimitUse {
+                    name: spec
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("{:?}", spec.kind)),
+                    admitted: *admitted,
+                    utilisation: round4(*admitted as f64 / spec.allowed_over(duration_ns)),
+                })
+                .collect();
+        }
         let mut rate = None;
         if let Some((spec, admitted, allowed)) = binding {
             rate = Some(allowed / (duration_ns as f64 / 1e9));
@@ -186,11 +268,32 @@ impl Report {
                 let _ = writeln!(s, "  resumed           {}", self.resumes);
             }
             let _ = writeln!(s, "walk                {end}");
+            if let Some(style) = &self.walk_style {
+                let _ = writeln!(s, "  paged by          {style}");
+            }
             if let Some(drift) = &self.drift {
                 let _ = writeln!(
                     s,
                     "  drift             {drift}: about {} records may be missing",
                     self.records_may_be_missing
+                );
+            }
+        }
+        for l in &self.limits {
+            let _ = writeln!(
+                s,
+                "  {:<17} {} admitted, {:.2} %",
+                l.name,
+                l.admitted,
+                100.0 * l.utilisation
+            );
+        }
+        if let Some(w) = &self.waits {
+            for (name, st) in [("foreground", &w.foreground), ("background", &w.background)] {
+                let _ = writeln!(
+                    s,
+                    "{name:<19} {} requests, {} sent at once, wait mean {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    st.count, st.immediate, st.mean_ms, st.p99_ms, st.max_ms
                 );
             }
         }

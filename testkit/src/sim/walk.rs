@@ -225,6 +225,8 @@ impl WalkSim {
         let mut crashes = crashes.into_iter().peekable();
         let mut t = 0u64;
         let mut resends = 0u32;
+        // The style the walk started in, once it switched to another.
+        let mut switched_from = None;
 
         'walk: while let Some(w) = walk.as_mut() {
             let Some(req) = w.poll_request().cloned() else {
@@ -389,7 +391,10 @@ impl WalkSim {
                             notes.push(format!("{count} seen before"));
                         }
                     }
-                    PageEvent::Switched { from, to } => switched = Some((from, to)),
+                    PageEvent::Switched { from, to } => {
+                        switched_from.get_or_insert(from);
+                        switched = Some((from, to));
+                    }
                     _ => {}
                 }
             }
@@ -471,6 +476,13 @@ impl WalkSim {
             (WalkEnd::Complete, Some(reason)) => format!("complete ({reason})"),
             _ => end.to_string(),
         });
+        r.walk_style = walk
+            .as_ref()
+            .and_then(Walk::style)
+            .map(|now| match switched_from {
+                Some(from) if from != now => format!("{from} then {now}"),
+                _ => now.to_string(),
+            });
         if let Some(drift) = walk.as_ref().map(Walk::drift).filter(|d| !d.is_empty()) {
             r.drift = Some(drift.to_string());
             r.records_may_be_missing = drift.may_be_missing();
@@ -482,6 +494,7 @@ impl WalkSim {
             run: Run {
                 report: r,
                 trace: trace.lines,
+                notable: Vec::new(),
                 series,
                 bucket_s,
                 limit_rate,
