@@ -17,20 +17,13 @@ use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{Latency, ServerModel, SharedModel};
 
 mod support;
-use support::free_port;
+use support::{free_port, nginx_binary};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
 /// The two tests measure a rate in real time: they run one at a time, not against each other.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const RATE: u64 = 50;
-
-fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
 
 /// nginx on 127.0.0.1 in front of `backend`, limiting to `RATE` requests per second.
 struct Nginx {

@@ -52,7 +52,7 @@ use paceline_testkit::model::{Latency, ServerModel};
 use serde_json::Value;
 
 mod support;
-use support::free_port;
+use support::{Exit, free_port, nginx_binary};
 
 /// Off: the runs check the records and print the figures. On: they also assert issue 11's
 /// targets (see [`Target`]).
@@ -221,47 +221,9 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// How one `paceline extract` ended.
-struct Exit {
-    /// `None` when killed (past the deadline, or by a signal).
-    code: Option<i32>,
-    timed_out: bool,
-    seconds: f64,
-    stderr: String,
-}
-
 /// `paceline extract URL -o OUT FLAGS...`, killed past `deadline`.
 fn extract(url: &str, out: &Path, flags: &[&str], deadline: Duration) -> Exit {
-    let stderr_path = out.with_extension("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("extract")
-        .arg(url)
-        .arg("-o")
-        .arg(out)
-        .args(flags)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("paceline starts");
-    let (code, timed_out) = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break (status.code(), false);
-        }
-        if started.elapsed() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Exit {
-        code,
-        timed_out,
-        seconds: started.elapsed().as_secs_f64(),
-        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-    }
+    support::extract_until(BIN, url, out, flags, deadline)
 }
 
 /// What the output holds against `expected`: the records written, and why they are not
@@ -428,13 +390,6 @@ impl Run<'_> {
 }
 
 // ---- nginx limit_req ----------------------------------------------------------------------
-
-fn nginx_binary() -> Option<PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
 
 /// nginx on 127.0.0.1 with one `limit_req` in front of a backend, logging every request.
 struct Nginx {

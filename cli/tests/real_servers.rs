@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
-use support::free_port;
+use support::{Exit, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -309,48 +309,9 @@ impl Server {
     }
 }
 
-/// How one `paceline extract` ended.
-struct Exit {
-    /// The exit code; `None` when killed (by the timeout or a signal).
-    code: Option<i32>,
-    timed_out: bool,
-    stderr: String,
-    seconds: f64,
-}
-
 /// `paceline extract URL -o OUT FLAGS...`, killed past `RUN_TIMEOUT`.
 fn extract(url: &str, out: &Path, flags: &[&str]) -> Exit {
-    let stderr_path = out.with_extension("stderr");
-    let started = Instant::now();
-    let mut child = Command::new(BIN)
-        .arg("extract")
-        .arg(url)
-        .arg("-o")
-        .arg(out)
-        .args(flags)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("paceline starts");
-    let deadline = started + RUN_TIMEOUT;
-    let (status, timed_out) = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break (Some(status), false);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Exit {
-        code: status.and_then(|s| s.code()),
-        timed_out,
-        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
-        seconds: started.elapsed().as_secs_f64(),
-    }
+    support::extract_until(BIN, url, out, flags, RUN_TIMEOUT)
 }
 
 /// What the output file holds.

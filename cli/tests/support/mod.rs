@@ -1,8 +1,11 @@
 //! Helpers the CLI's test files share (each file includes this module and uses what it needs).
 #![allow(dead_code)]
 
+use std::fs::File;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A fresh, empty directory under the system's temp dir, named for the test and the process.
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -24,4 +27,56 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// How one `paceline extract` ended.
+pub struct Exit {
+    /// The exit code; `None` when killed (past the deadline, or by a signal).
+    pub code: Option<i32>,
+    pub timed_out: bool,
+    pub seconds: f64,
+    pub stderr: String,
+}
+
+/// `paceline extract URL -o OUT FLAGS...` (the binary `bin`), killed past `deadline`; its
+/// standard error kept beside `out`.
+pub fn extract_until(bin: &str, url: &str, out: &Path, flags: &[&str], deadline: Duration) -> Exit {
+    let stderr_path = out.with_extension("stderr");
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("extract")
+        .arg(url)
+        .arg("-o")
+        .arg(out)
+        .args(flags)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("paceline starts");
+    let (code, timed_out) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status.code(), false);
+        }
+        if started.elapsed() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Exit {
+        code,
+        timed_out,
+        seconds: started.elapsed().as_secs_f64(),
+        stderr: std::fs::read_to_string(&stderr_path).unwrap_or_default(),
+    }
+}
+
+/// nginx, where Debian and others put it.
+pub fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
