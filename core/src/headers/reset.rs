@@ -53,9 +53,19 @@ pub(crate) fn reset_in(
         Err(NumberError::Negative) => return Err(ResetError::Negative),
         Err(NumberError::Empty) => return Err(ResetError::Invalid),
         Err(NumberError::Invalid) => {
-            let s = std::str::from_utf8(trim_ows(value)).map_err(|_| ResetError::Invalid)?;
-            let at = httpdate::parse_http_date(s).map_err(|_| ResetError::Invalid)?;
-            return Ok(at.duration_since(reference).unwrap_or(Duration::ZERO));
+            let v = trim_ows(value);
+            if let Some(secs) = parse_duration(v) {
+                return Ok(secs_f64(secs));
+            }
+            let epoch = match parse_rfc3339(v) {
+                Some(epoch) => epoch,
+                None => {
+                    let s = std::str::from_utf8(v).map_err(|_| ResetError::Invalid)?;
+                    let at = httpdate::parse_http_date(s).map_err(|_| ResetError::Invalid)?;
+                    return Ok(at.duration_since(reference).unwrap_or(Duration::ZERO));
+                }
+            };
+            return Ok(secs_f64(epoch - epoch_of(reference)));
         }
     };
     let epoch_secs = match rule {
@@ -66,10 +76,105 @@ pub(crate) fn reset_in(
         ResetRule::Auto if x >= EPOCH_SECONDS_FROM => x,
         ResetRule::Auto => return Ok(secs_f64(x)),
     };
-    let reference_secs = reference
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    Ok(secs_f64(epoch_secs - reference_secs))
+    Ok(secs_f64(epoch_secs - epoch_of(reference)))
+}
+
+fn epoch_of(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A duration in Go's notation, as OpenAI sends resets (`1s`, `6m0s`, `20ms`, `1h2m3.5s`):
+/// one or more `DECIMAL UNIT` with units `h`, `m`, `s`, `ms`, `us`, `µs`, `ns`. Seconds, or
+/// `None` when the value is not one.
+pub(crate) fn parse_duration(v: &[u8]) -> Option<f64> {
+    let mut rest = v;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let num_end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .unwrap_or(rest.len());
+        let x = parse_decimal(&rest[..num_end]).ok()?;
+        rest = &rest[num_end..];
+        let unit_end = rest
+            .iter()
+            .position(|b| b.is_ascii_digit() || *b == b'.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            b"h" => 3600.0,
+            b"m" => 60.0,
+            b"s" => 1.0,
+            b"ms" => 1e-3,
+            b"us" | b"\xc2\xb5s" => 1e-6,
+            b"ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[unit_end..];
+        total += x * scale;
+    }
+    total.is_finite().then_some(total)
+}
+
+/// An RFC 3339 / ISO 8601 timestamp (`2023-11-14T22:13:40Z`, `2023-11-14T22:13:40.5+01:00`;
+/// a space for the `T` is accepted) as seconds since the Unix epoch (negative before 1970), or
+/// `None` when the value is not one.
+pub(crate) fn parse_rfc3339(v: &[u8]) -> Option<f64> {
+    fn num(v: &[u8]) -> Option<i64> {
+        if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(v.iter().fold(0, |n, b| n * 10 + i64::from(b - b'0')))
+    }
+    if v.len() < 20 || v[4] != b'-' || v[7] != b'-' || !matches!(v[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if v[13] != b':' || v[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (num(&v[0..4])?, num(&v[5..7])?, num(&v[8..10])?);
+    let (hour, min, sec) = (num(&v[11..13])?, num(&v[14..16])?, num(&v[17..19])?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &v[19..];
+    let mut frac = 0.0;
+    if let Some(r) = rest.strip_prefix(b".") {
+        let end = r
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(r.len());
+        if end == 0 {
+            return None;
+        }
+        frac = parse_decimal(&[b"0.", &r[..end.min(9)]].concat()).ok()?;
+        rest = &r[end..];
+    }
+    let offset = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (num(&[*h1, *h2])?, num(&[*m1, *m2])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let o = h * 3600 + m * 60;
+            if *sign == b'+' { o } else { -o }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    Some(secs as f64 + frac)
 }
 
 #[cfg(test)]
@@ -103,6 +208,39 @@ mod tests {
             reset_in(b"Tue, 14 Nov 2023 22:13:27 GMT", ResetRule::Auto, now),
             Ok(Duration::from_secs(7))
         );
+    }
+
+    #[test]
+    fn rfc3339_and_durations() {
+        let now = at(1_700_000_000);
+        assert_eq!(
+            reset_in(b"2023-11-14T22:13:50Z", ResetRule::Auto, now),
+            Ok(Duration::from_secs(30))
+        );
+        assert_eq!(
+            reset_in(b"2023-11-14T23:13:50+01:00", ResetRule::Auto, now),
+            Ok(Duration::from_secs(30))
+        );
+        assert_eq!(
+            reset_in(b"2023-11-14T22:13:20.250Z", ResetRule::Auto, now),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(parse_rfc3339(b"1970-01-01T00:00:00Z"), Some(0.0));
+        assert_eq!(parse_rfc3339(b"2000-02-29T00:00:00Z"), Some(951_782_400.0));
+        assert_eq!(parse_rfc3339(b"2023-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339(b"2023-11-14T22:13:50"), None);
+        assert_eq!(
+            reset_in(b"6m0s", ResetRule::Auto, now),
+            Ok(Duration::from_secs(360))
+        );
+        assert_eq!(
+            reset_in(b"20ms", ResetRule::Auto, now),
+            Ok(Duration::from_millis(20))
+        );
+        assert_eq!(parse_duration(b"1h2m3.5s"), Some(3723.5));
+        assert_eq!(parse_duration(b"5"), None);
+        assert_eq!(parse_duration(b"5x"), None);
+        assert_eq!(parse_duration(b"s"), None);
     }
 
     #[test]

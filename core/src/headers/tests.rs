@@ -292,7 +292,7 @@ fn server_date_cancels_client_clock_skew() {
 }
 
 #[test]
-fn repeated_retry_after_first_valid_wins() {
+fn repeated_retry_after_most_restrictive_wins() {
     let s = parse(
         429,
         &[
@@ -302,8 +302,12 @@ fn repeated_retry_after_first_valid_wins() {
         ],
         at(0),
     );
-    assert_eq!(s.retry_after, Some(Duration::from_secs(7)));
-    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.retry_after, Some(Duration::from_secs(9)));
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert_eq!(
+        s.warnings[1].kind,
+        WarningKind::Assumed(Assumption::MostRestrictive)
+    );
 }
 
 #[test]
@@ -322,23 +326,66 @@ fn hostile_values_warn_and_never_explode() {
         at(1_700_000_000),
     );
     assert_eq!(s.retry_after, None);
-    assert_eq!((s.limit, s.remaining, s.reset_in), (None, None, None));
-    assert_eq!(s.used, Some(u64::MAX));
-    assert_eq!(s.warnings.len(), 5, "{:?}", s.warnings);
+    // A negative remaining is nothing left (with a warning); the rest is refused.
+    assert_eq!((s.limit, s.remaining, s.reset_in), (None, Some(0), None));
+    assert_eq!(s.used, None, "20+ digits are refused, not saturated");
+    assert_eq!(s.warnings.len(), 6, "{:?}", s.warnings);
+    let kinds: Vec<_> = s
+        .warnings
+        .iter()
+        .map(|w| (w.header.as_str(), w.kind))
+        .collect();
+    assert!(kinds.contains(&(
+        "x-ratelimit-remaining",
+        WarningKind::Assumed(Assumption::NegativeRemaining)
+    )));
+    assert!(kinds.contains(&("x-ratelimit-used", WarningKind::Implausible)));
     assert!(s.warnings.iter().all(|w| w.value.len() <= 64));
 }
 
 #[test]
-fn fifty_years_and_u64_max_saturate() {
+fn implausible_resets_and_counts_are_refused() {
+    // A reset 100 years ahead (epoch seconds), u64::MAX (epoch milliseconds), a delta of
+    // 500 days: none is a window any dialect defines.
+    for reset in ["4855000000", &u64::MAX.to_string(), "43200000"] {
+        let s = parse(
+            429,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", reset)],
+            at(1_700_000_000),
+        );
+        assert_eq!(s.reset_in, None, "{reset}");
+        assert_eq!(s.remaining, Some(0));
+        assert_eq!(s.must_wait(), Duration::ZERO, "{reset}");
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert_eq!(s.warnings[0].kind, WarningKind::Implausible);
+    }
+    // 399 days is still believed (a yearly quota).
     let s = parse(
         200,
         &[
-            ("x-ratelimit-remaining", "0"),
-            ("x-ratelimit-reset", &u64::MAX.to_string()),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "34473600"),
         ],
         at(1_700_000_000),
     );
-    assert!(s.must_wait() > Duration::from_secs(50 * 365 * 86_400));
+    assert_eq!(s.reset_in, Some(Duration::from_secs(399 * 86_400)));
+    // 2^53 is a count; one more is not.
+    let s = parse(
+        200,
+        &[
+            ("x-ratelimit-limit", "9007199254740993"),
+            ("x-ratelimit-remaining", "9007199254740992"),
+        ],
+        at(0),
+    );
+    assert_eq!((s.limit, s.remaining), (None, Some(1 << 53)));
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    // A structured reset past the horizon too.
+    let s = parse(429, &[("ratelimit", "\"d\";r=0;t=999999999999")], at(0));
+    assert_eq!(s.reset_in, None);
+    assert_eq!(s.warnings[0].kind, WarningKind::Implausible);
+    // Retry-After is not refused here: a wait past the caller's maximum is the retry
+    // policy's typed error (`RetryPolicy::max_wait`).
     let s = parse(429, &[("retry-after", &u64::MAX.to_string())], at(0));
     assert_eq!(s.retry_after, Some(Duration::from_secs(u64::MAX)));
 }

@@ -12,7 +12,8 @@
 
 use super::fields::Fields;
 use super::number::{parse_decimal, parse_digits, secs_f64, trim_ows};
-use super::{Context, Signal, WarningKind};
+use super::{Assumption, Context, Signal, WarningKind};
+use http::HeaderMap;
 use std::time::Duration;
 
 /// Which spelling of the family.
@@ -104,7 +105,38 @@ pub(crate) fn limit_with_window(
     (limit, window)
 }
 
-pub(crate) fn parse(f: &Fields<'_>, cx: &Context, s: &mut Signal, prefix: Prefix) {
+/// Every value of a field that came on several lines, parsed by `read`; the most restrictive
+/// (`pick`) is kept, with a warning saying so.
+fn restrictive(
+    headers: &HeaderMap,
+    header: &'static str,
+    s: &mut Signal,
+    mut read: impl FnMut(&[u8], &mut Signal) -> Option<u64>,
+    pick: fn(u64, u64) -> u64,
+) -> Option<u64> {
+    let mut out: Option<u64> = None;
+    for v in headers.get_all(header) {
+        if let Some(x) = read(v.as_bytes(), s) {
+            out = Some(out.map_or(x, |o| pick(o, x)));
+        }
+    }
+    if let Some(x) = out {
+        s.warn(
+            header,
+            WarningKind::Assumed(Assumption::MostRestrictive),
+            x.to_string().as_bytes(),
+        );
+    }
+    out
+}
+
+pub(crate) fn parse(
+    headers: &HeaderMap,
+    f: &Fields<'_>,
+    cx: &Context,
+    s: &mut Signal,
+    prefix: Prefix,
+) {
     let dashed = matches!(prefix, Prefix::XRateLimitDashed);
     let name = |i: usize| X_NAMES[usize::from(dashed)][i];
     let get = |i: usize| f.x(dashed, i);
@@ -113,12 +145,31 @@ pub(crate) fn parse(f: &Fields<'_>, cx: &Context, s: &mut Signal, prefix: Prefix
     {
         let (limit, window) = limit_with_window(name(LIMIT), v, cx, s);
         s.limit = limit;
+        if f.x_repeated(dashed, LIMIT) {
+            s.limit = restrictive(
+                headers,
+                name(LIMIT),
+                s,
+                |v, s| limit_with_window(name(LIMIT), v, cx, s).0,
+                u64::min,
+            );
+        }
         s.window = s.window.or(window);
     }
     if s.remaining.is_none()
         && let Some(v) = get(REMAINING)
     {
-        s.remaining = cx.count(name(REMAINING), v, s);
+        s.remaining = if f.x_repeated(dashed, REMAINING) {
+            restrictive(
+                headers,
+                name(REMAINING),
+                s,
+                |v, s| cx.remaining(name(REMAINING), v, s),
+                u64::min,
+            )
+        } else {
+            cx.remaining(name(REMAINING), v, s)
+        };
     }
     if s.used.is_none()
         && let Some(v) = get(USED)
@@ -140,7 +191,22 @@ pub(crate) fn parse(f: &Fields<'_>, cx: &Context, s: &mut Signal, prefix: Prefix
     if s.reset_in.is_none()
         && let Some(v) = get(RESET)
     {
-        s.reset_in = cx.reset_in(name(RESET), v, s);
+        s.reset_in = if f.x_repeated(dashed, RESET) {
+            // Whole milliseconds, so the latest reset can be picked as an integer.
+            restrictive(
+                headers,
+                name(RESET),
+                s,
+                |v, s| {
+                    cx.reset_in(name(RESET), v, s)
+                        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+                },
+                u64::max,
+            )
+            .map(Duration::from_millis)
+        } else {
+            cx.reset_in(name(RESET), v, s)
+        };
     }
     if s.bucket.is_none() {
         s.bucket = get(BUCKET).or_else(|| get(RESOURCE)).and_then(name_value);
