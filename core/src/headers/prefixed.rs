@@ -27,7 +27,10 @@
 //! | `x-ratelimit-next` | Akamai <https://techdocs.akamai.com/cloudlets/reference/rate-limiting> |
 //! | `x-ratelimit-interval-seconds` | Atlassian Data Center |
 //! | `x-rate-limit-{requests-left,requests-quota,time-reset-ms,time-window-ms}` | BigCommerce <https://developer.bigcommerce.com/docs/start/best-practices> |
-//! | `x-rate-limit` | Zendesk (the limit per minute) <https://developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/best-practices-for-avoiding-rate-limiting/> |
+//! | `x-rate-limit`, `x-ratelimit` | the limit (Zendesk, per minute with `zendesk-ratelimit-*` <https://developer.zendesk.com/documentation/ticketing/using-the-zendesk-api/best-practices-for-avoiding-rate-limiting/>; Zalando; Composio) |
+//! | `x-ratelimit-period`, `x-ratelimit-window`, `x-ratelimit-window-size` | the window (Datadog <https://docs.datadoghq.com/api/latest/rate-limits/>, Follow Up Boss, Composio) |
+//! | `x-daylimit-remaining`, `x-minlimit-remaining`, `x-appminlimit-remaining` | Xero <https://developer.xero.com/faq/limits> |
+//! | `x-contentful-ratelimit-*` (the reset is the wait on a 429) | Contentful <https://www.contentful.com/developers/docs/references/content-management-api/> |
 //! | `x-sib-ratelimit-*` | Brevo <https://developers.brevo.com/docs/limit-headers> |
 //! | `fastly-ratelimit-*` | Fastly (a limit per hour) <https://docs.fastly.com/api/> |
 //! | `x-hon-ratelimit-*` | HappyOrNot |
@@ -52,8 +55,9 @@ use super::xratelimit::name_value;
 use super::{Assumption, Context, PolicyState, Signal, WarningKind, ietf};
 
 /// Prefixes (before `ratelimit`/`rate-limit`) whose vendors document the shape read here.
-const KNOWN_PREFIXES: [&str; 9] = [
+const KNOWN_PREFIXES: [&str; 10] = [
     "",
+    "x-contentful-",
     "x-",
     "anthropic-",
     "x-sib-",
@@ -89,6 +93,7 @@ pub(crate) fn interesting(name: &str) -> bool {
         || name.ends_with("retry-after")
         || name.ends_with("retry-after-ms")
         || name.ends_with("api-call-limit")
+        || name.ends_with("limit-remaining")
         || name == "backoff"
 }
 
@@ -135,7 +140,7 @@ fn shape(rest: &str) -> Shape<'_> {
             "remaining" | "left" => Some(Word::Remaining),
             "reset" => Some(Word::Reset),
             "used" | "observed" => Some(Word::Used),
-            "interval" | "window" => Some(Word::Window),
+            "interval" | "window" | "period" => Some(Word::Window),
             "next" => Some(Word::Next),
             "ms" | "milliseconds" => {
                 s.millis = true;
@@ -143,8 +148,9 @@ fn shape(rest: &str) -> Shape<'_> {
             }
             // `interval-seconds`: the unit, not a policy.
             "seconds" if s.word.is_some() => None,
-            // BigCommerce's `time-reset-ms`: "time" says nothing.
-            "time" => None,
+            // BigCommerce's `time-reset-ms`, Composio's `window-size`, agent.ai's
+            // `reset-date`: these say nothing more.
+            "time" | "size" | "date" => None,
             _ => {
                 s.policy.push(w);
                 s.window = s.window.or(window_word(w));
@@ -277,6 +283,22 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
             }
             continue;
         }
+        if let Some(kind) = n
+            .strip_prefix("x-")
+            .and_then(|r| r.strip_suffix("limit-remaining"))
+            .filter(|k| matches!(*k, "day" | "min" | "appmin"))
+        {
+            // Xero: `X-DayLimit-Remaining`, `X-MinLimit-Remaining`, `X-AppMinLimit-Remaining`.
+            let remaining = cx.remaining(n, v, s);
+            let window = Duration::from_secs(if kind == "day" { 86_400 } else { 60 });
+            if let (Some(r), Some((_, _, p, _))) =
+                (remaining, gathered.entry("x-", Some(kind.to_owned())))
+            {
+                p.remaining = Some(r);
+                p.window = Some(window);
+            }
+            continue;
+        }
         if n.ends_with("api-call-limit") {
             if n == "x-shopify-shop-api-call-limit" {
                 continue;
@@ -290,17 +312,16 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
         let Some((prefix, rest)) = split_name(n) else {
             continue;
         };
-        if fixed(prefix, rest) {
+        if fixed(n) {
             continue;
         }
         let known = KNOWN_PREFIXES.contains(&prefix);
         if rest.is_empty() || rest == "-policy" {
             if prefix == "x-" && rest.is_empty() {
-                // Zendesk's `X-Rate-Limit: 700`: the account's limit per minute.
+                // `X-Rate-Limit: 700` (Zendesk, Zalando), `X-RateLimit: 100` (Composio): the limit.
                 if s.limit.is_none() {
                     s.limit = cx.count(n, v, s);
                 }
-                vendor_window = Some(MINUTE);
             } else {
                 let base = &n[..n.len() - rest.len()];
                 if !structured.iter().any(|(b, _)| *b == base) {
@@ -308,6 +329,10 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
                 }
             }
             continue;
+        }
+        if prefix == "zendesk-" {
+            // Zendesk: `X-Rate-Limit` is "the account's limit per minute".
+            vendor_window = Some(MINUTE);
         }
         if prefix == "fastly-" {
             // Fastly: "up to 1,000 non-read requests per hour".
@@ -352,13 +377,21 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
                         cx.reset_in(n, v, s)
                     };
                 }
+                // Contentful: on a 429, `X-Contentful-RateLimit-Reset` is "the time before the
+                // limit resets and another request will be accepted".
+                if prefix == "x-contentful-"
+                    && cx.status == http::StatusCode::TOO_MANY_REQUESTS
+                    && let Some(d) = p.reset_in
+                {
+                    retry = Some(retry.map_or(d, |r| r.max(d)));
+                }
             }
             Word::Window => {
                 if p.window.is_none() {
                     p.window = if sh.millis {
                         millis(n, v, s)
                     } else {
-                        cx.count(n, v, s).map(Duration::from_secs)
+                        window_value(n, v, s)
                     };
                 }
             }
@@ -405,14 +438,38 @@ fn split_name(n: &str) -> Option<(&str, &str)> {
     None
 }
 
-/// Whether the fixed families read this name already.
-fn fixed(prefix: &str, rest: &str) -> bool {
-    match prefix {
-        "x-" => rest
-            .strip_prefix('-')
-            .is_some_and(|r| super::fields::X_SUFFIXES.contains(&r)),
-        "" => matches!(rest, "" | "-policy" | "-limit" | "-remaining" | "-reset"),
-        _ => false,
+/// Whether the fixed families read this name already (`X-RateLimit-*` and `X-Rate-Limit-*`
+/// with a known suffix, the IETF names).
+fn fixed(n: &str) -> bool {
+    let known = |rest: &str| super::fields::X_SUFFIXES.contains(&rest);
+    n.strip_prefix("x-ratelimit-").is_some_and(known)
+        || n.strip_prefix("x-rate-limit-").is_some_and(known)
+        || matches!(
+            n,
+            "ratelimit"
+                | "ratelimit-policy"
+                | "ratelimit-limit"
+                | "ratelimit-remaining"
+                | "ratelimit-reset"
+        )
+}
+
+/// A window's length: seconds (a fraction allowed) or a duration (`600s`, `1m`).
+fn window_value(header: &str, v: &[u8], s: &mut Signal) -> Option<Duration> {
+    let t = trim_ows(v);
+    let secs = parse_decimal(t)
+        .ok()
+        .or_else(|| super::reset::parse_duration(t));
+    match secs {
+        Some(x) if secs_f64(x) > super::MAX_RESET => {
+            s.warn(header, WarningKind::Implausible, v);
+            None
+        }
+        Some(x) => Some(secs_f64(x)),
+        None => {
+            s.warn(header, WarningKind::NotANumber, v);
+            None
+        }
     }
 }
 
@@ -532,15 +589,15 @@ fn merge(mut g: Gathered, s: &mut Signal) {
             any.then_some(p)
         })
         .collect();
-    if policies.is_empty() {
-        return;
-    }
-    if policies.len() == 1 && policies[0].name.is_none() && s.policies.is_empty() {
-        let p = policies.remove(0);
+    // Fields with no policy word describe the same window as the fixed families' top level.
+    if let Some(i) = policies.iter().position(|p| p.name.is_none()) {
+        let p = policies.remove(i);
         s.limit = s.limit.or(p.limit);
         s.remaining = s.remaining.or(p.remaining);
         s.reset_in = s.reset_in.or(p.reset_in);
         s.window = s.window.or(p.window);
+    }
+    if policies.is_empty() {
         return;
     }
     if s.policies.is_empty() && (s.remaining.is_some() || s.limit.is_some()) {
@@ -596,7 +653,9 @@ mod tests {
             Some(("x-sib-", "-limit"))
         );
         assert_eq!(split_name("x-rate-limit"), Some(("x-", "")));
-        assert!(fixed("x-", "-reset-after"));
-        assert!(!fixed("x-", "-requests-limit"));
+        assert!(fixed("x-ratelimit-reset-after"));
+        assert!(fixed("ratelimit-reset"));
+        assert!(!fixed("rate-limit-reset"));
+        assert!(!fixed("x-ratelimit-requests-limit"));
     }
 }

@@ -243,6 +243,66 @@ mod tests {
         assert_eq!(parse_duration(b"s"), None);
     }
 
+    /// The civil date of a day count (Howard Hinnant's `civil_from_days`), written apart from
+    /// the parser's `days_from_civil` so each checks the other.
+    fn civil(days: i64) -> (i64, i64, i64) {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        (yoe + era * 400 + i64::from(m <= 2), m, d)
+    }
+
+    #[test]
+    fn prop_rfc3339_round_trips() {
+        fn prop(secs: u64, offset_min: i16, millis: u16) -> bool {
+            // Years 1970 to 9999; offsets within ±23:59.
+            let secs = (secs % 253_402_300_799) as i64;
+            let off = i64::from(offset_min % (24 * 60));
+            let local = secs + off * 60;
+            if !(0..253_402_300_799).contains(&local) {
+                return true;
+            }
+            let (y, m, d) = civil(local.div_euclid(86_400));
+            let t = local.rem_euclid(86_400);
+            let ms = millis % 1000;
+            let sign = if off < 0 { '-' } else { '+' };
+            let text = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}{sign}{:02}:{:02}",
+                t / 3600,
+                t / 60 % 60,
+                t % 60,
+                off.abs() / 60,
+                off.abs() % 60
+            );
+            let want = secs as f64 + f64::from(ms) / 1000.0;
+            parse_rfc3339(text.as_bytes()).is_some_and(|got| (got - want).abs() < 1e-3)
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(u64, i16, u16) -> bool);
+    }
+
+    #[test]
+    fn prop_durations_add_up_and_garbage_is_refused() {
+        fn prop(h: u16, m: u8, s: u8, ms: u16, junk: Vec<u8>) -> bool {
+            let text = format!("{h}h{m}m{s}s{ms}ms");
+            let want =
+                f64::from(h) * 3600.0 + f64::from(m) * 60.0 + f64::from(s) + f64::from(ms) / 1e3;
+            let ok = parse_duration(text.as_bytes()).is_some_and(|got| (got - want).abs() < 1e-6);
+            // Any bytes: a finite, non-negative number of seconds, or nothing.
+            let any = parse_duration(&junk).is_none_or(|x| x.is_finite() && x >= 0.0);
+            ok && any
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(u16, u8, u8, u16, Vec<u8>) -> bool);
+    }
+
     #[test]
     fn discord_fractional_epoch() {
         let now = at(1_470_173_022);

@@ -488,3 +488,171 @@ fn a_whole_second_reset_is_read_from_arrival_not_from_a_truncated_date() {
     let reset = s.reset_in.unwrap().as_secs_f64();
     assert!((reset - 0.1).abs() < 0.001, "{reset}");
 }
+
+/// Values a server may send in a rate-limit field, good and bad.
+fn value_of(kind: u8, n: i64, junk: &[u8]) -> Vec<u8> {
+    match kind % 9 {
+        0 => n.to_string().into_bytes(),
+        1 => format!("{}.{}", n, n.unsigned_abs() % 1000).into_bytes(),
+        2 => format!("{}ms", n.unsigned_abs()).into_bytes(),
+        3 => format!("{}m{}s", n.unsigned_abs() % 1000, n.unsigned_abs() % 60).into_bytes(),
+        4 => format!("2023-11-14T22:{:02}:{:02}Z", n.unsigned_abs() % 60, n % 61).into_bytes(),
+        5 => "Tue, 14 Nov 2023 22:13:50 GMT".into(),
+        6 => format!("Microsoft.Compute/Get3Min;{n}").into_bytes(),
+        7 => format!("\"p\";r={n};t={n}, \"q\";q={n};w={n}").into_bytes(),
+        _ => junk.to_vec(),
+    }
+}
+
+// Whatever the new shapes carry, what comes out is bounded: no count beyond 2^53, no reset
+// beyond 400 days, a bounded number of policies, a finite wait.
+#[test]
+fn prop_prefixed_shapes_are_bounded() {
+    fn prop(fields: Vec<(u8, u8, i64, Vec<u8>)>, status: u16) -> TestResult {
+        const NAMES: &[&str] = &[
+            "x-sib-ratelimit-remaining",
+            "x-acme-ratelimit-limit",
+            "x-acme-ratelimit-reset",
+            "acme-rate-limit-remaining-day",
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-tokens",
+            "x-ratelimit-reset-tokens",
+            "x-rate-limit-time-reset-ms",
+            "x-rate-limit-requests-left",
+            "x-hubspot-ratelimit-daily",
+            "x-hubspot-ratelimit-interval-milliseconds",
+            "anthropic-ratelimit-requests-reset",
+            "x-ratelimit-next",
+            "beta-ratelimit",
+            "beta-ratelimit-policy",
+            "acme-ratelimit",
+            "retry-after-ms",
+            "x-ms-retry-after-ms",
+            "acme-retry-after",
+            "backoff",
+            "x-sentry-rate-limits",
+            "x-ms-ratelimit-remaining-resource",
+            "x-gorgias-account-api-call-limit",
+            "x-rate-limit",
+            "retry-after",
+            "x-ratelimit-remaining",
+        ];
+        let Ok(status) = StatusCode::from_u16(100 + status % 500) else {
+            return TestResult::discard();
+        };
+        let mut h = HeaderMap::new();
+        for (name, kind, n, junk) in &fields {
+            let name = NAMES[usize::from(*name) % NAMES.len()];
+            if let Ok(v) = HeaderValue::from_bytes(&value_of(*kind, *n, junk)) {
+                h.append(name, v);
+            }
+        }
+        let s = SignalParser::new().parse(status, &h, at(1_700_000_000));
+        let counts = [s.limit, s.remaining, s.used]
+            .into_iter()
+            .chain(s.policies.iter().flat_map(|p| [p.limit, p.remaining]));
+        let resets = std::iter::once(s.reset_in).chain(s.policies.iter().map(|p| p.reset_in));
+        let ok = counts.flatten().all(|c| c <= MAX_COUNT)
+            && resets.flatten().all(|r| r <= MAX_RESET)
+            && s.policies.len() <= 40
+            && s.must_wait().as_secs_f64().is_finite();
+        if !ok {
+            return TestResult::error(format!("{s:?}"));
+        }
+        TestResult::passed()
+    }
+    QuickCheck::new()
+        .tests(2000)
+        .quickcheck(prop as fn(Vec<(u8, u8, i64, Vec<u8>)>, u16) -> TestResult);
+}
+
+// Under a prefix paceline does not know, a `-remaining` field is still read, and the warning
+// names the assumption; under a known one, silently.
+#[test]
+fn prop_unknown_prefix_read_with_a_warning() {
+    fn prop(prefix: Vec<u8>, n: u32, known: bool) -> TestResult {
+        let prefix: String = prefix
+            .into_iter()
+            .map(|b| char::from(b'a' + b % 26))
+            .take(12)
+            .collect();
+        if prefix.is_empty() || prefix.contains("ratelimit") || prefix == "x" {
+            return TestResult::discard();
+        }
+        let name = if known {
+            "x-sib-ratelimit-remaining".to_owned()
+        } else {
+            format!("x-{prefix}-ratelimit-remaining")
+        };
+        let s = parse(200, &[(&name, &n.to_string())], at(0));
+        let assumed = s.warnings.iter().any(|w| {
+            w.kind == WarningKind::Assumed(Assumption::RateLimitField) && w.header == name
+        });
+        TestResult::from_bool(s.remaining == Some(u64::from(n)) && assumed != known)
+    }
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(prop as fn(Vec<u8>, u32, bool) -> TestResult);
+}
+
+// A negative remaining is nothing left (with a warning), a non-negative one is itself; two
+// lines give the smaller.
+#[test]
+fn prop_remaining_clamped_and_most_restrictive() {
+    fn prop(a: i32, b: Option<i32>) -> bool {
+        let (a_s, b_s) = (a.to_string(), b.map(|b| b.to_string()));
+        let mut pairs = vec![("x-ratelimit-remaining", a_s.as_str())];
+        if let Some(b) = &b_s {
+            pairs.push(("x-ratelimit-remaining", b.as_str()));
+        }
+        let s = parse(429, &pairs, at(0));
+        let clamp = |x: i32| u64::try_from(x.max(0)).unwrap();
+        let want = b.map_or(clamp(a), |b| clamp(a).min(clamp(b)));
+        let negatives = usize::from(a < 0) + b.map_or(0, |b| usize::from(b < 0));
+        let clamped = s
+            .warnings
+            .iter()
+            .filter(|w| w.kind == WarningKind::Assumed(Assumption::NegativeRemaining))
+            .count();
+        s.remaining == Some(want) && clamped == negatives
+    }
+    QuickCheck::new()
+        .tests(1000)
+        .quickcheck(prop as fn(i32, Option<i32>) -> bool);
+}
+
+// A GraphQL throttle error makes a 200 a 429, whose wait is the query's cost coming back.
+#[test]
+fn prop_throttled_graphql_body() {
+    fn prop(cost: u16, available: u16, rate: u8, throttled: bool) -> TestResult {
+        if rate == 0 {
+            return TestResult::discard();
+        }
+        // A bucket of 1,000 points, as Shopify's.
+        let available = available % 1001;
+        let errors = if throttled {
+            r#""errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],"#
+        } else {
+            ""
+        };
+        let body = format!(
+            r#"{{{errors}"extensions":{{"cost":{{"requestedQueryCost":{cost},"throttleStatus":{{"maximumAvailable":1000.0,"currentlyAvailable":{available},"restoreRate":{rate}.0}}}}}}}}"#
+        );
+        let parser = SignalParser::new();
+        let mut s = parser.parse(StatusCode::OK, &HeaderMap::new(), at(0));
+        parser.parse_body(&mut s, body.as_bytes());
+        let class = crate::retry::classify(&s);
+        let want = f64::from(cost.saturating_sub(available)) / f64::from(rate);
+        let wait = s.must_wait().as_secs_f64();
+        TestResult::from_bool(if throttled {
+            // Nothing available: the bucket's refill (its reset) may be longer still.
+            class == crate::retry::Class::Throttled
+                && ((wait - want).abs() < 1e-6 || (available == 0 && wait >= want))
+        } else {
+            class == crate::retry::Class::Final && s.retry_after.is_none()
+        })
+    }
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(prop as fn(u16, u16, u8, bool) -> TestResult);
+}
