@@ -117,8 +117,19 @@ pub(crate) fn parse(signal: &mut Signal, body: &[u8]) {
             signal.remaining = available;
             if let (Some(max), Some(avail), Some(rate)) = (max, available, rate) {
                 // Full again after (max − available) / rate seconds; a full bucket lasts max / rate.
-                signal.reset_in = Some(secs_f64(max.saturating_sub(avail) as f64 / rate));
-                signal.window = Some(secs_f64(max as f64 / rate).max(Duration::from_millis(1)));
+                // A restore rate so slow the bucket refills past any window is not believed.
+                let refill = secs_f64(max.saturating_sub(avail) as f64 / rate);
+                let window = secs_f64(max as f64 / rate).max(Duration::from_millis(1));
+                if window > MAX_RESET {
+                    signal.warn(
+                        "throttleStatus",
+                        WarningKind::Implausible,
+                        rate.to_string().as_bytes(),
+                    );
+                } else {
+                    signal.reset_in = Some(refill);
+                    signal.window = Some(window);
+                }
             }
         }
         // Throttled: the query's cost comes back after (cost − available) / rate seconds.
@@ -129,7 +140,9 @@ pub(crate) fn parse(signal: &mut Signal, body: &[u8]) {
         );
         if throttled && let (Some(cost), Some(avail), Some(rate)) = (cost, available, rate) {
             let wait = secs_f64(cost.saturating_sub(avail) as f64 / rate);
-            signal.retry_after = longer(signal.retry_after, wait);
+            if wait <= MAX_RESET {
+                signal.retry_after = longer(signal.retry_after, wait);
+            }
         }
     }
     if let Some(r) = v.pointer("/data/rateLimit")

@@ -56,7 +56,9 @@ fn structured(headers: &HeaderMap, field: &HeaderName, policy: &HeaderName, s: &
                 p.limit = nonneg(q);
             }
             if let Some(w) = int(params, "w") {
-                p.window = nonneg(w).map(Duration::from_secs);
+                p.window = nonneg(w)
+                    .map(Duration::from_secs)
+                    .filter(|w| *w <= MAX_RESET);
             }
         });
     }
@@ -141,6 +143,14 @@ pub(crate) fn parse_draft(f: &Fields<'_>, cx: &Context, s: &mut Signal) {
         // Seconds from now by the drafts; GitLab and Twitch send an epoch second, which no
         // delta can be (10^9 s is 31 years): `Auto` reads both.
         s.reset_in = cx.reset_in_with(ResetRule::Auto, "ratelimit-reset", v, s);
+    }
+    // A lone `RateLimit-Policy` (`600;w=300`) beside the older `RateLimit-Remaining` and
+    // `-Reset` (jambonz): they describe the same window; the policy carries them too, as the
+    // throttle reads the policies when there are any.
+    let (remaining, reset_in) = (s.remaining, s.reset_in);
+    if let [p] = &mut s.policies[..] {
+        p.remaining = p.remaining.or(remaining);
+        p.reset_in = p.reset_in.or(reset_in);
     }
 }
 

@@ -43,6 +43,8 @@
 //! | `x-ratelimit-retry-after` | MailerLite <https://developers-classic.mailerlite.com/docs/api-rate-limits> |
 //! | `x-ms-ratelimit-remaining-*: [NAME;]COUNT` | Azure Resource Manager and resource providers |
 //! | `x-gorgias-account-api-call-limit` | Gorgias <https://developers.gorgias.com/reference/limitations-1> |
+//! | `x-ratelimit-usage`, `x-readratelimit-{limit,usage}` (15 minutes, then a day) | Strava <https://developers.strava.com/docs/rate-limits> |
+//! | `x-ai-ratelimit-{limit,remaining,reset}-INSTANCE` | Apache APISIX `ai-rate-limiting` <https://apisix.apache.org/docs/apisix/plugins/ai-rate-limiting> |
 //! | `backoff` | Zotero <https://www.zotero.org/support/dev/web_api/v3/basics> |
 //! | `x-sentry-rate-limits: SECONDS:CATEGORIES:SCOPE, ...` | Sentry ingestion (the official Go SDK) |
 
@@ -55,8 +57,9 @@ use super::xratelimit::name_value;
 use super::{Assumption, Context, PolicyState, Signal, WarningKind, ietf};
 
 /// Prefixes (before `ratelimit`/`rate-limit`) whose vendors document the shape read here.
-const KNOWN_PREFIXES: [&str; 10] = [
+const KNOWN_PREFIXES: [&str; 11] = [
     "",
+    "x-ai-",
     "x-contentful-",
     "x-",
     "anthropic-",
@@ -309,6 +312,10 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
             call_limit(n, v, cx, s);
             continue;
         }
+        if n.starts_with("x-readratelimit-") || n == "x-ratelimit-usage" {
+            // Strava's pairs, read together below.
+            continue;
+        }
         let Some((prefix, rest)) = split_name(n) else {
             continue;
         };
@@ -423,9 +430,64 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
         }
     }
     merge(gathered, s);
+    strava(headers, cx, s);
     if s.window.is_none() && (s.limit.is_some() || s.remaining.is_some()) {
         s.window = vendor_window;
     }
+}
+
+/// Strava: `X-RateLimit-Limit: 200,2000` and `X-RateLimit-Usage: 34,300` (and the same for
+/// `X-ReadRateLimit-*`) are a 15-minute window then a daily one; the 15-minute window resets
+/// at the quarter hours, the daily one at midnight UTC
+/// (<https://developers.strava.com/docs/rate-limits>). Each pair becomes two policies, and the
+/// binding one replaces the top-level fields (the plain reading took the first number only).
+fn strava(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
+    let pair = |name: &str| {
+        let v = trim_ows(headers.get(name)?.as_bytes());
+        let comma = v.iter().position(|b| *b == b',')?;
+        let a = super::number::parse_digits(&v[..comma]).ok()?;
+        let b = super::number::parse_digits(&v[comma + 1..]).ok()?;
+        (a <= super::MAX_COUNT && b <= super::MAX_COUNT).then_some([a, b])
+    };
+    let now = cx
+        .reference
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut policies = Vec::new();
+    for (limit, usage, tag) in [
+        ("x-ratelimit-limit", "x-ratelimit-usage", ""),
+        ("x-readratelimit-limit", "x-readratelimit-usage", "read-"),
+    ] {
+        let (Some(limits), Some(used)) = (pair(limit), pair(usage)) else {
+            continue;
+        };
+        for (i, (name, window)) in [("15min", 900.0), ("day", 86_400.0)]
+            .into_iter()
+            .enumerate()
+        {
+            policies.push(PolicyState {
+                name: Some(format!("{tag}{name}")),
+                limit: Some(limits[i]),
+                remaining: Some(limits[i].saturating_sub(used[i])),
+                window: Some(secs_f64(window)),
+                reset_in: Some(secs_f64(window - f64::rem_euclid(now, window))),
+            });
+        }
+    }
+    let Some(b) = policies
+        .iter()
+        .min_by_key(|p| (p.remaining, std::cmp::Reverse(p.reset_in)))
+        .cloned()
+    else {
+        return;
+    };
+    s.limit = b.limit;
+    s.remaining = b.remaining;
+    s.reset_in = b.reset_in;
+    s.window = b.window;
+    s.policy = b.name;
+    s.used = None;
+    s.policies = policies;
 }
 
 /// Splits `x-sib-ratelimit-limit` into (`x-sib-`, `-limit`).

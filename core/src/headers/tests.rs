@@ -491,7 +491,7 @@ fn a_whole_second_reset_is_read_from_arrival_not_from_a_truncated_date() {
 
 /// Values a server may send in a rate-limit field, good and bad.
 fn value_of(kind: u8, n: i64, junk: &[u8]) -> Vec<u8> {
-    match kind % 9 {
+    match kind % 10 {
         0 => n.to_string().into_bytes(),
         1 => format!("{}.{}", n, n.unsigned_abs() % 1000).into_bytes(),
         2 => format!("{}ms", n.unsigned_abs()).into_bytes(),
@@ -500,6 +500,7 @@ fn value_of(kind: u8, n: i64, junk: &[u8]) -> Vec<u8> {
         5 => "Tue, 14 Nov 2023 22:13:50 GMT".into(),
         6 => format!("Microsoft.Compute/Get3Min;{n}").into_bytes(),
         7 => format!("\"p\";r={n};t={n}, \"q\";q={n};w={n}").into_bytes(),
+        8 => format!("{n}, {}, {n};w={}", n / 7, n % 100).into_bytes(),
         _ => junk.to_vec(),
     }
 }
@@ -536,6 +537,16 @@ fn prop_prefixed_shapes_are_bounded() {
             "x-rate-limit",
             "retry-after",
             "x-ratelimit-remaining",
+            "x-ratelimit-limit",
+            "x-ratelimit-reset",
+            "x-ratelimit-policy",
+            "x-ratelimit-usage",
+            "x-readratelimit-limit",
+            "x-readratelimit-usage",
+            "ratelimit-policy",
+            "x-daylimit-remaining",
+            "x-contentful-ratelimit-reset",
+            "x-ai-ratelimit-remaining-a",
         ];
         let Ok(status) = StatusCode::from_u16(100 + status % 500) else {
             return TestResult::discard();
@@ -655,4 +666,104 @@ fn prop_throttled_graphql_body() {
     QuickCheck::new()
         .tests(500)
         .quickcheck(prop as fn(u16, u16, u8, bool) -> TestResult);
+}
+
+// Parallel lists (one item per window, as Brave Search sends them): one policy per window, and
+// the top level is the window with the fewest left.
+#[test]
+fn prop_parallel_lists_are_windows() {
+    fn prop(windows: Vec<(u16, u16, u16, u8)>) -> TestResult {
+        if windows.len() < 2 || windows.len() > 8 {
+            return TestResult::discard();
+        }
+        // A server's remaining is at most its limit (more is clamped, with a warning).
+        let windows: Vec<_> = windows
+            .into_iter()
+            .map(|(l, r, t, w)| (l, (u32::from(r) % (u32::from(l) + 1)) as u16, t, w))
+            .collect();
+        type Window = (u16, u16, u16, u8);
+        let join =
+            |f: &dyn Fn(&Window) -> String| windows.iter().map(f).collect::<Vec<_>>().join(", ");
+        let limit = join(&|w| w.0.to_string());
+        let remaining = join(&|w| w.1.to_string());
+        let reset = join(&|w| w.2.to_string());
+        let policy = join(&|w| format!("{};w={}", w.0, u32::from(w.3) + 1));
+        let s = parse(
+            200,
+            &[
+                ("x-ratelimit-limit", &limit),
+                ("x-ratelimit-remaining", &remaining),
+                ("x-ratelimit-reset", &reset),
+                ("x-ratelimit-policy", &policy),
+            ],
+            at(0),
+        );
+        let least = windows.iter().map(|w| u64::from(w.1)).min();
+        let all_read = s.policies.len() == windows.len()
+            && s.policies.iter().zip(&windows).all(|(p, w)| {
+                p.limit == Some(u64::from(w.0))
+                    && p.remaining == Some(u64::from(w.1))
+                    && p.reset_in == Some(Duration::from_secs(u64::from(w.2)))
+                    && p.window == Some(Duration::from_secs(u64::from(w.3) + 1))
+            });
+        TestResult::from_bool(all_read && s.remaining == least)
+    }
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(prop as fn(Vec<(u16, u16, u16, u8)>) -> TestResult);
+}
+
+// Strava: the first number of each pair is the 15-minute window (reset at the quarter hour),
+// the second the day (reset at midnight UTC); the one with the fewest left is the top level.
+#[test]
+fn prop_strava_pairs() {
+    fn prop(l15: u16, lday: u16, u15: u16, uday: u16, now: u32) -> bool {
+        let s = parse(
+            200,
+            &[
+                ("x-ratelimit-limit", &format!("{l15},{lday}")),
+                ("x-ratelimit-usage", &format!("{u15},{uday}")),
+            ],
+            at(u64::from(now)),
+        );
+        let r15 = u64::from(l15.saturating_sub(u15));
+        let rday = u64::from(lday.saturating_sub(uday));
+        let to_quarter = 900 - u64::from(now) % 900;
+        let to_midnight = 86_400 - u64::from(now) % 86_400;
+        let names: Vec<_> = s.policies.iter().map(|p| p.name.as_deref()).collect();
+        names == [Some("15min"), Some("day")]
+            && s.policies[0].remaining == Some(r15)
+            && s.policies[1].remaining == Some(rday)
+            && s.policies[0].reset_in == Some(Duration::from_secs(to_quarter))
+            && s.policies[1].reset_in == Some(Duration::from_secs(to_midnight))
+            && s.remaining == Some(r15.min(rday))
+    }
+    QuickCheck::new()
+        .tests(500)
+        .quickcheck(prop as fn(u16, u16, u16, u16, u32) -> bool);
+}
+
+// Found by the `signal` fuzz target: a `Reset-After` beyond 400 days was taken as the reset.
+// Windows (`w=`) that long are refused too.
+#[test]
+fn fuzz_regression_reset_after_and_windows_are_bounded() {
+    let s = parse(
+        429,
+        &[
+            ("x-ratelimit-reset-after", "900719925474"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-limit", "10;w=99999999999"),
+        ],
+        at(1_700_000_000),
+    );
+    assert_eq!((s.reset_in, s.window), (None, None), "{s:?}");
+    assert_eq!(s.limit, Some(10));
+    let kinds: Vec<_> = s.warnings.iter().map(|w| w.kind).collect();
+    assert_eq!(kinds, [WarningKind::Implausible, WarningKind::Implausible]);
+    let s = parse(
+        429,
+        &[("ratelimit-policy", "\"d\";q=5;w=99999999999")],
+        at(0),
+    );
+    assert_eq!(s.policies[0].window, None);
 }

@@ -12,7 +12,7 @@
 
 use super::fields::Fields;
 use super::number::{parse_decimal, parse_digits, secs_f64, trim_ows};
-use super::{Assumption, Context, Signal, WarningKind};
+use super::{Assumption, Context, MAX_RESET, PolicyState, Signal, WarningKind};
 use http::HeaderMap;
 use std::time::Duration;
 
@@ -102,7 +102,77 @@ pub(crate) fn limit_with_window(
         })
         .and_then(|digits| parse_digits(digits).ok())
         .map(Duration::from_secs);
+    if window.is_some_and(|w| w > MAX_RESET) {
+        signal.warn(header, WarningKind::Implausible, v);
+        return (limit, None);
+    }
     (limit, window)
+}
+
+/// The most windows read from parallel lists.
+const MAX_PARALLEL: usize = 8;
+
+/// Splits a comma-separated list of at most [`MAX_PARALLEL`] items.
+fn items(v: &[u8]) -> Option<Vec<&[u8]>> {
+    let items: Vec<&[u8]> = v.split(|b| *b == b',').map(trim_ows).collect();
+    (items.len() > 1 && items.len() <= MAX_PARALLEL).then_some(items)
+}
+
+/// Several windows reported as parallel lists, one item per window in the same order (Brave
+/// Search: `X-RateLimit-Limit: 1, 15000`, `X-RateLimit-Remaining: 1, 1000`,
+/// `X-RateLimit-Reset: 1, 1419704`, `X-RateLimit-Policy: 1;w=1, 15000;w=2592000`,
+/// <https://api-dashboard.search.brave.com/documentation/guides/rate-limiting>): each window
+/// becomes a policy (named by its window when the policy list gives it), and the binding one
+/// (the fewest left) fills the top-level fields. Lists of different lengths are not parallel
+/// and are left to the one-value reading (where several remaining values give the smallest).
+fn parallel(
+    limit: Option<&[u8]>,
+    remaining: Option<&[u8]>,
+    reset: Option<&[u8]>,
+    policy: Option<&[u8]>,
+    cx: &Context,
+    s: &mut Signal,
+) {
+    let (Some(limits), Some(remainings)) = (limit.and_then(items), remaining.and_then(items))
+    else {
+        return;
+    };
+    let k = limits.len();
+    if remainings.len() != k {
+        return;
+    }
+    let resets = reset.and_then(items).filter(|r| r.len() == k);
+    let windows = policy.and_then(items).filter(|p| p.len() == k);
+    let mut policies = Vec::with_capacity(k);
+    for i in 0..k {
+        let window = windows.as_ref().and_then(|w| {
+            let (_, w) = limit_with_window("x-ratelimit-policy", w[i], cx, s);
+            w
+        });
+        policies.push(PolicyState {
+            name: Some(window.map_or_else(|| i.to_string(), |w| format!("w={}", w.as_secs()))),
+            limit: cx.count("x-ratelimit-limit", limits[i], s),
+            remaining: cx.remaining("x-ratelimit-remaining", remainings[i], s),
+            window,
+            reset_in: resets
+                .as_ref()
+                .and_then(|r| cx.reset_in("x-ratelimit-reset", r[i], s)),
+        });
+    }
+    let Some(b) = policies
+        .iter()
+        .filter(|p| p.remaining.is_some())
+        .min_by_key(|p| (p.remaining, std::cmp::Reverse(p.reset_in)))
+        .cloned()
+    else {
+        return;
+    };
+    s.limit = s.limit.or(b.limit);
+    s.remaining = b.remaining;
+    s.reset_in = s.reset_in.or(b.reset_in);
+    s.window = s.window.or(b.window);
+    s.policy = s.policy.clone().or(b.name);
+    s.policies = policies;
 }
 
 /// Every value of a field that came on several lines, parsed by `read`; the most restrictive
@@ -140,6 +210,9 @@ pub(crate) fn parse(
     let dashed = matches!(prefix, Prefix::XRateLimitDashed);
     let name = |i: usize| X_NAMES[usize::from(dashed)][i];
     let get = |i: usize| f.x(dashed, i);
+    if s.remaining.is_none() && s.policies.is_empty() {
+        parallel(get(LIMIT), get(REMAINING), get(RESET), get(POLICY), cx, s);
+    }
     if s.limit.is_none()
         && let Some(v) = get(LIMIT)
     {
@@ -180,6 +253,9 @@ pub(crate) fn parse(
         // Discord's Reset-After is relative, so immune to clock skew: prefer it.
         if let Some(v) = get(RESET_AFTER) {
             match parse_decimal(v) {
+                Ok(x) if secs_f64(x) > MAX_RESET => {
+                    s.warn(name(RESET_AFTER), WarningKind::Implausible, v)
+                }
                 Ok(x) => s.reset_in = Some(secs_f64(x)),
                 Err(super::number::NumberError::Negative) => {
                     s.warn(name(RESET_AFTER), WarningKind::Negative, v)
