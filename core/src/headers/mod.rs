@@ -15,6 +15,15 @@
 //! | Shopify | `X-Shopify-Shop-Api-Call-Limit: 32/40` |
 //! | Salesforce | `Sforce-Limit-Info: api-usage=25/5000` (a 24-hour quota) |
 //! | Stripe | `Stripe-Should-Retry: true\|false` |
+//! | vendor prefixes | `X-Sib-RateLimit-*`, `Fastly-RateLimit-*`, `anthropic-ratelimit-requests-*`, `X-HubSpot-RateLimit-*`, `X-Contentful-RateLimit-*`, `Beta-RateLimit` (IETF fields under a prefix)... |
+//! | per resource or window | `x-ratelimit-limit-requests`/`-tokens` (OpenAI), `X-RateLimit-Limit-Minute`, `-Daily`, `X-RateLimit-Period`, `-Window`, BigCommerce's `-Ms`, Xero's `X-DayLimit-Remaining`, Strava's `200,2000`, parallel lists (`1, 15000`) |
+//! | retry hints | `retry-after-ms`, `x-ms-retry-after-ms` (win over `Retry-After`), `X-RateLimit-Retry-After`, `X-Retry-After`, `Backoff`, `X-Sentry-Rate-Limits`, decimal `Retry-After` |
+//! | bodies ([`SignalParser::parse_body`]) | GraphQL throttle errors in a 200 (Shopify `THROTTLED` with the cost to wait for, GitHub `RATE_LIMITED`), Stack Exchange `quota_*`/`backoff`, JSON `retry_after` |
+//!
+//! Names of an unknown vendor in a known shape (`X-Acme-RateLimit-Remaining`,
+//! `Acme-Retry-After`) are read too, with a [`WarningKind::Assumed`] warning naming what was
+//! assumed. A `remaining` below zero is 0 (with a warning); a field on several lines gives its
+//! most restrictive value (with a warning).
 //!
 //! Precedence when several families are present: IETF structured, then the IETF drafts, then
 //! `X-RateLimit-*`, then `X-Rate-Limit-*`, then vendor fields; a field already known is not
@@ -26,9 +35,11 @@
 //! the response was received. Reset values are told apart by [`ResetRule`].
 //!
 //! **Hostile values** never panic and never overflow: negative numbers, `NaN`, exponents and
-//! garbage are ignored with a [`Warning`] kept in the signal; values too large saturate (a
-//! 10 KB run of digits is a very long wait). Whether a long wait is acceptable is decided later,
-//! against the caller's maximum (see [`crate::retry::RetryPolicy::max_wait`]).
+//! garbage are ignored with a [`Warning`] kept in the signal. Implausible ones are refused with
+//! [`WarningKind::Implausible`], not saturated: a count beyond 2^53 ([`MAX_COUNT`]), a reset or
+//! window further than 400 days ([`MAX_RESET`]). `Retry-After` alone saturates (a 10 KB run of
+//! digits is a very long wait): whether a long wait is acceptable is decided later, against the
+//! caller's maximum (see [`crate::retry::RetryPolicy::max_wait`]), where it is a typed error.
 //!
 //! ```
 //! use http::{HeaderMap, StatusCode};
