@@ -114,6 +114,10 @@ const MAX_PARALLEL: usize = 8;
 
 /// Splits a comma-separated list of at most [`MAX_PARALLEL`] items.
 fn items(v: &[u8]) -> Option<Vec<&[u8]>> {
+    // Checked first so a one-value field (the hot path) allocates nothing.
+    if !v.contains(&b',') {
+        return None;
+    }
     let items: Vec<&[u8]> = v.split(|b| *b == b',').map(trim_ows).collect();
     (items.len() > 1 && items.len() <= MAX_PARALLEL).then_some(items)
 }
