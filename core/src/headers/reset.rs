@@ -57,7 +57,7 @@ pub(crate) fn reset_in(
             if let Some(secs) = parse_duration(v) {
                 return Ok(secs_f64(secs));
             }
-            let epoch = match parse_rfc3339(v) {
+            let epoch = match parse_rfc3339(v).or_else(|| parse_js_date(v)) {
                 Some(epoch) => epoch,
                 None => {
                     let s = std::str::from_utf8(v).map_err(|_| ResetError::Invalid)?;
@@ -165,16 +165,66 @@ pub(crate) fn parse_rfc3339(v: &[u8]) -> Option<f64> {
         }
         _ => return None,
     };
-    // Days from the civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    Some(secs as f64 + frac)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
     let mp = (month + 9) % 12;
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset;
-    Some(secs as f64 + frac)
+    era * 146_097 + doe - 719_468
+}
+
+/// JavaScript's `Date.prototype.toString()` form, as Node servers send it (lemlist:
+/// `Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)`): weekday, month
+/// name, day, year, time, `GMT±HHMM`, an optional zone name in parentheses. Seconds since the
+/// Unix epoch, or `None` when the value is not one.
+pub(crate) fn parse_js_date(v: &[u8]) -> Option<f64> {
+    const MONTHS: [&[u8]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    fn num(v: &[u8]) -> Option<i64> {
+        if v.is_empty() || v.len() > 4 || !v.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(v.iter().fold(0, |n, b| n * 10 + i64::from(b - b'0')))
+    }
+    // Drop the zone name; what is left is six words.
+    let v = &v[..v.iter().position(|b| *b == b'(').unwrap_or(v.len())];
+    let mut words = v.split(|b| *b == b' ').filter(|w| !w.is_empty());
+    let (_weekday, month, day, year, time, zone) = (
+        words.next()?,
+        words.next()?,
+        words.next()?,
+        words.next()?,
+        words.next()?,
+        words.next()?,
+    );
+    if words.next().is_some() {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| *m == month)? as i64 + 1;
+    let (day, year) = (num(day)?, num(year)?);
+    let [h1, h2, b':', m1, m2, b':', s1, s2] = *time else {
+        return None;
+    };
+    let (hour, min, sec) = (num(&[h1, h2])?, num(&[m1, m2])?, num(&[s1, s2])?);
+    let [b'G', b'M', b'T', sign @ (b'+' | b'-'), zh1, zh2, zm1, zm2] = *zone else {
+        return None;
+    };
+    let (zh, zm) = (num(&[zh1, zh2])?, num(&[zm1, zm2])?);
+    if !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 || zh > 23 || zm > 59 {
+        return None;
+    }
+    let offset = (zh * 3600 + zm * 60) * if sign == b'+' { 1 } else { -1 };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
+    Some(secs as f64)
 }
 
 #[cfg(test)]
@@ -285,6 +335,53 @@ mod tests {
         quickcheck::QuickCheck::new()
             .tests(2000)
             .quickcheck(prop as fn(u64, i16, u16) -> bool);
+    }
+
+    #[test]
+    fn js_dates() {
+        // lemlist's documented example: 09:02:42 at +01:00 is 08:02:42Z.
+        let v = b"Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)";
+        assert_eq!(parse_js_date(v), Some(1_613_462_562.0));
+        assert_eq!(
+            parse_js_date(b"Tue Feb 16 2021 08:02:42 GMT+0000"),
+            Some(1_613_462_562.0)
+        );
+        assert_eq!(parse_js_date(b"Tue Feb 16 2021 08:02:42 UTC"), None);
+        assert_eq!(parse_js_date(b"Tue Foo 16 2021 08:02:42 GMT+0000"), None);
+        assert_eq!(
+            parse_js_date(b"Tue Feb 16 2021 08:02:42 GMT+0000 extra"),
+            None
+        );
+    }
+
+    #[test]
+    fn prop_js_dates_round_trip() {
+        fn prop(secs: u32, offset_min: i16) -> bool {
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let off = i64::from(offset_min % (24 * 60));
+            let local = i64::from(secs) + off * 60;
+            if local < 0 {
+                return true;
+            }
+            let (y, m, d) = civil(local.div_euclid(86_400));
+            let t = local.rem_euclid(86_400);
+            let text = format!(
+                "Mon {} {d:02} {y} {:02}:{:02}:{:02} GMT{}{:02}{:02} (Somewhere)",
+                MONTHS[(m - 1) as usize],
+                t / 3600,
+                t / 60 % 60,
+                t % 60,
+                if off < 0 { '-' } else { '+' },
+                off.abs() / 60,
+                off.abs() % 60
+            );
+            parse_js_date(text.as_bytes()) == Some(f64::from(secs))
+        }
+        quickcheck::QuickCheck::new()
+            .tests(2000)
+            .quickcheck(prop as fn(u32, i16) -> bool);
     }
 
     #[test]
