@@ -30,7 +30,8 @@ pub enum Inspect {
     ///
     /// The status line (`HTTP/1.1 429 Too Many Requests`, `HTTP/2 429`) is optional. Header
     /// lines end with LF or CRLF; a blank line ends the head. A line that is not a valid header
-    /// is reported in `warnings` and skipped.
+    /// is reported in `warnings` and skipped. A body after the blank line is read as a client
+    /// reads it (GraphQL costs and throttle errors, a JSON retry delay); any other is ignored.
     Headers(HeadersArgs),
     /// Read one response (optional status line, headers, a blank line, the body) from stdin;
     /// print what a page walk makes of it as one JSON object: the style (given by --spec, or
@@ -83,7 +84,13 @@ fn headers(args: HeadersArgs) -> ExitCode {
         None => SystemTime::now(),
     };
     let status = head.status.unwrap_or(StatusCode::OK);
-    let mut signal = SignalParser::new().parse(status, &head.headers, received);
+    let parser = SignalParser::new();
+    let mut signal = parser.parse(status, &head.headers, received);
+    let body = &input[head.body_at.min(input.len())..];
+    if !body.is_empty() {
+        // What a client reads too: GraphQL costs and throttle errors, JSON retry delays.
+        parser.parse_body(&mut signal, body);
+    }
     if head.status.is_none() {
         // Parsed as a 200 so the headers are read, but there was no status to classify.
         signal.status = None;

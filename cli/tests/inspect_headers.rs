@@ -190,12 +190,23 @@ fn hostile_values() {
     let huge = f(&v["retry_after_s"]);
     assert!(huge.is_finite() && huge >= u64::MAX as f64, "{huge}");
     assert!(f(&v["must_wait_s"]).is_finite());
-    assert_eq!(v["used"], u64::MAX);
+    // 10 KB of digits is no count: refused with a warning, not saturated.
+    assert_eq!(v["used"], Value::Null);
     assert_eq!(v["limit"], Value::Null);
-    assert_eq!(v["remaining"], Value::Null);
+    // A negative remaining is nothing left, with a warning saying so.
+    assert_eq!(v["remaining"], 0);
     assert_eq!(v["reset_in_s"], Value::Null);
     let w = warnings(&v);
-    assert_eq!(w.len(), 4, "{w:?}");
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(
+        w.contains(&"x-ratelimit-remaining: negative remaining, read as 0 (\"-1\")"),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("x-ratelimit-used: implausible value")),
+        "{w:?}"
+    );
     assert!(w.iter().any(|w| w.starts_with("retry-after:")), "{w:?}");
     assert!(
         w.iter().any(|w| w.starts_with("x-ratelimit-limit:")),
@@ -208,7 +219,7 @@ fn hostile_values() {
 }
 
 #[test]
-fn u64_max_reset_is_a_finite_wait() {
+fn implausible_reset_is_refused_with_a_warning() {
     let v = inspect(
         0,
         &format!(
@@ -216,11 +227,62 @@ fn u64_max_reset_is_a_finite_wait() {
             u64::MAX
         ),
     );
-    // Read as epoch milliseconds (ResetRule::Auto): about 5.8e8 years away.
-    assert!(f(&v["reset_in_s"]) > 1e16, "{v}");
-    assert!(f(&v["must_wait_s"]) > 1e16, "{v}");
+    // Read as epoch milliseconds (ResetRule::Auto), it is about 5.8e8 years away: refused.
+    assert_eq!(v["reset_in_s"], Value::Null, "{v}");
+    assert_eq!(v["remaining"], 0);
+    assert_eq!(f(&v["must_wait_s"]), 0.0, "{v}");
+    assert_eq!(v["class"], "throttled");
+    assert!(
+        warnings(&v)[0].starts_with("x-ratelimit-reset: implausible value"),
+        "{v}"
+    );
+    // Retry-After is kept (the retry policy's maximum turns it into a typed error).
     let v = inspect(0, &format!("HTTP/1.1 503\nRetry-After: {}\n", u64::MAX));
     assert_eq!(f(&v["must_wait_s"]), u64::MAX as f64);
+}
+
+// Unknown-but-recognisable shapes are read, with a warning naming what was assumed.
+#[test]
+fn vendor_prefixed_fields_are_read_with_a_warning() {
+    let v = inspect(
+        1_700_000_000,
+        "HTTP/1.1 429 Too Many Requests\r\n\
+         Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n\
+         X-Acme-RateLimit-Limit: 100\r\n\
+         X-Acme-RateLimit-Remaining: 0\r\n\
+         X-Acme-RateLimit-Reset: 1700000030\r\n\
+         Acme-Retry-After: 12\r\n",
+    );
+    assert_eq!((&v["limit"], &v["remaining"]), (&100.into(), &0.into()));
+    assert_eq!(f(&v["reset_in_s"]), 30.0);
+    assert_eq!(f(&v["retry_after_s"]), 12.0);
+    assert_eq!(f(&v["must_wait_s"]), 30.0);
+    let w = warnings(&v);
+    assert_eq!(w.len(), 4, "{w:?}");
+    assert!(
+        w.contains(&"acme-retry-after: unknown retry-after header, read as Retry-After (\"12\")"),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&"x-acme-ratelimit-limit: unknown rate-limit prefix, read as its X-RateLimit-* namesake (\"100\")"),
+        "{w:?}"
+    );
+}
+
+// A GraphQL throttle error in a 200 is a refusal; the body after the head is read.
+#[test]
+fn throttled_graphql_body_in_a_200() {
+    let v = inspect(
+        0,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n\
+         {\"errors\":[{\"message\":\"Throttled\",\"extensions\":{\"code\":\"THROTTLED\"}}],\
+         \"extensions\":{\"cost\":{\"requestedQueryCost\":202,\
+         \"throttleStatus\":{\"maximumAvailable\":1000.0,\"currentlyAvailable\":118,\"restoreRate\":50.0}}}}",
+    );
+    assert_eq!(v["class"], "throttled");
+    assert_eq!(v["retryable"], true);
+    assert_eq!(v["remaining"], 118);
+    assert!((f(&v["must_wait_s"]) - 1.68).abs() < 1e-9, "{v}");
 }
 
 #[test]

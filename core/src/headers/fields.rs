@@ -44,11 +44,18 @@ const COUNT: usize = Field::X0 as usize + 2 * X_SUFFIXES.len();
 #[derive(Debug)]
 pub(crate) struct Fields<'h> {
     values: [Option<&'h [u8]>; COUNT],
+    /// Bit `i`: field `i` came on more than one line.
+    repeated: u64,
+    /// A header the fixed names do not cover looks like a rate-limit field (see
+    /// [`super::prefixed::interesting`]).
+    others: bool,
 }
 
 impl<'h> Fields<'h> {
     pub(crate) fn scan(headers: &'h HeaderMap) -> Self {
         let mut values = [None; COUNT];
+        let mut repeated = 0u64;
+        let mut others = false;
         for (name, value) in headers {
             let n = name.as_str();
             let index = if let Some(rest) = n.strip_prefix("x-ratelimit-") {
@@ -73,17 +80,36 @@ impl<'h> Fields<'h> {
                     "x-shopify-shop-api-call-limit" => Field::Shopify,
                     "sforce-limit-info" => Field::Salesforce,
                     "stripe-should-retry" => Field::StripeShouldRetry,
-                    _ => continue,
+                    _ => {
+                        others = others || super::prefixed::interesting(n);
+                        continue;
+                    }
                 };
                 Some(f as usize)
             };
-            if let Some(i) = index
-                && values[i].is_none()
-            {
-                values[i] = Some(value.as_bytes());
+            match index {
+                Some(i) if values[i].is_none() => values[i] = Some(value.as_bytes()),
+                Some(i) => repeated |= 1 << i,
+                None => others = others || super::prefixed::interesting(n),
             }
         }
-        Fields { values }
+        Fields {
+            values,
+            repeated,
+            others,
+        }
+    }
+
+    /// Whether a header the fixed names do not cover may be a rate-limit field.
+    pub(crate) fn others(&self) -> bool {
+        self.others
+    }
+
+    /// Whether the `X-RateLimit-` (`dashed: false`) or `X-Rate-Limit-` field with suffix number
+    /// `i` came on more than one line.
+    pub(crate) fn x_repeated(&self, dashed: bool, i: usize) -> bool {
+        self.repeated & (1 << (Field::X0 as usize + usize::from(dashed) * X_SUFFIXES.len() + i))
+            != 0
     }
 
     /// Whether any field present may hold a wall-clock value (an HTTP-date or epoch), which
@@ -94,6 +120,7 @@ impl<'h> Fields<'h> {
             || self.get(Field::RateLimitReset).is_some()
             || self.x(false, RESET).is_some()
             || self.x(true, RESET).is_some()
+            || self.others
     }
 
     /// The first value of `f`.

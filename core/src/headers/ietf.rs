@@ -8,7 +8,9 @@
 //! - draft 07: `RateLimit: limit=100, remaining=50, reset=5` (a dictionary) and
 //!   `RateLimit-Policy: 100;w=60` (anonymous policies).
 //! - drafts up to 06: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, the reset
-//!   always in seconds from now.
+//!   in seconds from now — or, as GitLab (<https://docs.gitlab.com/administration/settings/user_and_ip_rate_limits/#response-headers>)
+//!   and Twitch (<https://dev.twitch.tv/docs/api/guide/#twitch-rate-limits>) send it, an epoch
+//!   second, told apart by magnitude ([`ResetRule::Auto`]).
 
 use std::time::Duration;
 
@@ -18,16 +20,35 @@ use sfv::{BareItem, Dictionary, ListEntry, Parameters, Parser};
 use super::fields::{Field, Fields};
 use super::reset::ResetRule;
 use super::xratelimit::{MAX_NAME, limit_with_window};
-use super::{Context, PolicyState, Signal, WarningKind};
+use super::{Context, MAX_RESET, PolicyState, Signal, WarningKind};
 
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// Structured `RateLimit` and `RateLimit-Policy` (drafts 07 and later).
 pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
+    structured(headers, &RATELIMIT, &RATELIMIT_POLICY, s);
+}
+
+/// The same fields under a vendor's prefix: `BASE` and `BASE-Policy` (Atlassian's
+/// `Beta-RateLimit`). `base` is a lower-case header name.
+pub(crate) fn parse_structured_named(headers: &HeaderMap, base: &str, s: &mut Signal) {
+    let (Ok(field), Ok(policy)) = (
+        HeaderName::from_bytes(base.as_bytes()),
+        HeaderName::from_bytes(format!("{base}-policy").as_bytes()),
+    ) else {
+        return;
+    };
+    structured(headers, &field, &policy, s);
+}
+
+fn structured(headers: &HeaderMap, field: &HeaderName, policy: &HeaderName, s: &mut Signal) {
     let mut policies: Vec<PolicyState> = Vec::new();
-    for v in headers.get_all(RATELIMIT_POLICY) {
-        for_each_member(v.as_bytes(), "ratelimit-policy", s, |name, bare, params| {
+    let mut implausible: Vec<i64> = Vec::new();
+    let policy_name = policy.as_str();
+    let field_name = field.as_str();
+    for v in headers.get_all(policy) {
+        for_each_member(v.as_bytes(), policy_name, s, |name, bare, params| {
             let p = entry(&mut policies, name);
             if let Some(q) =
                 int(params, "q").or_else(|| bare.and_then(BareItem::as_integer).map(i64::from))
@@ -35,11 +56,13 @@ pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
                 p.limit = nonneg(q);
             }
             if let Some(w) = int(params, "w") {
-                p.window = nonneg(w).map(Duration::from_secs);
+                p.window = nonneg(w)
+                    .map(Duration::from_secs)
+                    .filter(|w| *w <= MAX_RESET);
             }
         });
     }
-    for v in headers.get_all(RATELIMIT) {
+    for v in headers.get_all(field) {
         let bytes = v.as_bytes();
         // Draft 07 sent a dictionary (`limit=.., remaining=.., reset=..`).
         if let Ok(dict) = Parser::new(bytes).parse::<Dictionary>()
@@ -54,18 +77,31 @@ pub(crate) fn parse_structured(headers: &HeaderMap, s: &mut Signal) {
             };
             p.limit = p.limit.or(get("limit"));
             p.remaining = get("remaining");
-            p.reset_in = get("reset").map(Duration::from_secs);
+            p.reset_in = get("reset")
+                .map(Duration::from_secs)
+                .filter(|d| *d <= MAX_RESET);
             continue;
         }
-        for_each_member(bytes, "ratelimit", s, |name, _bare, params| {
+        for_each_member(bytes, field_name, s, |name, _bare, params| {
             let p = entry(&mut policies, name);
             if let Some(r) = int(params, "r") {
                 p.remaining = nonneg(r);
             }
             if let Some(t) = int(params, "t") {
                 p.reset_in = nonneg(t).map(Duration::from_secs);
+                if p.reset_in.is_some_and(|t| t > MAX_RESET) {
+                    p.reset_in = None;
+                    implausible.push(t);
+                }
             }
         });
+    }
+    for t in implausible {
+        s.warn(
+            field_name,
+            WarningKind::Implausible,
+            t.to_string().as_bytes(),
+        );
     }
     if policies.is_empty() {
         return;
@@ -99,12 +135,22 @@ pub(crate) fn parse_draft(f: &Fields<'_>, cx: &Context, s: &mut Signal) {
     if s.remaining.is_none()
         && let Some(v) = f.get(Field::RateLimitRemaining)
     {
-        s.remaining = cx.count("ratelimit-remaining", v, s);
+        s.remaining = cx.remaining("ratelimit-remaining", v, s);
     }
     if s.reset_in.is_none()
         && let Some(v) = f.get(Field::RateLimitReset)
     {
-        s.reset_in = cx.reset_in_with(ResetRule::DeltaSeconds, "ratelimit-reset", v, s);
+        // Seconds from now by the drafts; GitLab and Twitch send an epoch second, which no
+        // delta can be (10^9 s is 31 years): `Auto` reads both.
+        s.reset_in = cx.reset_in_with(ResetRule::Auto, "ratelimit-reset", v, s);
+    }
+    // A lone `RateLimit-Policy` (`600;w=300`) beside the older `RateLimit-Remaining` and
+    // `-Reset` (jambonz): they describe the same window; the policy carries them too, as the
+    // throttle reads the policies when there are any.
+    let (remaining, reset_in) = (s.remaining, s.reset_in);
+    if let [p] = &mut s.policies[..] {
+        p.remaining = p.remaining.or(remaining);
+        p.reset_in = p.reset_in.or(reset_in);
     }
 }
 

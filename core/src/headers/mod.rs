@@ -15,6 +15,15 @@
 //! | Shopify | `X-Shopify-Shop-Api-Call-Limit: 32/40` |
 //! | Salesforce | `Sforce-Limit-Info: api-usage=25/5000` (a 24-hour quota) |
 //! | Stripe | `Stripe-Should-Retry: true\|false` |
+//! | vendor prefixes | `X-Sib-RateLimit-*`, `Fastly-RateLimit-*`, `anthropic-ratelimit-requests-*`, `X-HubSpot-RateLimit-*`, `X-Contentful-RateLimit-*`, `Beta-RateLimit` (IETF fields under a prefix)... |
+//! | per resource or window | `x-ratelimit-limit-requests`/`-tokens` (OpenAI), `X-RateLimit-Limit-Minute`, `-Daily`, `X-RateLimit-Period`, `-Window`, BigCommerce's `-Ms`, Xero's `X-DayLimit-Remaining`, Strava's `200,2000`, parallel lists (`1, 15000`) |
+//! | retry hints | `retry-after-ms`, `x-ms-retry-after-ms` (win over `Retry-After`), `X-RateLimit-Retry-After`, `X-Retry-After`, `Backoff`, `X-Sentry-Rate-Limits`, decimal `Retry-After` |
+//! | bodies ([`SignalParser::parse_body`]) | GraphQL throttle errors in a 200 (Shopify `THROTTLED` with the cost to wait for, GitHub `RATE_LIMITED`), Stack Exchange `quota_*`/`backoff`, JSON `retry_after` |
+//!
+//! Names of an unknown vendor in a known shape (`X-Acme-RateLimit-Remaining`,
+//! `Acme-Retry-After`) are read too, with a [`WarningKind::Assumed`] warning naming what was
+//! assumed. A `remaining` below zero is 0 (with a warning); a field on several lines gives its
+//! most restrictive value (with a warning).
 //!
 //! Precedence when several families are present: IETF structured, then the IETF drafts, then
 //! `X-RateLimit-*`, then `X-Rate-Limit-*`, then vendor fields; a field already known is not
@@ -26,9 +35,11 @@
 //! the response was received. Reset values are told apart by [`ResetRule`].
 //!
 //! **Hostile values** never panic and never overflow: negative numbers, `NaN`, exponents and
-//! garbage are ignored with a [`Warning`] kept in the signal; values too large saturate (a
-//! 10 KB run of digits is a very long wait). Whether a long wait is acceptable is decided later,
-//! against the caller's maximum (see [`crate::retry::RetryPolicy::max_wait`]).
+//! garbage are ignored with a [`Warning`] kept in the signal. Implausible ones are refused with
+//! [`WarningKind::Implausible`], not saturated: a count beyond 2^53 ([`MAX_COUNT`]), a reset or
+//! window further than 400 days ([`MAX_RESET`]). `Retry-After` alone saturates (a 10 KB run of
+//! digits is a very long wait): whether a long wait is acceptable is decided later, against the
+//! caller's maximum (see [`crate::retry::RetryPolicy::max_wait`]), where it is a typed error.
 //!
 //! ```
 //! use http::{HeaderMap, StatusCode};
@@ -48,6 +59,7 @@ mod body;
 mod fields;
 mod ietf;
 pub(crate) mod number;
+mod prefixed;
 mod reset;
 mod retry_after;
 mod vendor;
@@ -101,6 +113,14 @@ pub struct Signal {
     pub quota_exhausted: bool,
     /// A vendor's explicit verdict on retrying (Stripe's `Stripe-Should-Retry`).
     pub should_retry: Option<bool>,
+    /// The response says the request was refused for its rate although its status is a
+    /// success: a GraphQL throttle error in a 200 (Shopify's `THROTTLED`, GitHub's
+    /// `RATE_LIMITED`). [`crate::retry::classify`] reads it as a 429.
+    pub throttled: bool,
+    /// A pause the server asks for on a response that was served (Zotero's `Backoff` header,
+    /// Stack Exchange's `backoff` field): unlike `Retry-After` on a 2xx it is meant for
+    /// successes, and it is also folded into [`Signal::retry_after`].
+    pub backoff: Option<Duration>,
     /// The server's `Date`, when valid and needed: the reference for every wall-clock value
     /// (read only when the response has one: `Retry-After`, a reset, or a dialect of the
     /// caller's).
@@ -141,7 +161,10 @@ impl Signal {
     /// reported exhausted with no reset time says nothing about how long; it counts as zero here
     /// and the retry machine's backoff takes over.
     pub fn must_wait(&self) -> Duration {
-        let mut wait = self.retry_after.unwrap_or(Duration::ZERO);
+        let mut wait = self
+            .retry_after
+            .unwrap_or(Duration::ZERO)
+            .max(self.backoff.unwrap_or(Duration::ZERO));
         if self.remaining == Some(0) {
             wait = wait.max(self.reset_in.unwrap_or(Duration::ZERO));
         }
@@ -197,11 +220,53 @@ impl Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} ({:?}), ignored",
-            self.header, self.kind, self.value
-        )
+        match self.kind {
+            // The value was used, under an assumption the warning names.
+            WarningKind::Assumed(_) => {
+                write!(f, "{}: {} ({:?})", self.header, self.kind, self.value)
+            }
+            _ => write!(
+                f,
+                "{}: {} ({:?}), ignored",
+                self.header, self.kind, self.value
+            ),
+        }
+    }
+}
+
+/// What the parser assumed to read a value it does not know for sure. The value was used; the
+/// warning says how, so a user can check it against the vendor's documentation (and add a
+/// [`Dialect`] when the guess is wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Assumption {
+    /// A `*-Retry-After` header of a name paceline does not know, read as `Retry-After`
+    /// (seconds, or an HTTP-date).
+    RetryAfter,
+    /// A `*-RateLimit-*` (or `*-Rate-Limit-*`) field under a prefix paceline does not know,
+    /// read as its `X-RateLimit-*` namesake (`limit`, `remaining`, `reset`...).
+    RateLimitField,
+    /// IETF `RateLimit`/`RateLimit-Policy` fields under a prefix paceline does not know.
+    StructuredField,
+    /// A negative `remaining`: nothing is left, read as 0 (wait for the reset).
+    NegativeRemaining,
+    /// The field came on several lines (or comma-joined); the most restrictive value was taken.
+    MostRestrictive,
+}
+
+impl fmt::Display for Assumption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Assumption::RetryAfter => "unknown retry-after header, read as Retry-After",
+            Assumption::RateLimitField => {
+                "unknown rate-limit prefix, read as its X-RateLimit-* namesake"
+            }
+            Assumption::StructuredField => {
+                "unknown rate-limit prefix, read as IETF RateLimit/RateLimit-Policy"
+            }
+            Assumption::NegativeRemaining => "negative remaining, read as 0",
+            Assumption::MostRestrictive => "several values, the most restrictive taken",
+        })
     }
 }
 
@@ -221,7 +286,23 @@ pub enum WarningKind {
     BadDate,
     /// Numbers that contradict each other (more remaining than the limit); the limit was kept.
     Inconsistent,
+    /// A value no server means: a count beyond 2^53 ([`MAX_COUNT`]) or a reset further ahead
+    /// than the longest window a dialect defines ([`MAX_RESET`]). Refused rather than
+    /// saturated: a 20-digit counter or a reset 100 years ahead is a broken or hostile server.
+    Implausible,
+    /// The value was read under an assumption (an unknown vendor prefix, a clamped negative):
+    /// not ignored, but worth checking.
+    Assumed(Assumption),
 }
+
+/// The largest count (limit, remaining, used) believed: 2^53, the largest integer a JSON
+/// number (an IEEE double) holds exactly. Rate-limit counters are far below it.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+/// The furthest reset believed: 400 days, past the longest window any dialect read here
+/// defines (a yearly quota; monthly plan quotas are the longest documented). A reset further
+/// ahead is refused with [`WarningKind::Implausible`].
+pub const MAX_RESET: Duration = Duration::from_secs(400 * 86_400);
 
 impl fmt::Display for WarningKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -232,6 +313,8 @@ impl fmt::Display for WarningKind {
             WarningKind::Malformed => f.write_str("malformed structured field"),
             WarningKind::BadDate => f.write_str("not an HTTP-date"),
             WarningKind::Inconsistent => f.write_str("remaining above limit"),
+            WarningKind::Implausible => f.write_str("implausible value"),
+            WarningKind::Assumed(a) => a.fmt(f),
         }
     }
 }
@@ -264,6 +347,10 @@ impl Context {
         signal: &mut Signal,
     ) -> Option<Duration> {
         match reset::reset_in(value, rule, self.reference) {
+            Ok(d) if d > MAX_RESET => {
+                signal.warn(header, WarningKind::Implausible, value);
+                None
+            }
             Ok(d) => Some(d),
             Err(reset::ResetError::Negative) => {
                 signal.warn(header, WarningKind::Negative, value);
@@ -277,8 +364,13 @@ impl Context {
     }
 
     /// Parses a count (integer, or a decimal that is floored); `None` with a warning otherwise.
+    /// Counts above [`MAX_COUNT`] are refused with [`WarningKind::Implausible`].
     pub fn count(&self, header: &str, value: &[u8], signal: &mut Signal) -> Option<u64> {
         match number::parse_count(value) {
+            Ok(n) if n > MAX_COUNT => {
+                signal.warn(header, WarningKind::Implausible, value);
+                None
+            }
             Ok(n) => Some(n),
             Err(number::NumberError::Negative) => {
                 signal.warn(header, WarningKind::Negative, value);
@@ -288,6 +380,41 @@ impl Context {
                 signal.warn(header, WarningKind::NotANumber, value);
                 None
             }
+        }
+    }
+
+    /// Parses a `remaining` count as [`Context::count`] does, except that a negative one (some
+    /// servers count past zero) is 0, with a warning: nothing is left, wait for the reset.
+    /// Values several servers folded into one line (`5, 7`) give the smallest, with a warning.
+    pub fn remaining(&self, header: &str, value: &[u8], signal: &mut Signal) -> Option<u64> {
+        let v = number::trim_ows(value);
+        let head = &v[..v.iter().position(|b| *b == b';').unwrap_or(v.len())];
+        if head.contains(&b',') {
+            let mut least: Option<u64> = None;
+            for piece in head.split(|b| *b == b',') {
+                let piece = &piece[..piece.iter().position(|b| *b == b';').unwrap_or(piece.len())];
+                let n = self.remaining(header, piece, signal)?;
+                least = Some(least.map_or(n, |l| l.min(n)));
+            }
+            signal.warn(
+                header,
+                WarningKind::Assumed(Assumption::MostRestrictive),
+                value,
+            );
+            return least;
+        }
+        match number::parse_count(head) {
+            Err(number::NumberError::Negative)
+                if number::parse_count(&number::trim_ows(head)[1..]).is_ok() =>
+            {
+                signal.warn(
+                    header,
+                    WarningKind::Assumed(Assumption::NegativeRemaining),
+                    value,
+                );
+                Some(0)
+            }
+            _ => self.count(header, head, signal),
         }
     }
 }
@@ -412,14 +539,26 @@ impl SignalParser {
         };
 
         if f.get(fields::Field::RetryAfter).is_some() {
+            // On several lines, the longest wait: the most restrictive.
+            let mut valid = 0;
             for v in headers.get_all(RETRY_AFTER) {
                 match parse_retry_after(v.as_bytes()) {
-                    Ok(ra) if signal.retry_after.is_none() => {
-                        signal.retry_after = Some(ra.delay_from(reference));
+                    Ok(ra) => {
+                        let d = ra.delay_from(reference);
+                        valid += 1;
+                        signal.retry_after = Some(signal.retry_after.map_or(d, |r| r.max(d)));
                     }
-                    Ok(_) => {}
                     Err(e) => signal.warn("retry-after", WarningKind::RetryAfter(e), v.as_bytes()),
                 }
+            }
+            if valid > 1
+                && let Some(d) = signal.retry_after
+            {
+                signal.warn(
+                    "retry-after",
+                    WarningKind::Assumed(Assumption::MostRestrictive),
+                    format!("{}", d.as_secs_f64()).as_bytes(),
+                );
             }
         }
 
@@ -429,9 +568,24 @@ impl SignalParser {
             ietf::parse_structured(headers, &mut signal);
         }
         ietf::parse_draft(&f, &cx, &mut signal);
-        xratelimit::parse(&f, &cx, &mut signal, xratelimit::Prefix::XRateLimit);
-        xratelimit::parse(&f, &cx, &mut signal, xratelimit::Prefix::XRateLimitDashed);
+        xratelimit::parse(
+            headers,
+            &f,
+            &cx,
+            &mut signal,
+            xratelimit::Prefix::XRateLimit,
+        );
+        xratelimit::parse(
+            headers,
+            &f,
+            &cx,
+            &mut signal,
+            xratelimit::Prefix::XRateLimitDashed,
+        );
         vendor::parse(&f, &cx, &mut signal);
+        if f.others() {
+            prefixed::parse(headers, &cx, &mut signal);
+        }
         for d in &self.dialects {
             d.parse(headers, &cx, &mut signal);
         }
@@ -454,12 +608,19 @@ impl SignalParser {
         // on a 200 that still had budget), where obeying it would cut the rate to one a
         // second: on a 2xx it counts only as a hint of when a window the same response says
         // is used up comes back.
+        // A zero says "go on" and is kept (Atlassian Data Center sends `retry-after: 0` while
+        // tokens remain). A throttled 2xx (GraphQL) is a refusal, where it counts in full.
         if s.status.is_some_and(|st| st.is_success())
-            && s.retry_after.is_some()
+            && !s.throttled
+            && s.retry_after.is_some_and(|d| !d.is_zero())
             && s.remaining != Some(0)
             && !s.policies.iter().any(|p| p.remaining == Some(0))
         {
             s.retry_after = None;
+        }
+        // A pause asked for on a success is one the throttle takes too.
+        if let Some(b) = s.backoff.filter(|b| !b.is_zero()) {
+            s.retry_after = Some(s.retry_after.map_or(b, |r| r.max(b)));
         }
         if s.remaining.is_none()
             && let (Some(limit), Some(used)) = (s.limit, s.used)

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use super::number::{NumberError, parse_digits, trim_ows};
+use super::number::{NumberError, parse_decimal, parse_digits, secs_f64, trim_ows};
 
 /// A parsed `Retry-After` value, before it is turned into a wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryAfter {
-    /// `delay-seconds`: wait this long after the response was received. Values too large for a
-    /// `u64` saturate (a 10 KB run of digits is a very long wait, not an error).
+    /// `delay-seconds` (a fraction allowed): wait this long after the response was received.
+    /// Values too large for a `u64` saturate (a 10 KB run of digits is a very long wait, not an error).
     Delay(Duration),
     /// An HTTP-date in any of the three RFC 9110 forms (IMF-fixdate, RFC 850, asctime).
     Date(SystemTime),
@@ -36,7 +36,8 @@ pub enum RetryAfterError {
     Empty,
     /// A signed number (`-5`, `+5`): delay-seconds is unsigned.
     Signed,
-    /// A decimal (`1.5`): delay-seconds is a whole number.
+    /// A malformed decimal (`1.`, `1.2.3`). Well-formed ones (`1.5`) are read: RFC 9110 says
+    /// whole seconds, but vendors document fractions.
     Decimal,
     /// Neither delay-seconds nor an HTTP-date.
     Invalid,
@@ -80,7 +81,12 @@ pub fn parse_retry_after(value: &[u8]) -> Result<RetryAfter, RetryAfterError> {
         return Err(RetryAfterError::Signed);
     }
     if v.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
-        return Err(RetryAfterError::Decimal);
+        // RFC 9110 says whole seconds; vendors document fractions (`Retry-After: 0.5`), and
+        // reading them loses nothing.
+        return match parse_decimal(v) {
+            Ok(x) => Ok(RetryAfter::Delay(secs_f64(x))),
+            Err(_) => Err(RetryAfterError::Decimal),
+        };
     }
     let s = std::str::from_utf8(v).map_err(|_| RetryAfterError::Invalid)?;
     httpdate::parse_http_date(s)
@@ -119,7 +125,12 @@ mod tests {
     fn rejects_signs_decimals_garbage() {
         assert_eq!(parse_retry_after(b"-5"), Err(RetryAfterError::Signed));
         assert_eq!(parse_retry_after(b"+5"), Err(RetryAfterError::Signed));
-        assert_eq!(parse_retry_after(b"1.5"), Err(RetryAfterError::Decimal));
+        assert_eq!(
+            parse_retry_after(b"1.5"),
+            Ok(RetryAfter::Delay(Duration::from_millis(1500)))
+        );
+        assert_eq!(parse_retry_after(b"1."), Err(RetryAfterError::Decimal));
+        assert_eq!(parse_retry_after(b"1.2.3"), Err(RetryAfterError::Decimal));
         assert_eq!(parse_retry_after(b"soon"), Err(RetryAfterError::Invalid));
         assert_eq!(parse_retry_after(b"  "), Err(RetryAfterError::Empty));
         assert_eq!(

@@ -80,7 +80,8 @@ impl Class {
 /// 2. A long-window quota used up (see [`Signal::quota_exhausted`]) on a 403/429 is
 ///    [`Class::QuotaExhausted`]: a wait of hours is not a retry.
 /// 3. 429 is [`Class::Throttled`]; so is 403 when it says it is throttling: GitHub's primary
-///    limit (`x-ratelimit-remaining: 0` with a reset) or secondary limit (`retry-after`).
+///    limit (`x-ratelimit-remaining: 0` with a reset) or secondary limit (`retry-after`); so is
+///    a 2xx whose body says it was throttled ([`Signal::throttled`]: a GraphQL throttle error).
 /// 4. 503 is [`Class::Unavailable`]; other 5xx but 501 are [`Class::ServerError`].
 /// 5. Everything else, every other 4xx included, is [`Class::Final`].
 ///
@@ -105,10 +106,11 @@ pub fn classify(signal: &Signal) -> Class {
         Some(false) if error => return Class::Final,
         _ => {}
     }
+    let throttled_2xx = status.is_success() && signal.throttled;
     let throttling_403 = status == StatusCode::FORBIDDEN
         && (signal.retry_after.is_some()
             || (signal.remaining == Some(0) && signal.reset_in.is_some()));
-    if status == StatusCode::TOO_MANY_REQUESTS || throttling_403 {
+    if status == StatusCode::TOO_MANY_REQUESTS || throttling_403 || throttled_2xx {
         return if signal.quota_exhausted {
             Class::QuotaExhausted
         } else {
