@@ -578,3 +578,25 @@ fn learned_routes_are_bounded() {
     }
     assert_eq!(dropped, 1);
 }
+
+/// A GraphQL throttle in a 200 that says how long to wait for its cost (Shopify's `THROTTLED`,
+/// 118 points left) is waited out as asked: it is no hidden limit, and adaptive pacing does
+/// not start.
+#[test]
+fn a_throttled_graphql_body_with_its_wait_does_not_start_discovery() {
+    let mut p = Pacer::new(PacerConfig::default(), 1);
+    let now = start();
+    let mut call = p.call_to(&Method::POST, "/admin/api/graphql.json", &HeaderMap::new());
+    call.mark_retry_safe();
+    assert_eq!(p.poll_send(&mut call, now), Begin::Send);
+    let body = br#"{"errors":[{"message":"Throttled","extensions":{"code":"THROTTLED"}}],
+        "extensions":{"cost":{"requestedQueryCost":202,"actualQueryCost":null,
+        "throttleStatus":{"maximumAvailable":1000.0,"currentlyAvailable":118,"restoreRate":50.0}}}}"#;
+    let f = p.on_response_body(&mut call, now, StatusCode::OK, &HeaderMap::new(), body);
+    assert!(matches!(f, Finish::RetryAt(_)), "{f:?}");
+    let adapted = std::iter::from_fn(|| p.poll_event()).any(|e| matches!(e, Event::Adapted { .. }));
+    assert!(
+        !adapted,
+        "a wait the server gave is not a limit to discover"
+    );
+}

@@ -688,7 +688,11 @@ impl Throttle {
         if let Some(i) = self.live(t) {
             self.learned[i].heard = true;
         }
-        let explained = s.remaining == Some(0) || s.policies.iter().any(|p| p.remaining == Some(0));
+        // A used-up window explains a 429; so does a throttled body that says how long to wait
+        // (a GraphQL cost to wait for): neither is a hidden limit to discover.
+        let explained = s.remaining == Some(0)
+            || s.policies.iter().any(|p| p.remaining == Some(0))
+            || (s.throttled && s.retry_after.is_some());
         let declared = self
             .global
             .iter()
