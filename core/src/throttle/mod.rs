@@ -349,7 +349,9 @@ impl Throttle {
         now: u64,
         notes: &mut impl FnMut(Note),
     ) -> Admission {
-        self.resolve(t, notes);
+        if t.key != 0 {
+            self.resolve(t, notes);
+        }
         if self.send_simple(t, now) {
             return Admission::Now;
         }
@@ -367,8 +369,10 @@ impl Throttle {
     /// written once. Otherwise nothing changes and `false` sends the caller the general way.
     #[inline]
     fn send_simple(&mut self, t: &mut Ticket, now: u64) -> bool {
-        let learned = self.live(t).map(|i| &self.learned[i]);
-        let learned_clear = learned.is_none_or(|l| l.heard && l.windows.is_empty());
+        let learned_clear = t.key == 0
+            || self
+                .live(t)
+                .is_none_or(|i| self.learned[i].heard && self.learned[i].windows.is_empty());
         let route = &mut self.routes[usize::from(t.route)];
         let simple = t.cost == 1
             && t.priority == Priority::Foreground
