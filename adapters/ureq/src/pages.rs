@@ -710,54 +710,10 @@ fn strip_credentials(headers: &mut HeaderMap, secrets: &[String]) {
 /// Logs a walk's event: `warn` for drift and cross-origin requests, `info` for detection and
 /// style switches, `debug` for anything newer than this adapter.
 fn forward(event: &PageEvent) {
-    match event {
-        PageEvent::Detected(spec) => tracing::info!(
-            style = %spec.style.kind(),
-            items = spec.items.as_str(),
-            "paceline: page style detected"
-        ),
-        PageEvent::Switched { from, to } => {
-            tracing::info!(%from, %to, "paceline: switched to the preferred page style")
-        }
-        PageEvent::TotalChanged { page, from, to } => {
-            tracing::warn!(
-                page,
-                from,
-                to,
-                "paceline: list total changed during the walk"
-            )
-        }
-        PageEvent::DuplicateKeys {
-            page,
-            count,
-            dropped,
-        } => tracing::warn!(page, count, dropped, "paceline: records seen twice"),
-        PageEvent::MissingKeys { page, count } => {
-            tracing::warn!(page, count, "paceline: records without a key")
-        }
-        PageEvent::CrossOrigin { url } => tracing::warn!(
-            url = url.as_str(),
-            "paceline: next page on another origin, requested without credentials"
-        ),
-        PageEvent::Probing { page, guess, why } => tracing::info!(
-            page,
-            guess = guess.as_str(),
-            why = why.as_str(),
-            "paceline: the next page's request is a guess, to be confirmed by new records"
-        ),
-        PageEvent::Confirmed { page, style } => {
-            tracing::info!(page, %style, "paceline: the guess brought new records")
-        }
-        PageEvent::GuessRejected { page, guess, why } => tracing::info!(
-            page,
-            guess = guess.as_str(),
-            why = why.as_str(),
-            "paceline: the guess did not bring the next page"
-        ),
-        PageEvent::Complete { page, reason } => {
-            tracing::info!(page, %reason, "paceline: the list's end")
-        }
-        other => tracing::debug!(event = ?other, "paceline: page event"),
+    if event.is_warning() {
+        tracing::warn!(event = %event, "paceline: page walk");
+    } else {
+        tracing::info!(event = %event, "paceline: page walk");
     }
 }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use http::{Method, StatusCode};
 use paceline::paginate::{
-    After, EndReason, Guards, PageEvent, PageRequest, PageSpec, RequestTemplate, Url, Walk,
+    After, EndReason, Guards, PageRequest, PageSpec, RequestTemplate, Url, Walk,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -163,7 +163,7 @@ fn inspect(mut walk: Walk, input: &[u8]) -> Result<PageReport, String> {
     let page = walk
         .on_page(status.unwrap_or(StatusCode::OK), &headers, body)
         .map_err(|e| format!("not a page: {e}"))?;
-    warnings.extend(std::iter::from_fn(|| walk.poll_event()).map(|e| describe(&e)));
+    warnings.extend(std::iter::from_fn(|| walk.poll_event()).map(|e| e.to_string()));
     let (next, end) = match page.after() {
         After::More => (walk.poll_request().map(NextRequest::new), None),
         After::Complete(reason) => (None, Some(reason)),
@@ -182,48 +182,6 @@ fn inspect(mut walk: Walk, input: &[u8]) -> Result<PageReport, String> {
         end_detail: end.map(ToString::to_string),
         warnings,
     })
-}
-
-/// An event, for a person.
-fn describe(event: &PageEvent) -> String {
-    match event {
-        PageEvent::Detected(spec) => format!(
-            "detected style {}; as a spec: {}",
-            spec.style.kind(),
-            serde_json::to_string(spec).unwrap_or_default()
-        ),
-        PageEvent::Switched { from, to } => {
-            format!("the page offers the preferred style: switched from {from} to {to}")
-        }
-        PageEvent::TotalChanged { page, from, to } => {
-            format!("page {page}: the list's total changed from {from} to {to}")
-        }
-        PageEvent::DuplicateKeys {
-            page,
-            count,
-            dropped,
-        } => format!(
-            "page {page}: {count} records repeat keys already seen ({})",
-            if *dropped { "dropped" } else { "kept" }
-        ),
-        PageEvent::MissingKeys { page, count } => {
-            format!("page {page}: {count} records have no key")
-        }
-        PageEvent::CrossOrigin { url } => format!(
-            "the next URL is on another (allowed) origin, to be requested without credentials: {url}"
-        ),
-        PageEvent::Probing { guess, why, .. } => {
-            format!("the next request is a guess ({guess}), to be confirmed by new records: {why}")
-        }
-        PageEvent::Confirmed { page, style } => {
-            format!("page {page} confirmed the guess: the list pages by {style}")
-        }
-        PageEvent::GuessRejected { page, guess, why } => {
-            format!("page {page}: the guess {guess} did not bring the next page: {why}")
-        }
-        PageEvent::Complete { page, reason } => format!("page {page} is the last: {reason}"),
-        other => format!("{other:?}"),
-    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,91 @@ pub enum PageEvent {
     },
 }
 
+impl PageEvent {
+    /// Whether an operator should be warned (records may be missing, repeated or unkeyed; a
+    /// next page on another origin) rather than merely told.
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            PageEvent::TotalChanged { .. }
+                | PageEvent::DuplicateKeys { .. }
+                | PageEvent::MissingKeys { .. }
+                | PageEvent::CrossOrigin { .. }
+        )
+    }
+}
+
+/// One line for an operator, the same wherever it is shown (logs, `paceline inspect page`,
+/// the simulator's trace).
+///
+/// ```
+/// use paceline::paginate::PageEvent;
+///
+/// let e = PageEvent::TotalChanged { page: 3, from: 100, to: 98 };
+/// assert_eq!(e.to_string(), "page 3: the list's total changed from 100 to 98");
+/// assert!(e.is_warning());
+/// ```
+impl std::fmt::Display for PageEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageEvent::Detected(spec) => write!(
+                f,
+                "detected style {}; as a spec: {}",
+                spec.style.kind(),
+                serde_json::to_string(spec).unwrap_or_default()
+            ),
+            PageEvent::Switched { from, to } => {
+                write!(
+                    f,
+                    "the page offers the preferred style: switched from {from} to {to}"
+                )
+            }
+            PageEvent::TotalChanged { page, from, to } => {
+                write!(
+                    f,
+                    "page {page}: the list's total changed from {from} to {to}"
+                )
+            }
+            PageEvent::DuplicateKeys {
+                page,
+                count,
+                dropped,
+            } => write!(
+                f,
+                "page {page}: {count} records repeat keys already seen ({})",
+                if *dropped { "dropped" } else { "kept" }
+            ),
+            PageEvent::MissingKeys { page, count } => {
+                write!(f, "page {page}: {count} records have no key")
+            }
+            PageEvent::Redelivered { page, count } => write!(
+                f,
+                "page {page}: {count} records the consumer already held, dropped"
+            ),
+            PageEvent::CrossOrigin { url } => write!(
+                f,
+                "the next URL is on another (allowed) origin, to be requested without \
+                 credentials: {url}"
+            ),
+            PageEvent::Probing { guess, why, .. } => write!(
+                f,
+                "the next request is a guess ({guess}), to be confirmed by new records: {why}"
+            ),
+            PageEvent::Confirmed { page, style } => {
+                write!(
+                    f,
+                    "page {page} confirmed the guess: the list pages by {style}"
+                )
+            }
+            PageEvent::GuessRejected { page, guess, why } => write!(
+                f,
+                "page {page}: the guess {guess} did not bring the next page: {why}"
+            ),
+            PageEvent::Complete { page, reason } => write!(f, "page {page} is the last: {reason}"),
+        }
+    }
+}
+
 /// Where a walk is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WalkState {
