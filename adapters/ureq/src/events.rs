@@ -45,6 +45,10 @@ pub(crate) fn forward(event: &Event) {
             dropped = name.as_deref().unwrap_or("(unnamed)"),
             "paceline: the server named more rate-limit windows than are tracked; the least recently reported ones are dropped"
         ),
+        Event::RouteDropped { max } => tracing::warn!(
+            max,
+            "paceline: requests went to more paths than routes are learned; the least recently used are forgotten"
+        ),
         other => tracing::debug!(event = ?other, "paceline: event"),
     }
 }
