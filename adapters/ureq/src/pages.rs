@@ -10,8 +10,6 @@ use std::ops::{Deref, Range};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
-use http::{HeaderMap, HeaderName};
 use paceline::paginate::{
     Checkpoint, Guards, Hints, Page, PageError, PageEvent, PageRequest, PageSpec, RequestTemplate,
     Walk, WalkState,
@@ -676,35 +674,10 @@ impl fmt::Debug for RecordPage {
     }
 }
 
-/// The page request as an `http` request: the URL without its fragment (never sent), the
-/// walk's headers, and, for another origin, no credentials. The walk has already removed
-/// them; removing them again here keeps that true whatever the walk does.
 fn to_http(request: &PageRequest, secrets: &[String]) -> Result<http::Request<Vec<u8>>, Error> {
-    let mut url = request.url.clone();
-    url.set_fragment(None);
-    let mut http_request = http::Request::builder()
-        .method(request.method.clone())
-        .uri(url.as_str())
-        .body(request.body.clone().unwrap_or_default())
-        .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))?;
-    *http_request.headers_mut() = request.headers.clone();
-    // A page request only reads (GraphQL and search POSTs included): safe to send again.
-    http_request.extensions_mut().insert(paceline::RetrySafe);
-    if !request.credentials {
-        strip_credentials(http_request.headers_mut(), secrets);
-    }
-    Ok(http_request)
-}
-
-fn strip_credentials(headers: &mut HeaderMap, secrets: &[String]) {
-    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
-        headers.remove(name);
-    }
-    for name in secrets {
-        if let Ok(name) = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
-            headers.remove(name);
-        }
-    }
+    request
+        .to_http(secrets)
+        .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))
 }
 
 /// Logs a walk's event: `warn` for drift and cross-origin requests, `info` for detection and
@@ -720,7 +693,8 @@ fn forward(event: &PageEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::{HeaderValue, Method};
+    use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
+    use http::{HeaderMap, HeaderValue, Method};
     use paceline::paginate::Url;
 
     #[test]

@@ -1,6 +1,5 @@
 //! The request a walk starts from, the requests it asks for, and how parameters are set.
 
-use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use serde_json::Value;
 use url::Url;
@@ -209,20 +208,63 @@ pub(crate) fn set_param(
 /// The template's headers, minus credentials.
 pub(crate) fn without_credentials(headers: &HeaderMap, extra: &[String]) -> HeaderMap {
     let mut h = headers.clone();
-    for name in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE] {
-        h.remove(name);
-    }
-    for name in extra {
-        if let Ok(n) = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()) {
-            h.remove(n);
-        }
-    }
+    strip(&mut h, extra);
     h
+}
+
+/// [`crate::redirect::strip_credentials`] with the caller's secret header names as text (as
+/// [`super::Guards::credential_headers`] keeps them); a name that is not a header name names
+/// nothing that could be sent.
+fn strip(headers: &mut HeaderMap, secret: &[String]) {
+    let secret: Vec<HeaderName> = secret
+        .iter()
+        .filter_map(|n| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes()).ok())
+        .collect();
+    crate::redirect::strip_credentials(headers, &secret);
+}
+
+impl PageRequest {
+    /// The request to send, in `http`'s types: the URL without its fragment, the method, the
+    /// headers and the body, marked [`crate::RetrySafe`] (a page request only reads, whatever
+    /// its method: a GraphQL or search POST may be sent again). When the request may not carry
+    /// credentials (a next page on another origin), `Authorization`, `Proxy-Authorization`,
+    /// `Cookie` and the `secret` headers are removed again here, whatever was added since.
+    ///
+    /// ```
+    /// use paceline::paginate::{PageSpec, RequestTemplate, Walk};
+    ///
+    /// let template = RequestTemplate::get("https://api.test/items?page=1#top")
+    ///     .unwrap()
+    ///     .header(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer s"));
+    /// let walk = Walk::new(PageSpec::link("/data"), template).unwrap();
+    /// let mut page = walk.poll_request().unwrap().clone();
+    /// let r = page.to_http(&[]).unwrap();
+    /// assert_eq!(r.uri(), "https://api.test/items?page=1");
+    /// assert!(r.extensions().get::<paceline::RetrySafe>().is_some());
+    /// assert!(r.headers().contains_key("authorization"));
+    /// page.credentials = false;
+    /// assert!(!page.to_http(&[]).unwrap().headers().contains_key("authorization"));
+    /// ```
+    pub fn to_http(&self, secret: &[String]) -> Result<http::Request<Vec<u8>>, http::Error> {
+        let mut url = self.url.clone();
+        url.set_fragment(None);
+        let mut request = http::Request::builder()
+            .method(self.method.clone())
+            .uri(url.as_str())
+            .body(self.body.clone().unwrap_or_default())?;
+        *request.headers_mut() = self.headers.clone();
+        request.extensions_mut().insert(crate::RetrySafe);
+        if !self.credentials {
+            strip(request.headers_mut(), secret);
+        }
+        Ok(request)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{AUTHORIZATION, COOKIE};
 
     #[test]
     fn set_query_replaces_and_keeps_the_rest() {
