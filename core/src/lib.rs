@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod civil;
 mod error;
 pub mod headers;
 mod pacer;

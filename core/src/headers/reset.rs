@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::number::{NumberError, parse_decimal, secs_f64, trim_ows};
+use crate::civil::days_from_civil;
 
 /// How a reset value (`X-RateLimit-Reset` and its kin) is to be read.
 ///
@@ -167,17 +168,6 @@ pub(crate) fn parse_rfc3339(v: &[u8]) -> Option<f64> {
     };
     let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + min * 60 + sec - offset;
     Some(secs as f64 + frac)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// JavaScript's `Date.prototype.toString()` form, as Node servers send it (lemlist:

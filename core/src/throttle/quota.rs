@@ -3,33 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::limit::{OnExhausted, Period, QuotaConfig};
+use crate::civil::{civil_from_days, days_from_civil};
 
 const DAY_S: u64 = 86_400;
-
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian), after H. Hinnant's
-/// `days_from_civil` (public domain); the core has no date crate and needs only this.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-fn year_month(days: i64) -> (i64, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m)
-}
 
 /// The next period boundary strictly after `wall_s` (seconds since the Unix epoch, UTC).
 pub(crate) fn next_boundary(period: Period, wall_s: u64, start_s: u64) -> u64 {
@@ -37,7 +13,7 @@ pub(crate) fn next_boundary(period: Period, wall_s: u64, start_s: u64) -> u64 {
         Period::Day => (wall_s / DAY_S + 1) * DAY_S,
         Period::Month => {
             let days = i64::try_from(wall_s / DAY_S).unwrap_or(i64::MAX / 2);
-            let (y, m) = year_month(days);
+            let (y, m, _) = civil_from_days(days);
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             u64::try_from(days_from_civil(ny, nm, 1)).unwrap_or(0) * DAY_S
         }
@@ -276,7 +252,7 @@ mod tests {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         for days in [0, 59, 60, 365, 11_016, 11_017, 19_000, 20_000, 47_000] {
-            let (y, m) = year_month(days);
+            let (y, m, _) = civil_from_days(days);
             assert!(days_from_civil(y, m, 1) <= days && days < days_from_civil(y, m, 1) + 31);
         }
     }
