@@ -12,10 +12,11 @@
 //! --nocapture` prints a table per vendor and every case that is not right.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+
+mod support;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -23,20 +24,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 const TOLERANCE_S: f64 = 0.001;
 
 fn corpus() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/headers");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
+    support::corpus("headers")
         .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_stem().unwrap().to_string_lossy().into_owned(), v)
-        })
+        .map(|(p, v)| (p.file_stem().unwrap().to_string_lossy().into_owned(), v))
         .collect()
 }
 
