@@ -236,7 +236,11 @@ impl Adaptive {
     ///
     /// `declared` is the rate the caller configured for these requests (infinite: none). A
     /// first 429 at about that rate says it is a hair too high, not that the limit is far
-    /// below: the search starts with 90 % of it as the rate that holds.
+    /// below. After a run of sends at it that all went through (a strict limiter that counts
+    /// arrivals to the millisecond refuses one now and then when two requests arrive a few
+    /// milliseconds closer than they left), the client cruises 1 % under the rate that met
+    /// it; otherwise the search starts with 90 % of it as the rate that holds. Either way a
+    /// second 429 at or under that rate searches lower.
     pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64, declared: f64) {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
@@ -248,8 +252,17 @@ impl Adaptive {
         };
         self.last_throttle_ns = now;
         self.ups = 0;
+        let at_declared = declared.is_finite() && failed <= declared * 1.1;
+        if !self.active && at_declared && self.recent_len >= RECENT {
+            self.active = true;
+            self.lo = failed * 0.99;
+            self.hi = failed;
+            self.cruise_from(self.lo, failed, now);
+            self.space_from(now);
+            return;
+        }
         if !self.active || self.searching {
-            if !self.active && declared.is_finite() && failed <= declared * 1.1 {
+            if !self.active && at_declared {
                 self.lo = failed * 0.9;
             }
             self.active = true;
@@ -439,5 +452,46 @@ mod tests {
             a.on_throttle(i, i, f64::INFINITY);
         }
         assert!(a.rate().unwrap() >= 0.5);
+    }
+
+    /// A configured 20/s, paced at 19.6/s: after a clean run, one 429 (two arrivals a few ms
+    /// closer than they left) costs 1 % of the rate, not a search from 90 %; a second 429 at
+    /// that rate means the limit is lower, and the search goes below it.
+    #[test]
+    fn a_lone_429_at_the_configured_rate_costs_one_percent() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        let gap = (NS / 19.6) as u64;
+        let mut now = 0;
+        for _ in 0..40 {
+            a.consume(now, 1);
+            now += gap;
+        }
+        a.on_throttle(now, now - gap, 20.0);
+        assert!(a.is_active() && !a.searching);
+        let rate = a.rate().unwrap();
+        assert!((rate - 19.6 * 0.99).abs() < 0.2, "{rate}");
+        // Cruising holds it (CUBIC flat at the rate that held).
+        for _ in 0..200 {
+            now += gap;
+            a.consume(now, 1);
+            a.on_success(now);
+        }
+        assert!(a.rate().unwrap() >= rate * 0.999, "{}", a.rate().unwrap());
+        // The limit really is lower: search below.
+        now += gap;
+        a.on_throttle(now, now, 20.0);
+        assert!(a.searching);
+        assert!(a.rate().unwrap() < rate, "{}", a.rate().unwrap());
+    }
+
+    /// With no clean run behind it (the first requests), the first 429 at the configured rate
+    /// searches from 90 % of it, as before.
+    #[test]
+    fn an_early_429_at_the_configured_rate_searches() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        a.consume(0, 1);
+        a.consume(50_000_000, 1);
+        a.on_throttle(100_000_000, 50_000_000, 20.0);
+        assert!(a.searching);
     }
 }
