@@ -11,8 +11,7 @@
 //! read as null; a wrong number is wrong). The strict figure (every key) is printed too. `cargo test -p paceline-cli --test header_corpus --
 //! --nocapture` prints a table per vendor and every case that is not right.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -47,20 +46,10 @@ fn response_text(case: &Value) -> Vec<u8> {
 
 fn inspect(case: &Value) -> Value {
     let now = case["now_epoch_s"].as_u64().unwrap().to_string();
-    let mut child = Command::new(BIN)
-        .args(["inspect", "headers", "--now", &now])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&response_text(case))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = support::run_with_stdin(
+        Command::new(BIN).args(["inspect", "headers", "--now", &now]),
+        &response_text(case),
+    );
     assert!(
         out.status.success(),
         "{}: exit {:?}: {}",

@@ -1,20 +1,16 @@
 //! `paceline inspect headers`, run as a process: stdin in, one JSON object out.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod support;
+
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paceline"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn paceline");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    support::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_paceline")).args(args),
+        stdin,
+    )
 }
 
 /// `inspect headers --now NOW` on `stdin`; the JSON it printed.

@@ -1,23 +1,18 @@
 //! `paceline inspect page` and `paceline inspect link`, run as processes: a response (or a
 //! `Link` value) on stdin, one JSON value out; exit 0 ok, 1 unreadable input, 2 usage.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
+mod support;
+
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_paceline"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn paceline");
-    // The process may exit before reading (a usage error): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
+    support::run_with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_paceline")).args(args),
+        stdin,
+    )
 }
 
 /// Runs, expects exit 0, returns the JSON printed.

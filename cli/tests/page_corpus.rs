@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use paceline::paginate::Url;
 use serde_json::Value;
@@ -43,20 +43,7 @@ fn inspect(request: &Value, response: &Value) -> Result<Value, String> {
     if !request["body"].is_null() {
         cmd.args(["--body", &request["body"].to_string()]);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&response_text(response))
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = support::run_with_stdin(&mut cmd, &response_text(response));
     if out.status.success() {
         Ok(serde_json::from_slice(&out.stdout).unwrap())
     } else {

@@ -4,10 +4,9 @@
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use paceline::Now;
 use paceline_ureq::Client;
 
 use super::stats::Stats;
@@ -36,7 +35,7 @@ struct Snapshot {
 }
 
 fn snapshot(stats: &Stats, client: &Client, limits: &Limits, rate: f64) -> Snapshot {
-    let status = client.with_pacer(|p| p.status(Now::new(Instant::now(), SystemTime::now())));
+    let status = client.with_pacer(|p| p.status(super::clock()));
     let quota_used = limits.quota.as_ref().and_then(|(count, _)| {
         status
             .quota_remaining

@@ -101,3 +101,18 @@ pub fn corpus(sub: &str) -> Vec<(PathBuf, serde_json::Value)> {
         })
         .collect()
 }
+
+/// Runs `cmd` with `input` on its standard input; its output, both streams captured. The
+/// process may exit before reading (a usage error): a broken pipe is not an error here, its
+/// exit status says what happened.
+pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn paceline");
+    let _ = child.stdin.take().unwrap().write_all(input);
+    child.wait_with_output().unwrap()
+}

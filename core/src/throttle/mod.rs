@@ -217,6 +217,20 @@ const QUOTA_HORIZON_NS: u64 = crate::headers::DEFAULT_QUOTA_HORIZON.as_nanos() a
 /// a later "reset" is a hostile or broken value and is held to this.
 pub(crate) const MAX_QUOTA_RESET: Duration = Duration::from_secs(32 * 86_400);
 
+/// The windows a request draws from: its learned route's once heard from, the ones that may
+/// be shared until then, its configured route's when it has no learned one.
+fn drawn_windows<'a>(
+    learned: Option<&'a Learned>,
+    inherited: &'a [usize],
+    route: &'a [usize],
+) -> &'a [usize] {
+    match learned {
+        Some(l) if l.heard => &l.windows,
+        Some(_) => inherited,
+        None => route,
+    }
+}
+
 fn dur_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -446,11 +460,7 @@ impl Throttle {
         if learned.is_some_and(|l| !l.heard && l.unheard_in_flight > 0) && !t.in_flight {
             return Admission::NoPermit;
         }
-        let windows: &[usize] = match learned {
-            Some(l) if l.heard => &l.windows,
-            Some(_) => &self.inherited,
-            None => &route.windows,
-        };
+        let windows = drawn_windows(learned, &self.inherited, &route.windows);
         let share: &[Gcra] = match t.share {
             Some(i) => self.shares.get(usize::from(i)).map_or(&[], Vec::as_slice),
             None => &[],
@@ -533,11 +543,11 @@ impl Throttle {
             self.learned[i].unheard_in_flight += 1;
             t.learned_first = true;
         }
-        let windows: &[usize] = match learned.map(|i| &self.learned[i]) {
-            Some(l) if l.heard => &l.windows,
-            Some(_) => &self.inherited,
-            None => &self.routes[usize::from(t.route)].windows,
-        };
+        let windows = drawn_windows(
+            learned.map(|i| &self.learned[i]),
+            &self.inherited,
+            &self.routes[usize::from(t.route)].windows,
+        );
         if !windows.is_empty() {
             t.window_seq = [None; MAX_TRACKED];
         }

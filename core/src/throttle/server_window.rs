@@ -183,7 +183,7 @@ impl ServerWindow {
     /// the server reports (IETF `w=`), or else the one whole-second resets taught (see
     /// [`LengthGuess`]). The reset is the earlier of the two.
     fn bound_by_opening(&mut self, r: &Report, sent_after: u64) {
-        const S: u64 = 1_000_000_000;
+        const S: u64 = LengthGuess::S;
         let Some(limit) = self.limit else { return };
         if sent_after == 0 && r.remaining.saturating_add(1) == limit {
             let sent = r.sent.min(r.at);

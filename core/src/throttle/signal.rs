@@ -80,20 +80,21 @@ impl Throttle {
         let explained = s.remaining == Some(0)
             || s.policies.iter().any(|p| p.remaining == Some(0))
             || (s.throttled && s.retry_after.is_some());
-        let declared = self
-            .global
-            .iter()
-            .chain(&self.routes[r].limits)
-            .map(Gcra::rate)
-            .fold(f64::INFINITY, f64::min);
-        let adaptive = &mut self.routes[r].adaptive;
         if throttled && !explained {
+            // The tightest rate configured for these requests (infinite: none).
+            let declared = self
+                .global
+                .iter()
+                .chain(&self.routes[r].limits)
+                .map(Gcra::rate)
+                .fold(f64::INFINITY, f64::min);
+            let adaptive = &mut self.routes[r].adaptive;
             adaptive.on_throttle(now, t.sent_at, declared);
             if let Some(rate) = adaptive.rate() {
                 notes(Note::Adapted { rate });
             }
-        } else if !throttled && adaptive.is_active() {
-            adaptive.on_success(now);
+        } else if !throttled && self.routes[r].adaptive.is_active() {
+            self.routes[r].adaptive.on_success(now);
         }
     }
 
