@@ -35,6 +35,16 @@
 //!   `--rate`: ≥ 97 %, no 429.
 //! - express-rate-limit, with and without `--rate`: ≥ 90 %, no 429 after the first window.
 //!
+//! Why nginx burst 0 with `--rate` still sees a 429 in about half the runs (measured
+//! 2026-12-06 with the client's admission, send and response times logged beside nginx's
+//! log): paceline admits every request exactly 51 ms apart (the 1 ms margin) and writes it
+//! within 0.1 ms, but nginx now and then reads a request 2–7 ms after it was written (its
+//! idle vCPU waking late; the client's connection is the same keep-alive one throughout).
+//! The request after it, read on time, is then under 50 ms from it on nginx's clock and
+//! refused. Sleeping without the last 1.5 ms of yielding made it worse (3 × 429, 88–92 %).
+//! The only sign a client gets is a slower response (8–13 ms against 2–5 ms); spacing every
+//! request from its response instead of its send would cost about as much as it saves.
+//!
 //! nginx is a Debian package (`.ci/run` installs it); express and express-rate-limit are
 //! installed into `target/real-servers/` by `cli/tests/servers/install.sh`. Outside CI, a missing
 //! one is a printed skip; under `CI` it is a failure.
