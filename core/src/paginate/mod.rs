@@ -112,6 +112,7 @@ mod hash;
 mod json;
 mod link;
 mod page;
+mod pages;
 mod plan;
 mod pointer;
 mod request;
@@ -127,6 +128,10 @@ pub use error::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
 pub use json::BodyError;
 pub use link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
 pub use page::{After, Page, PageEvent, WalkState};
+pub use pages::{
+    DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, Resume, Save, Slot,
+    StartError,
+};
 pub use pointer::{Pointer, PointerError};
 pub use request::{PageRequest, RequestTemplate};
 pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Source, Style, StyleKind};

@@ -87,6 +87,16 @@ pub enum PageEvent {
         /// What the server did.
         why: String,
     },
+    /// A page's body was unusable (cut short, not JSON): the same request is sent again
+    /// (by a [`super::Pages`] machine, at most [`super::PagesConfig::resends`] times).
+    Resending {
+        /// The page.
+        page: u64,
+        /// Which response of it was unusable (from 1).
+        response: u32,
+        /// Why.
+        error: super::PageError,
+    },
     /// The walk reached the list's end.
     Complete {
         /// The last page.
@@ -106,7 +116,27 @@ impl PageEvent {
                 | PageEvent::DuplicateKeys { .. }
                 | PageEvent::MissingKeys { .. }
                 | PageEvent::CrossOrigin { .. }
+                | PageEvent::Resending { .. }
         )
+    }
+
+    /// A stable name for the kind of event (`"total_changed"`), for counting and filtering
+    /// without matching on the text.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PageEvent::Detected(_) => "detected",
+            PageEvent::Switched { .. } => "switched",
+            PageEvent::TotalChanged { .. } => "total_changed",
+            PageEvent::DuplicateKeys { .. } => "duplicate_keys",
+            PageEvent::MissingKeys { .. } => "missing_keys",
+            PageEvent::Redelivered { .. } => "redelivered",
+            PageEvent::CrossOrigin { .. } => "cross_origin",
+            PageEvent::Probing { .. } => "probing",
+            PageEvent::Confirmed { .. } => "confirmed",
+            PageEvent::GuessRejected { .. } => "guess_rejected",
+            PageEvent::Resending { .. } => "resending",
+            PageEvent::Complete { .. } => "complete",
+        }
     }
 }
 
@@ -175,6 +205,14 @@ impl std::fmt::Display for PageEvent {
             PageEvent::GuessRejected { page, guess, why } => write!(
                 f,
                 "page {page}: the guess {guess} did not bring the next page: {why}"
+            ),
+            PageEvent::Resending {
+                page,
+                response,
+                error,
+            } => write!(
+                f,
+                "page {page}: response {response} unusable ({error}): requesting it again"
             ),
             PageEvent::Complete { page, reason } => write!(f, "page {page} is the last: {reason}"),
         }
