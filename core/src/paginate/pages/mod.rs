@@ -3,6 +3,8 @@
 mod config;
 mod output;
 #[cfg(test)]
+mod property;
+#[cfg(test)]
 mod tests;
 
 pub use config::{DEFAULT_RESENDS, PagesConfig, Resume, StartError};
