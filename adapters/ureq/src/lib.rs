@@ -181,10 +181,9 @@ mod transport;
 pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
 pub use client::{Client, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};
-pub use page_error::{Delivered, PagesError};
-pub use pages::{
-    DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages, Record, RecordPage, Resume,
-};
+pub use paceline::paginate::{Delivered, Resume};
+pub use page_error::PagesError;
+pub use pages::{DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages, Record, RecordPage};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };

@@ -3,35 +3,9 @@
 use std::fmt;
 use std::io;
 
-use paceline::paginate::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
-
-/// How far a walk got: what had been handed to the caller when it ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Delivered {
-    /// Pages whose records were all handed out, over the whole walk (a resumed walk counts the
-    /// pages of the runs before it).
-    pub pages: u64,
-    /// Records handed out, over the whole walk.
-    pub records: u64,
-    /// Records handed out by this iterator (this run only).
-    pub this_run: u64,
-    /// Whether a checkpoint covering exactly `pages` is persisted: `true` once a page was
-    /// saved, or when the walk resumed from a stored checkpoint and has handed out nothing
-    /// since; `false` with no store, after [`PagesError::Checkpoint`], and while the caller
-    /// holds records whose checkpoint is not saved yet.
-    pub checkpointed: bool,
-}
-
-impl fmt::Display for Delivered {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} records in {} pages delivered ({} in this run)",
-            self.records, self.pages, self.this_run
-        )
-    }
-}
+use paceline::paginate::{
+    CheckpointError, Delivered, GuardError, PageError, ResumeError, SpecError,
+};
 
 /// Why [`Pages`](crate::Pages) stopped, by who is at fault. After an error the iterator is
 /// over (it returns `None`).

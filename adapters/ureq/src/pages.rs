@@ -11,38 +11,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use paceline::paginate::{
-    Checkpoint, Guards, Hints, Page, PageError, PageEvent, PageRequest, PageSpec, RequestTemplate,
-    Walk, WalkState,
+    Delivered, Delivery, Failure, Guards, Hints, Output, Page, PageEvent, PageRequest, PageSpec,
+    Pages as Machine, PagesConfig, RequestTemplate, Resume, Save, Slot, StartError, Walk,
 };
 
 use crate::checkpoint_file::{CheckpointFile, CheckpointStore};
 use crate::client::Client;
 use crate::error::Error;
-use crate::page_error::{Delivered, PagesError};
+use crate::page_error::PagesError;
 
 /// How many times a page whose body is truncated or not JSON is requested again, by default:
-/// 2 (three responses in all). Ours: enough for a proxy's one-off error page or a cut
-/// connection, few enough that a server that always sends garbage is reported quickly.
-pub const DEFAULT_PAGE_RETRIES: u32 = 2;
+/// [`paceline::paginate::DEFAULT_RESENDS`] (2: three responses in all).
+pub const DEFAULT_PAGE_RETRIES: u32 = paceline::paginate::DEFAULT_RESENDS;
 
 /// How many [`PageEvent`]s [`Pages`] keeps for [`Pages::poll_event`]; older ones are dropped
 /// (they are also logged, so nothing is lost to an operator) and counted.
 pub const EVENTS_KEPT: usize = 256;
-
-/// What to do with a stored checkpoint when a walk starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Resume {
-    /// Ignore it: start at the first page (the store is overwritten after it).
-    Never,
-    /// Resume from it when there is one, else start at the first page. A checkpoint of a
-    /// complete walk resumes to an iterator that yields nothing: remove it to start over.
-    /// The default.
-    #[default]
-    IfPresent,
-    /// Resume from it; having none is [`PagesError::NoCheckpoint`].
-    Required,
-}
 
 /// How [`Client::pages`] walks: where checkpoints go, whether to resume, how often to
 /// re-request a garbled page, and the guards of an auto-detected walk.
@@ -162,6 +146,10 @@ impl Client {
     /// first response), every page request sent through this client (so the Pacer paces and
     /// retries it): an iterator of the list's [`Record`]s, in order, each once.
     ///
+    /// The rules (which pages are requested again, when a checkpoint is saved, which guesses
+    /// are sent ahead) are the core's page machine's ([`paceline::paginate::Pages`]); this
+    /// iterator sends what it asks, hands out what it delivers and persists what it saves.
+    ///
     /// With a checkpoint store ([`PageOptions::checkpoint_file`]), the walk resumes from the
     /// stored checkpoint ([`Resume`]) and saves one after each page's records were handed out;
     /// see the [crate docs](crate#walking-a-list) for exactly when.
@@ -200,40 +188,38 @@ impl Client {
             }
             _ => None,
         };
-        let resumed = saved.is_some();
-        let mut walk = match (saved, spec) {
-            (Some(bytes), spec) => {
-                let checkpoint =
-                    Checkpoint::from_bytes(&bytes).map_err(PagesError::BadCheckpoint)?;
-                match spec {
-                    Some(spec) => Walk::resume(Some(spec), template, &checkpoint)?,
-                    // This run's guards (an origin allowed now), the detected spec.
-                    None => Walk::resume_auto(template, guards.clone(), &checkpoint)?,
-                }
-            }
-            (None, _) if resume == Resume::Required => return Err(PagesError::NoCheckpoint),
-            (None, Some(spec)) => Walk::new(spec, template)?,
-            (None, None) => Walk::auto_with(template, hints, guards.clone())?,
-        };
-        walk.already_delivered(held.iter().map(Vec::as_slice));
-        let secrets = walk
+        let config = PagesConfig::default()
+            .guards(guards.clone())
+            .hints(hints)
+            .resume(resume)
+            .resends(page_retries)
+            .concurrency(concurrency)
+            .saves(store.is_some());
+        let mut machine =
+            Machine::start(spec, template, config, saved.as_deref()).map_err(|e| match e {
+                StartError::Spec(e) => PagesError::Spec(e),
+                StartError::Resume(e) => PagesError::from(e),
+                StartError::BadCheckpoint(e) => PagesError::BadCheckpoint(e),
+                _ => PagesError::NoCheckpoint,
+            })?;
+        machine.hold(held.iter().map(Vec::as_slice));
+        let secrets = machine
+            .walk()
             .spec()
             .map_or(&guards, |s| &s.guards)
             .credential_headers
             .clone();
         Ok(Pages {
             client: self,
-            walk,
-            saved_any: store.is_some() && resumed,
+            errors: (0..concurrency.max(1)).map(|_| None).collect(),
+            machine,
             store,
-            page_retries,
+            store_error: None,
             secrets,
-            ahead: Vec::new(),
-            prefetch: concurrency.saturating_sub(1),
+            sends: Vec::new(),
             current: None,
             events: VecDeque::new(),
             events_dropped: 0,
-            this_run: 0,
             done: false,
         })
     }
@@ -246,28 +232,25 @@ impl Client {
 /// durable before the checkpoint that covers them is saved, ask for the next page only once
 /// they are).
 ///
-/// Memory: one page body at a time (the records share it; see [`Record`]) and the [`Walk`]'s
-/// state: a few counters, plus a 16-byte hash per cursor or URL used (its loop guard) and, for
-/// offset walks with a key or de-duplicating walks, per key. Measured with
-/// `examples/page_rss.rs`: peak RSS 4.4 MB walking 100,000 records and 4.5 MB walking
-/// 1,000,000, in pages of 100.
+/// Memory: one page body at a time (the records share it; see [`Record`]), the pages sent
+/// ahead ([`PageOptions::concurrency`]) and the [`Walk`]'s state: a few counters, plus a
+/// 16-byte hash per cursor or URL used (its loop guard) and, for offset walks with a key or
+/// de-duplicating walks, per key. Measured with `examples/page_rss.rs`: peak RSS 4.4 MB
+/// walking 100,000 records and 4.5 MB walking 1,000,000, in pages of 100.
 pub struct Pages<'c> {
     client: &'c Client,
-    walk: Walk,
+    machine: Machine,
     store: Option<Box<dyn CheckpointStore>>,
-    page_retries: u32,
+    /// The error of the last failed exchange in each slot.
+    errors: Vec<Option<Error>>,
+    store_error: Option<std::io::Error>,
     /// Credential headers beside the three standard ones.
     secrets: Vec<String>,
-    /// Responses to requests the walk is expected to ask for next ([`PageOptions::concurrency`]).
-    ahead: Vec<(PageRequest, http::Response<Vec<u8>>)>,
-    /// How many pages past the pending one are requested with it.
-    prefetch: usize,
+    /// Exchanges the machine asked for, not yet started.
+    sends: Vec<(Slot, PageRequest)>,
     current: Option<Current>,
     events: VecDeque<PageEvent>,
     events_dropped: u64,
-    this_run: u64,
-    /// Whether a checkpoint was loaded or saved: the store holds one of this walk.
-    saved_any: bool,
     done: bool,
 }
 
@@ -277,11 +260,21 @@ struct Current {
     body: Arc<Vec<u8>>,
     /// The next record to hand out.
     next: usize,
-    /// Whether its checkpoint is saved.
-    saved: bool,
+    /// Whether the machine was told it is delivered.
+    told: bool,
 }
 
 impl Current {
+    fn new(delivery: Delivery) -> Current {
+        let (page, body) = delivery.into_parts();
+        Current {
+            page,
+            body: Arc::new(body),
+            next: 0,
+            told: false,
+        }
+    }
+
     fn remaining(&self) -> usize {
         self.page.len() - self.next
     }
@@ -296,15 +289,13 @@ impl Pages<'_> {
         if self.done {
             return None;
         }
-        let has_rest = self.current.as_ref().is_some_and(|c| c.remaining() > 0);
-        if !has_rest && let Err(e) = self.advance() {
+        if let Err(e) = self.pump() {
             self.done = true;
             return e.map(Err);
         }
         let cur = self.current.as_mut()?;
         let ranges = cur.page.ranges()[cur.next..].to_vec();
         cur.next = cur.page.len();
-        self.this_run += ranges.len() as u64;
         Some(Ok(RecordPage {
             number: cur.page.number(),
             body: Arc::clone(&cur.body),
@@ -321,41 +312,56 @@ impl Pages<'_> {
     /// # Errors
     /// [`PagesError::Checkpoint`] when the store fails (the iterator is then over).
     pub fn commit(&mut self) -> Result<bool, PagesError> {
-        match &self.current {
-            Some(cur) if cur.remaining() == 0 && !cur.saved && self.store.is_some() => {}
+        match &mut self.current {
+            Some(cur) if cur.remaining() == 0 && !cur.told && self.store.is_some() => {
+                cur.told = true;
+                self.machine.on_delivered(cur.page.number());
+            }
             _ => return Ok(false),
         }
-        match self.save() {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                self.done = true;
-                Err(e)
+        loop {
+            match self.machine.poll() {
+                Output::Save(save) => {
+                    return match self.save(&save) {
+                        true => Ok(true),
+                        false => {
+                            self.done = true;
+                            match self.machine.poll() {
+                                Output::Failed(f) => Err(self.error(f)),
+                                _ => unreachable!("a failed save ends the walk"),
+                            }
+                        }
+                    };
+                }
+                Output::Event(e) => self.note(e),
+                Output::Send { slot, request } => self.sends.push((slot, request)),
+                // Nothing else comes before a delivered page's save.
+                _ => return Ok(false),
             }
         }
     }
 
     /// What was handed out so far.
     pub fn delivered(&self) -> Delivered {
-        let (pages, records, unsaved) = match &self.current {
-            Some(cur) if cur.remaining() > 0 => (
-                self.walk.pages() - 1,
-                self.walk.records() - cur.remaining() as u64,
-                false,
-            ),
-            Some(cur) => (self.walk.pages(), self.walk.records(), !cur.saved),
-            None => (self.walk.pages(), self.walk.records(), false),
-        };
-        Delivered {
-            pages,
-            records,
-            this_run: self.this_run,
-            checkpointed: self.saved_any && !unsaved,
+        let d = self.machine.delivered();
+        match &self.current {
+            Some(cur) if cur.remaining() > 0 => {
+                let left = cur.remaining() as u64;
+                let pages = d.pages.saturating_sub(1);
+                Delivered::new(
+                    pages,
+                    d.records.saturating_sub(left),
+                    d.this_run.saturating_sub(left),
+                    self.machine.covered() == Some(pages),
+                )
+            }
+            _ => d,
         }
     }
 
     /// The next event of the walk (auto-detection, a style switch, drift, a next URL on an
-    /// allowed origin). Events are also logged to `tracing` as they happen. At most
-    /// [`EVENTS_KEPT`] are kept: drain them after each page.
+    /// allowed origin, a garbled page requested again). Events are also logged to `tracing`
+    /// as they happen. At most [`EVENTS_KEPT`] are kept: drain them after each page.
     pub fn poll_event(&mut self) -> Option<PageEvent> {
         self.events.pop_front()
     }
@@ -367,156 +373,164 @@ impl Pages<'_> {
 
     /// The walk (its style and spec, detected or given; its position; its state).
     pub fn walk(&self) -> &Walk {
-        &self.walk
+        self.machine.walk()
     }
 
-    /// Makes sure there is a page with records left, or says why not: `Err(None)` at the
-    /// end, `Err(Some(e))` on an error. Saves the checkpoint of a page handed out in full first.
-    fn advance(&mut self) -> Result<(), Option<PagesError>> {
+    /// Pumps the machine until a page with records left is in hand: `Err(None)` at the end,
+    /// `Err(Some(e))` when the walk cannot go on. A page handed out in full is told delivered
+    /// first, which asks for its save.
+    fn pump(&mut self) -> Result<(), Option<PagesError>> {
         loop {
-            if let Some(cur) = &self.current {
+            if let Some(cur) = &mut self.current {
                 if cur.remaining() > 0 {
                     return Ok(());
                 }
-                if !cur.saved {
-                    self.save().map_err(Some)?;
+                if !cur.told {
+                    cur.told = true;
+                    self.machine.on_delivered(cur.page.number());
                 }
             }
-            self.current = None;
-            self.fetch()?;
-        }
-    }
-
-    /// Requests the pending page until it reads as one (or gives up), and makes it current.
-    fn fetch(&mut self) -> Result<(), Option<PagesError>> {
-        let mut responses = 0u32;
-        loop {
-            let Some(pending) = self.walk.poll_request() else {
-                return match self.walk.state() {
-                    WalkState::Stopped(error) => Err(Some(PagesError::Stopped {
-                        error: error.clone(),
-                        delivered: self.delivered(),
-                    })),
-                    _ => Err(None),
-                };
-            };
-            let page = self.walk.pages() + 1;
-            let prefetched = match self.ahead.iter().position(|(r, _)| r == pending) {
-                // A response is used once: a page asked for again (a garbled one) is sent again.
-                Some(i) if responses == 0 => Some(self.ahead.remove(i).1),
-                _ => None,
-            };
-            let response = match prefetched {
-                Some(r) => Ok(r),
-                None => to_http(pending, &self.secrets)
-                    .and_then(|request| self.send_with_lookahead(request)),
-            };
-            let response = response.map_err(|error| {
-                Some(PagesError::Request {
-                    page,
-                    error,
-                    delivered: self.delivered(),
-                })
-            })?;
-            responses += 1;
-            let (head, body) = response.into_parts();
-            match self.walk.on_page(head.status, &head.headers, &body) {
-                Ok(read) => {
-                    self.drain_events();
-                    self.current = Some(Current {
-                        page: read,
-                        body: Arc::new(body),
-                        next: 0,
-                        saved: false,
-                    });
-                    return Ok(());
+            match self.machine.poll() {
+                Output::Send { slot, request } => self.sends.push((slot, request)),
+                Output::Event(e) => self.note(e),
+                Output::Deliver(page) => self.current = Some(Current::new(page)),
+                Output::Save(save) => {
+                    self.save(&save);
                 }
-                Err(error @ PageError::Body(_)) if responses <= self.page_retries => {
-                    tracing::warn!(
-                        page,
-                        response = responses,
-                        error = %error,
-                        "paceline: unreadable page, requesting it again"
-                    );
+                Output::Idle if self.sends.is_empty() => {
+                    unreachable!("the machine waits only for what it asked")
                 }
-                Err(error) => {
-                    return Err(Some(PagesError::Page {
-                        page,
-                        error,
-                        responses,
-                        delivered: self.delivered(),
-                    }));
-                }
+                Output::Idle => self.exchange(),
+                Output::Done(_) => return Err(None),
+                Output::Failed(f) => return Err(Some(self.error(f))),
             }
         }
     }
 
-    /// Sends the pending request (`first`); with [`PageOptions::concurrency`] above 1, together with
-    /// the walk's next likely ones (each from its own thread, all through the one client and
-    /// its Pacer), keeping their responses for when the walk asks for them. A guess that fails
-    /// is dropped: the walk will send it again if it does ask for it.
-    fn send_with_lookahead(
-        &mut self,
-        first: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
-        // Guesses already answered are not asked again; ones the walk went past are dropped.
-        let guesses = self.walk.lookahead(self.prefetch);
-        self.ahead.retain(|(r, _)| guesses.contains(r));
-        let guesses: Vec<PageRequest> = guesses
-            .into_iter()
-            .filter(|g| !self.ahead.iter().any(|(r, _)| r == g))
-            .collect();
-        if guesses.is_empty() {
-            return self.client.send(first);
-        }
+    /// Runs the exchanges asked for (at once, one thread each, when there are several: they
+    /// share the client's Pacer) and reports their outcomes.
+    fn exchange(&mut self) {
+        let sends = std::mem::take(&mut self.sends);
         let client = self.client;
         let secrets = &self.secrets;
-        let (response, answered) = std::thread::scope(|scope| {
-            let others: Vec<_> = guesses
-                .iter()
-                .map(|g| scope.spawn(move || to_http(g, secrets).and_then(|r| client.send(r))))
-                .collect();
-            let response = client.send(first);
-            let answered: Vec<Option<http::Response<Vec<u8>>>> = others
-                .into_iter()
-                .map(|h| h.join().ok().and_then(Result::ok))
-                .collect();
-            (response, answered)
-        });
-        for (g, r) in guesses.into_iter().zip(answered) {
-            if let Some(r) = r {
-                self.ahead.push((g, r));
+        let go = |request: &PageRequest| {
+            request
+                .to_http(secrets)
+                .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))
+                .and_then(|request| client.send(request))
+        };
+        let outcomes: Vec<_> = match sends.as_slice() {
+            [(slot, request)] => vec![(*slot, go(request))],
+            _ => std::thread::scope(|scope| {
+                let running: Vec<_> = sends
+                    .iter()
+                    .map(|(slot, request)| (*slot, scope.spawn(|| go(request))))
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|(slot, h)| {
+                        (
+                            slot,
+                            h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                        )
+                    })
+                    .collect()
+            }),
+        };
+        for (slot, outcome) in outcomes {
+            match outcome {
+                Ok(response) => {
+                    let (head, body) = response.into_parts();
+                    self.machine
+                        .on_response(slot, head.status, head.headers, body);
+                }
+                Err(error) => {
+                    if let Some(e) = self.errors.get_mut(slot.index()) {
+                        *e = Some(error);
+                    }
+                    self.machine.on_send_failed(slot);
+                }
             }
         }
-        response
     }
 
-    /// Saves the walk's checkpoint: the current page has been handed out in full.
-    fn save(&mut self) -> Result<(), PagesError> {
-        if let Some(store) = &mut self.store {
-            let bytes = self.walk.checkpoint().to_bytes();
-            if let Err(error) = store.save(&bytes) {
-                return Err(PagesError::Checkpoint {
-                    error,
-                    delivered: self.delivered(),
-                });
+    /// Persists a save and tells the machine how it went; false when it failed.
+    fn save(&mut self, save: &Save) -> bool {
+        let Some(store) = &mut self.store else {
+            self.machine.on_saved(save.page);
+            return true;
+        };
+        match store.save(&save.checkpoint.to_bytes()) {
+            Ok(()) => {
+                self.machine.on_saved(save.page);
+                true
             }
-            self.saved_any = true;
+            Err(e) => {
+                self.store_error = Some(e);
+                self.machine.on_save_failed(save.page);
+                false
+            }
         }
-        if let Some(cur) = &mut self.current {
-            cur.saved = true;
-        }
-        Ok(())
     }
 
-    fn drain_events(&mut self) {
-        while let Some(event) = self.walk.poll_event() {
-            forward(&event);
-            if self.events.len() == EVENTS_KEPT {
-                self.events.pop_front();
-                self.events_dropped += 1;
-            }
-            self.events.push_back(event);
+    /// Logs an event and keeps it for [`Pages::poll_event`].
+    fn note(&mut self, event: PageEvent) {
+        if event.is_warning() {
+            tracing::warn!(event = %event, code = event.code(), "paceline: page walk");
+        } else {
+            tracing::info!(event = %event, code = event.code(), "paceline: page walk");
+        }
+        if self.events.len() == EVENTS_KEPT {
+            self.events.pop_front();
+            self.events_dropped += 1;
+        }
+        self.events.push_back(event);
+    }
+
+    /// The error a machine's failure is to the caller.
+    fn error(&mut self, failure: Failure) -> PagesError {
+        let delivered = self.delivered();
+        match failure {
+            Failure::Stopped { error, .. } => PagesError::Stopped { error, delivered },
+            Failure::Unreadable {
+                page,
+                error,
+                responses,
+                ..
+            } => PagesError::Page {
+                page,
+                error,
+                responses,
+                delivered,
+            },
+            Failure::Request { page, slot, .. } => PagesError::Request {
+                page,
+                error: self
+                    .errors
+                    .get_mut(slot.index())
+                    .and_then(Option::take)
+                    .unwrap_or(Error::GaveUp {
+                        error: paceline::Error::Transport(
+                            paceline::retry::TransportError::after_send(
+                                paceline::retry::TransportKind::Other,
+                            ),
+                        ),
+                        attempts: Vec::new(),
+                    }),
+                delivered,
+            },
+            Failure::Save { .. } => PagesError::Checkpoint {
+                error: self
+                    .store_error
+                    .take()
+                    .unwrap_or_else(|| std::io::Error::other("the checkpoint store failed")),
+                delivered,
+            },
+            // This iterator never stops a walk early; anything newer ends it as an error too.
+            _ => PagesError::Checkpoint {
+                error: std::io::Error::other(failure.to_string()),
+                delivered,
+            },
         }
     }
 }
@@ -528,14 +542,13 @@ impl Iterator for Pages<'_> {
         if self.done {
             return None;
         }
-        if let Err(e) = self.advance() {
+        if let Err(e) = self.pump() {
             self.done = true;
             return e.map(Err);
         }
         let cur = self.current.as_mut()?;
         let range = cur.page.ranges()[cur.next].clone();
         cur.next += 1;
-        self.this_run += 1;
         Some(Ok(Record {
             body: Arc::clone(&cur.body),
             range,
@@ -549,7 +562,7 @@ impl FusedIterator for Pages<'_> {}
 impl fmt::Debug for Pages<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pages")
-            .field("style", &self.walk.style())
+            .field("style", &self.machine.walk().style())
             .field("delivered", &self.delivered())
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -674,22 +687,6 @@ impl fmt::Debug for RecordPage {
     }
 }
 
-fn to_http(request: &PageRequest, secrets: &[String]) -> Result<http::Request<Vec<u8>>, Error> {
-    request
-        .to_http(secrets)
-        .map_err(|e| Error::InvalidRequest(ureq::Error::Http(e)))
-}
-
-/// Logs a walk's event: `warn` for drift and cross-origin requests, `info` for detection and
-/// style switches, `debug` for anything newer than this adapter.
-fn forward(event: &PageEvent) {
-    if event.is_warning() {
-        tracing::warn!(event = %event, "paceline: page walk");
-    } else {
-        tracing::info!(event = %event, "paceline: page walk");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,10 +703,10 @@ mod tests {
         headers.insert("x-api-key", HeaderValue::from_static("k"));
         headers.insert("accept", HeaderValue::from_static("application/json"));
         let mut request = sample(headers);
-        let same = to_http(&request, &["X-Api-Key".into()]).unwrap();
+        let same = request.to_http(&["X-Api-Key".into()]).unwrap();
         assert_eq!(same.headers().len(), 5);
         request.credentials = false;
-        let other = to_http(&request, &["X-Api-Key".into()]).unwrap();
+        let other = request.to_http(&["X-Api-Key".into()]).unwrap();
         let names: Vec<_> = other.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["accept"]);
         assert_eq!(other.uri(), "https://cdn.test/p?page=2");

@@ -124,6 +124,8 @@ impl EventCounter {
 #[derive(Default)]
 struct Fields {
     message: String,
+    /// A page event's [`PageEvent::code`](paceline::paginate::PageEvent::code).
+    code: String,
     fraction: Option<f64>,
     timeout: bool,
 }
@@ -138,6 +140,12 @@ impl Visit for Fields {
     fn record_f64(&mut self, field: &Field, value: f64) {
         if field.name() == "fraction" {
             self.fraction = Some(value);
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "code" {
+            value.clone_into(&mut self.code);
         }
     }
 
@@ -174,7 +182,10 @@ impl Subscriber for EventCounter {
                     self.stats.timeouts.fetch_add(1, Relaxed);
                 }
             }
-            "paceline: retrying" | "paceline: unreadable page, requesting it again" => {
+            "paceline: retrying" => {
+                self.stats.retries.fetch_add(1, Relaxed);
+            }
+            "paceline: page walk" if fields.code == "resending" => {
                 self.stats.retries.fetch_add(1, Relaxed);
             }
             "paceline: quota threshold crossed" => {

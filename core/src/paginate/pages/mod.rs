@@ -92,9 +92,9 @@ pub struct Pages {
     responses: u32,
     /// Guesses whose exchange failed: not sent again as guesses until the walk moves.
     shunned: Vec<PageRequest>,
-    /// Whether a saved checkpoint covers what was delivered before this run, or a save of
-    /// this run was done.
-    saved_any: bool,
+    /// The pages the last saved checkpoint covers (the one resumed from, or the last save
+    /// done); `None` before any, and after a failed save.
+    covered: Option<u64>,
     this_run: u64,
     stopping: bool,
     end: Option<End>,
@@ -159,6 +159,7 @@ impl Pages {
             (None, None) => Walk::auto_with(template, config.hints.clone(), config.guards.clone())?,
         };
         let concurrency = config.concurrency.clamp(1, usize::from(u16::MAX));
+        let covered = resumed.then(|| walk.pages());
         Ok(Pages {
             walk,
             slots: (0..concurrency).map(|_| SlotState::Free).collect(),
@@ -170,7 +171,7 @@ impl Pages {
             saving: None,
             responses: 0,
             shunned: Vec::new(),
-            saved_any: resumed,
+            covered,
             this_run: 0,
             stopping: false,
             end: None,
@@ -259,7 +260,7 @@ impl Pages {
     pub fn on_saved(&mut self, page: u64) {
         if self.saving == Some(page) {
             self.saving = None;
-            self.saved_any = true;
+            self.covered = Some(page);
         }
     }
 
@@ -267,7 +268,7 @@ impl Pages {
     pub fn on_save_failed(&mut self, page: u64) {
         if self.saving == Some(page) && self.end.is_none() {
             self.saving = None;
-            self.saved_any = false;
+            self.covered = None;
             self.end = Some(End::Failed(Failure::Save {
                 page,
                 delivered: self.delivered(),
@@ -459,8 +460,15 @@ impl Pages {
             pages,
             records,
             this_run,
-            checkpointed: self.config.saves && self.saved_any && settled,
+            checkpointed: settled && self.covered() == Some(pages),
         }
+    }
+
+    /// How many pages the last saved checkpoint covers: the one resumed from, or the last
+    /// save done ([`Pages::on_saved`]). `None` before either, without saves, and after a
+    /// failed save.
+    pub fn covered(&self) -> Option<u64> {
+        self.covered.filter(|_| self.config.saves)
     }
 
     /// The walk: its spec and style (given or detected), position, drift, end.
