@@ -447,3 +447,28 @@ fn keys_held_from_an_earlier_crash_survive_the_next_checkpoint() {
     assert_eq!(r.resumes, 3, "{r:?}");
     assert_eq!((r.records_lost, r.records_duplicated), (0, 0), "{r:?}");
 }
+
+/// A GraphQL walk (POST pages) retries resets and 5xx because a page read is retry-safe by
+/// nature, not because of a made-up idempotency header: with no idempotency header configured
+/// at all it still reads every record. (The simulator once faked `Idempotency-Key: page-read`,
+/// and gave up on the first reset of a POST page when that header was unset.)
+#[test]
+fn post_pages_are_retried_without_an_idempotency_header() {
+    let data = DatasetSpec::new(DataStyle::Graphql, 300).page_size(20);
+    let (spec, template) = (data.page_spec(), data.template());
+    let model = ServerModel::new(11, wall_at(0))
+        .app(Dataset::new(data, 11))
+        .chaos(Chaos {
+            p_reset_before: 0.1,
+            p_reset_after: 0.1,
+            p_503: 0.1,
+            ..Chaos::default()
+        });
+    let config = PacerConfig::default().retry(RetryPolicy::default().idempotency_header(""));
+    let walk = WalkSim::new(model, config, spec, template, 11).run();
+    let r = &walk.run.report;
+    assert_eq!(walk.end, WalkEnd::Complete, "{r:?}");
+    assert!(r.retries > 0, "the chaos made it retry: {r:?}");
+    assert_eq!((r.records_lost, r.records_duplicated), (0, 0), "{r:?}");
+    assert_eq!(r.records_expected, 300);
+}

@@ -1,18 +1,17 @@
 //! Walk simulations: one pagination walk ([`Walk`]) through a [`Pacer`] against a server model
 //! serving a live [`Dataset`](crate::dataset::Dataset), in virtual time.
 //!
-//! The loop is the one an adapter runs: ask the walk for a request, ask the Pacer when to send
-//! it, send it to the model, tell the Pacer the outcome (it retries 429s, 5xx and resets), hand
-//! the final 2xx to [`Walk::on_page`]: on a page, deliver its records, persist the checkpoint,
-//! go on; on a transient [`PageError`](paceline::paginate::PageError) (a truncated body),
-//! send the same request again (a bounded number of times); on a guard's stop, end. Delivered
-//! records are checked against the dataset's ground truth ([`Truth`]): records that existed for
-//! the whole walk and were not delivered are lost; deliveries beyond a record's first are
-//! duplicates; ids that never existed are invented.
+//! The walk is the core's page machine ([`Pages`]), the one the ureq adapter pumps: every
+//! rule of a walk (which pages are sent again, deliver before save, what a resumed walk skips)
+//! is the shipped one. The simulator pumps it in virtual time: each `Send` is one paced
+//! exchange (ask the Pacer when to send, send to the model, tell the Pacer the outcome: it
+//! retries 429s, 5xx and resets), each `Deliver` is checked against the dataset's ground
+//! truth ([`Truth`]): records that existed for the whole walk and were not delivered are lost;
+//! deliveries beyond a record's first are duplicates; ids that never existed are invented.
 //!
 //! A crash schedule ([`Crash`]) kills the client after a page's records were delivered (before
 //! or after its checkpoint was written) and restarts it, with a fresh Pacer, from the last
-//! checkpoint's bytes ([`Walk::resume`]), as a process restarted by its supervisor would. A
+//! checkpoint's bytes ([`Pages::start`]), as a process restarted by its supervisor would. A
 //! crash after the checkpoint costs nothing; a crash before it delivers that page again.
 //!
 //! ```
@@ -38,21 +37,21 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use paceline::paginate::{
-    After, Checkpoint, GuardError, PageEvent, PageSpec, Param, Pointer, RequestTemplate, Style,
-    Walk, WalkState,
+    After, Failure, GuardError, Output, PageEvent, PageRequest, PageSpec, Pages, PagesConfig,
+    Param, Pointer, RequestTemplate, Style, Walk,
 };
-use paceline::retry::{TransportError, TransportKind, is_idempotent};
+use paceline::retry::{TransportError, TransportKind};
 use paceline::{Begin, Finish, Pacer, PacerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::series::Series;
 use super::{Report, Run};
-use crate::model::{Fate, ModelRequest, ServerModel, Truth};
+use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel, Truth};
 
 /// A crash of the client: after page `after_page`'s records were delivered, before
 /// (`persisted: false`) or after (`persisted: true`) its checkpoint was written. Page numbers
@@ -192,27 +191,42 @@ impl WalkSim {
         self
     }
 
-    /// Runs the walk to its end (or the time bound).
+    /// Runs the walk to its end (or the time bound): the core's page machine
+    /// ([`Pages`]) pumped in virtual time, each of its requests one paced exchange.
     pub fn run(mut self) -> WalkRun {
         let clock = super::Clock::new(&self.model);
-        let now_at = |ns: u64| clock.at(ns);
-        let ns_of = |at: Instant| clock.ns(at);
-        let mut r = Report {
-            seed: self.seed,
-            ..Report::default()
+        let mut x = Exchanges {
+            r: Report {
+                seed: self.seed,
+                ..Report::default()
+            },
+            trace: Trace {
+                lines: Vec::new(),
+                limit: self.trace_limit,
+            },
+            series: Series::for_duration(self.max_ns.min(86_400_000_000_000)),
+            t: 0,
+            max_ns: self.max_ns,
+            body_params: body_params(&self.spec),
+            pacer: Pacer::new(self.config.clone(), self.seed),
         };
-        let mut trace = Trace {
-            lines: Vec::new(),
-            limit: self.trace_limit,
-        };
-        let mut series = Series::for_duration(self.max_ns.min(86_400_000_000_000));
         let mut counts: HashMap<u64, u32> = HashMap::new();
         let mut delivered = Vec::new();
-        let mut pacer = Pacer::new(self.config.clone(), self.seed);
-        let key_header = self.config.retry.idempotency_header.clone();
-        let body_params = body_params(&self.spec);
-        let (mut walk, mut end) = match Walk::new(self.spec.clone(), self.template.clone()) {
-            Ok(w) => (Some(w), WalkEnd::Complete),
+        let config = PagesConfig::default().resends(self.max_resends);
+        let start = |saved: Option<&[u8]>, tail: &[Vec<u8>]| {
+            Pages::start(
+                Some(self.spec.clone()),
+                self.template.clone(),
+                config.clone(),
+                saved,
+            )
+            .map(|mut pages| {
+                pages.hold(tail.iter().map(Vec::as_slice));
+                pages
+            })
+        };
+        let (mut pages, mut end) = match start(None, &[]) {
+            Ok(p) => (Some(p), WalkEnd::Complete),
             Err(e) => (None, WalkEnd::GaveUp(e.to_string())),
         };
         let mut saved: Option<Vec<u8>> = None;
@@ -223,169 +237,44 @@ impl WalkSim {
         crashes.retain(|c| c.after_page > 0);
         crashes.sort_by_key(|c| c.after_page);
         let mut crashes = crashes.into_iter().peekable();
-        let mut t = 0u64;
-        let mut resends = 0u32;
         // The style the walk started in, once it switched to another.
         let mut switched_from = None;
+        // What the trace says of the last final response, the page's notes, a switch.
+        let mut head = String::new();
+        let mut notes: Vec<String> = Vec::new();
+        let mut switched = None;
+        let mut failure: Option<String> = None;
 
-        'walk: while let Some(w) = walk.as_mut() {
-            let Some(req) = w.poll_request().cloned() else {
-                end = match w.state() {
-                    WalkState::Stopped(e) => WalkEnd::Stopped(e.clone()),
-                    _ => WalkEnd::Complete,
-                };
-                break;
-            };
-            let path = match req.url.query() {
-                Some(q) => format!("{}?{q}", req.url.path()),
-                None => req.url.path().to_owned(),
-            };
-            // A page read is safe to repeat, POST (GraphQL, search) included: say so the way
-            // the Pacer understands.
-            let mut headers = req.headers.clone();
-            if !is_idempotent(&req.method)
-                && let Ok(name) = http::HeaderName::from_bytes(key_header.as_bytes())
-            {
-                headers.insert(name, HeaderValue::from_static("page-read"));
-            }
-            let mut call = pacer.call_to(&req.method, req.url.path(), &headers);
-            let body = req.body.as_deref().unwrap_or(b"");
-            let shown = if trace.has_room() {
-                shown_body(&body_params, body)
-            } else {
-                String::new()
-            };
-            // The Pacer's loop: send, retry, until a final response or a failure.
-            let response = loop {
-                if t > self.max_ns {
-                    end = WalkEnd::OutOfTime;
-                    r.truncated = true;
-                    break 'walk;
-                }
-                match pacer.poll_send(&mut call, now_at(t)) {
-                    Begin::Send => {}
-                    Begin::Wait(at) => {
-                        t = t.max(ns_of(at));
-                        continue;
-                    }
-                    Begin::WaitForPermit => break Err("no concurrency permit".to_owned()),
-                    Begin::Reject(e) => {
-                        r.rejected += 1;
-                        break Err(e.to_string());
-                    }
-                }
-                r.requests += 1;
-                series.sent(t);
-                let mreq = ModelRequest {
-                    method: req.method.as_str(),
-                    path: &path,
-                    body,
-                };
-                let resp = self.model.handle(t, &mreq);
-                t = t.saturating_add(resp.latency_ns);
-                let now = now_at(t);
-                let (finish, status) = match resp.fate {
-                    Fate::Respond => {
-                        r.count_status(resp.status);
-                        if matches!(resp.status, 429 | 403) {
-                            series.throttled(t);
+        while let Some(m) = pages.as_mut() {
+            match m.poll() {
+                Output::Send { slot, request } => {
+                    match x.paced(&mut self.model, &clock, &request) {
+                        Paced::Done(response, h) => {
+                            head = h;
+                            let status = StatusCode::from_u16(response.status)
+                                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                            m.on_response(slot, status, response.headers, response.body);
                         }
-                        let status = StatusCode::from_u16(resp.status)
-                            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                        let f = pacer.on_response_body(
-                            &mut call,
-                            now,
-                            status,
-                            &resp.headers,
-                            &resp.body,
-                        );
-                        (f, resp.status.to_string())
-                    }
-                    Fate::ResetBefore | Fate::ResetAfter => {
-                        r.transport_errors += 1;
-                        let e = TransportError::after_send(TransportKind::Reset);
-                        (pacer.on_transport_error(&mut call, now, e), "reset".into())
-                    }
-                };
-                while let Some(e) = pacer.poll_event() {
-                    r.note_event(&e);
-                }
-                let head = format!(
-                    "{:>10.3}s {} {path}{shown} -> {status}",
-                    t as f64 / 1e9,
-                    req.method
-                );
-                match finish {
-                    Finish::Done => break Ok((resp, head)),
-                    Finish::RetryAt(at) => {
-                        r.retries += 1;
-                        trace.push(|| {
-                            let wait = at.saturating_duration_since(now.mono).as_secs_f64();
-                            format!("{head} retry in {wait:.3}s")
-                        });
-                        t = t.max(ns_of(at));
-                    }
-                    Finish::Fail(e) => {
-                        trace.push(|| format!("{head} fail: {e}"));
-                        break Err(e.to_string());
+                        Paced::Failed(e) => {
+                            x.r.gave_up += 1;
+                            failure = Some(e);
+                            m.on_send_failed(slot);
+                        }
+                        Paced::OutOfTime => {
+                            end = WalkEnd::OutOfTime;
+                            x.r.truncated = true;
+                            break;
+                        }
                     }
                 }
-            };
-            let (resp, head) = match response {
-                Ok(x) => x,
-                Err(e) => {
-                    r.gave_up += 1;
-                    end = WalkEnd::GaveUp(e);
-                    break;
-                }
-            };
-            r.succeeded += 1;
-            let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK);
-            let page = match w.on_page(status, &resp.headers, &resp.body) {
-                Ok(p) => p,
-                Err(e) if e.is_transient() && resends < self.max_resends => {
-                    resends += 1;
-                    r.resends += 1;
-                    trace.push(|| format!("{head} unusable ({e}): send again"));
-                    continue;
-                }
-                Err(e) => {
-                    trace.push(|| format!("{head} unusable ({e}): give up"));
-                    end = WalkEnd::GaveUp(e.to_string());
-                    break;
-                }
-            };
-            resends = 0;
-            r.pages += 1;
-            // 1. Deliver the records.
-            let crash_ahead = crashes.peek().is_some();
-            for record in page.records(&resp.body) {
-                if crash_ahead {
-                    tail.push(record.to_vec());
-                }
-                let id = serde_json::from_slice::<Value>(record)
-                    .ok()
-                    .and_then(|v| self.id.find(&v).and_then(id_of));
-                match id {
-                    Some(id) => {
-                        *counts.entry(id).or_insert(0) += 1;
-                        delivered.push(id);
-                    }
-                    None => r.records_invented += 1,
-                }
-                r.records_delivered += 1;
-            }
-            let mut notes = Vec::new();
-            let mut switched = None;
-            while let Some(e) = w.poll_event() {
-                match e {
+                Output::Event(e) => match e {
                     PageEvent::TotalChanged { from, to, .. } => {
-                        r.total_changes += 1;
+                        x.r.total_changes += 1;
                         notes.push(format!("total {from} -> {to}"));
                     }
                     PageEvent::DuplicateKeys { count, dropped, .. } => {
                         if dropped {
-                            r.records_dropped += u64::from(count);
+                            x.r.records_dropped += u64::from(count);
                             notes.push(format!("{count} seen before, dropped"));
                         } else {
                             notes.push(format!("{count} seen before"));
@@ -395,95 +284,139 @@ impl WalkSim {
                         switched_from.get_or_insert(from);
                         switched = Some((from, to));
                     }
+                    PageEvent::Resending { error, .. } => {
+                        x.r.resends += 1;
+                        x.trace
+                            .push(|| format!("{head} unusable ({error}): send again"));
+                    }
                     _ => {}
-                }
-            }
-            trace.push(|| {
-                let mut line = format!("{head} page {}: {} records", page.number(), page.len());
-                if !notes.is_empty() {
-                    line.push_str(&format!(" ({})", notes.join(", ")));
-                }
-                match page.after() {
-                    After::More => {}
-                    After::Complete(reason) => line.push_str(&format!(", end: {reason}")),
-                    After::Stopped(e) => line.push_str(&format!(", stopped: {e}")),
-                }
-                line
-            });
-            if let Some((from, to)) = switched {
-                trace.push(|| format!("{:>10.3}s switched from {from} to {to}", t as f64 / 1e9));
-            }
-            // 2. Persist the checkpoint (only kept when a crash is still to come), or crash.
-            let crash = crashes.next_if(|c| c.after_page == page.number());
-            let persist = match crash {
-                Some(c) => c.persisted,
-                None => crashes.peek().is_some(),
-            };
-            if persist {
-                saved = Some(w.checkpoint().to_bytes());
-                tail.clear();
-            }
-            if crash.is_some() {
-                t = t.saturating_add(self.restart_ns);
-                r.resumes += 1;
-                pacer = Pacer::new(self.config.clone(), self.seed.wrapping_add(r.resumes));
-                let from = saved
-                    .as_deref()
-                    .and_then(|b| Checkpoint::from_bytes(b).ok())
-                    .map(|c| {
-                        Walk::resume(Some(self.spec.clone()), self.template.clone(), &c)
-                            .map_err(|e| e.to_string())
+                },
+                Output::Deliver(page) => {
+                    x.r.pages += 1;
+                    let crash_ahead = crashes.peek().is_some();
+                    for record in page.records() {
+                        if crash_ahead {
+                            tail.push(record.to_vec());
+                        }
+                        let id = serde_json::from_slice::<Value>(record)
+                            .ok()
+                            .and_then(|v| self.id.find(&v).and_then(id_of));
+                        match id {
+                            Some(id) => {
+                                *counts.entry(id).or_insert(0) += 1;
+                                delivered.push(id);
+                            }
+                            None => x.r.records_invented += 1,
+                        }
+                        x.r.records_delivered += 1;
+                    }
+                    let notes = std::mem::take(&mut notes);
+                    x.trace.push(|| {
+                        let mut line =
+                            format!("{head} page {}: {} records", page.number(), page.len());
+                        if !notes.is_empty() {
+                            line.push_str(&format!(" ({})", notes.join(", ")));
+                        }
+                        match page.after() {
+                            After::More => {}
+                            After::Complete(reason) => line.push_str(&format!(", end: {reason}")),
+                            After::Stopped(e) => line.push_str(&format!(", stopped: {e}")),
+                        }
+                        line
                     });
-                trace.push(|| {
-                    format!(
-                        "{:>10.3}s crash after page {}; restart from {}",
-                        t as f64 / 1e9,
-                        page.number(),
-                        if saved.is_some() {
-                            "the last checkpoint"
-                        } else {
-                            "the start"
-                        }
-                    )
-                });
-                match from {
-                    Some(Ok(mut resumed)) => {
-                        resumed.already_delivered(tail.iter().map(Vec::as_slice));
-                        *w = resumed;
+                    if let Some((from, to)) = switched.take() {
+                        let t = x.t;
+                        x.trace.push(|| {
+                            format!("{:>10.3}s switched from {from} to {to}", t as f64 / 1e9)
+                        });
                     }
-                    Some(Err(e)) => {
-                        end = WalkEnd::GaveUp(e);
-                        break;
+                    m.on_delivered(page.number());
+                }
+                Output::Save(save) => {
+                    // Persisted only while a crash is still to come; or the crash.
+                    let crash = crashes.next_if(|c| c.after_page == save.page);
+                    let persist = match crash {
+                        Some(c) => c.persisted,
+                        None => crashes.peek().is_some(),
+                    };
+                    if persist {
+                        saved = Some(save.checkpoint.to_bytes());
+                        tail.clear();
                     }
-                    None => match Walk::new(self.spec.clone(), self.template.clone()) {
-                        Ok(mut fresh) => {
-                            fresh.already_delivered(tail.iter().map(Vec::as_slice));
-                            *w = fresh;
-                        }
+                    if crash.is_none() {
+                        m.on_saved(save.page);
+                        continue;
+                    }
+                    x.t = x.t.saturating_add(self.restart_ns);
+                    x.r.resumes += 1;
+                    x.pacer = Pacer::new(self.config.clone(), self.seed.wrapping_add(x.r.resumes));
+                    let t = x.t;
+                    x.trace.push(|| {
+                        format!(
+                            "{:>10.3}s crash after page {}; restart from {}",
+                            t as f64 / 1e9,
+                            save.page,
+                            if saved.is_some() {
+                                "the last checkpoint"
+                            } else {
+                                "the start"
+                            }
+                        )
+                    });
+                    match start(saved.as_deref(), &tail) {
+                        Ok(resumed) => *m = resumed,
                         Err(e) => {
                             end = WalkEnd::GaveUp(e.to_string());
                             break;
                         }
-                    },
+                    }
+                }
+                Output::Idle => {
+                    end = WalkEnd::GaveUp("the page machine waits for nothing".into());
+                    break;
+                }
+                Output::Done(_) => {
+                    end = WalkEnd::Complete;
+                    break;
+                }
+                Output::Failed(f) => {
+                    end = match f {
+                        Failure::Stopped { error, .. } => WalkEnd::Stopped(error),
+                        Failure::Unreadable { error, .. } => {
+                            x.trace
+                                .push(|| format!("{head} unusable ({error}): give up"));
+                            WalkEnd::GaveUp(error.to_string())
+                        }
+                        Failure::Request { .. } => {
+                            WalkEnd::GaveUp(failure.take().unwrap_or_default())
+                        }
+                        other => WalkEnd::GaveUp(other.to_string()),
+                    };
+                    break;
                 }
             }
         }
 
+        let Exchanges {
+            mut r,
+            trace,
+            series,
+            t,
+            ..
+        } = x;
+        let walk = pages.as_ref().map(Pages::walk);
         let truth = self.model.truth().unwrap_or_default();
         score(&mut r, &truth, &counts);
-        let reason = walk.as_ref().and_then(|w| w.end_reason().cloned());
+        let reason = walk.and_then(|w| w.end_reason().cloned());
         r.walk_end = Some(match (&end, reason) {
             (WalkEnd::Complete, Some(reason)) => format!("complete ({reason})"),
             _ => end.to_string(),
         });
-        r.walk_style = walk
-            .as_ref()
-            .and_then(Walk::style)
-            .map(|now| match switched_from {
-                Some(from) if from != now => format!("{from} then {now}"),
-                _ => now.to_string(),
-            });
-        if let Some(drift) = walk.as_ref().map(Walk::drift).filter(|d| !d.is_empty()) {
+        r.walk_style = walk.and_then(Walk::style).map(|now| match switched_from {
+            Some(from) if from != now => format!("{from} then {now}"),
+            _ => now.to_string(),
+        });
+        if let Some(drift) = walk.map(Walk::drift).filter(|d| !d.is_empty()) {
             r.drift = Some(drift.to_string());
             r.records_may_be_missing = drift.may_be_missing();
         }
@@ -502,6 +435,127 @@ impl WalkSim {
             delivered,
             end,
             truth,
+        }
+    }
+}
+
+/// How one paced exchange ended.
+enum Paced {
+    /// A final response, and its trace head.
+    Done(ModelResponse, String),
+    /// The Pacer gave up or refused.
+    Failed(String),
+    /// Virtual time ran out.
+    OutOfTime,
+}
+
+/// The state the exchanges of a walk share: the Pacer, virtual time, the report and trace.
+struct Exchanges {
+    r: Report,
+    trace: Trace,
+    series: Series,
+    t: u64,
+    max_ns: u64,
+    body_params: Vec<Pointer>,
+    pacer: Pacer,
+}
+
+impl Exchanges {
+    /// The Pacer's loop for one page request: send, retry, until a final response or a
+    /// failure. A page read is retry-safe, POST (GraphQL, search) included.
+    fn paced(&mut self, model: &mut ServerModel, clock: &super::Clock, req: &PageRequest) -> Paced {
+        let path = match req.url.query() {
+            Some(q) => format!("{}?{q}", req.url.path()),
+            None => req.url.path().to_owned(),
+        };
+        let mut call = self
+            .pacer
+            .call_to(&req.method, req.url.path(), &req.headers);
+        call.mark_retry_safe();
+        let body = req.body.as_deref().unwrap_or(b"");
+        let shown = if self.trace.has_room() {
+            shown_body(&self.body_params, body)
+        } else {
+            String::new()
+        };
+        loop {
+            if self.t > self.max_ns {
+                return Paced::OutOfTime;
+            }
+            match self.pacer.poll_send(&mut call, clock.at(self.t)) {
+                Begin::Send => {}
+                Begin::Wait(at) => {
+                    self.t = self.t.max(clock.ns(at));
+                    continue;
+                }
+                Begin::WaitForPermit => return Paced::Failed("no concurrency permit".to_owned()),
+                Begin::Reject(e) => {
+                    self.r.rejected += 1;
+                    return Paced::Failed(e.to_string());
+                }
+            }
+            self.r.requests += 1;
+            self.series.sent(self.t);
+            let mreq = ModelRequest {
+                method: req.method.as_str(),
+                path: &path,
+                body,
+            };
+            let resp = model.handle(self.t, &mreq);
+            self.t = self.t.saturating_add(resp.latency_ns);
+            let now = clock.at(self.t);
+            let (finish, status) = match resp.fate {
+                Fate::Respond => {
+                    self.r.count_status(resp.status);
+                    if matches!(resp.status, 429 | 403) {
+                        self.series.throttled(self.t);
+                    }
+                    let status = StatusCode::from_u16(resp.status)
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                    let f = self.pacer.on_response_body(
+                        &mut call,
+                        now,
+                        status,
+                        &resp.headers,
+                        &resp.body,
+                    );
+                    (f, resp.status.to_string())
+                }
+                Fate::ResetBefore | Fate::ResetAfter => {
+                    self.r.transport_errors += 1;
+                    let e = TransportError::after_send(TransportKind::Reset);
+                    (
+                        self.pacer.on_transport_error(&mut call, now, e),
+                        "reset".into(),
+                    )
+                }
+            };
+            while let Some(e) = self.pacer.poll_event() {
+                self.r.note_event(&e);
+            }
+            let head = format!(
+                "{:>10.3}s {} {path}{shown} -> {status}",
+                self.t as f64 / 1e9,
+                req.method
+            );
+            match finish {
+                Finish::Done => {
+                    self.r.succeeded += 1;
+                    return Paced::Done(resp, head);
+                }
+                Finish::RetryAt(at) => {
+                    self.r.retries += 1;
+                    self.trace.push(|| {
+                        let wait = at.saturating_duration_since(now.mono).as_secs_f64();
+                        format!("{head} retry in {wait:.3}s")
+                    });
+                    self.t = self.t.max(clock.ns(at));
+                }
+                Finish::Fail(e) => {
+                    self.trace.push(|| format!("{head} fail: {e}"));
+                    return Paced::Failed(e.to_string());
+                }
+            }
         }
     }
 }
