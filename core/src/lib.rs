@@ -50,6 +50,7 @@
 
 mod civil;
 mod error;
+pub mod exchange;
 pub mod headers;
 mod pacer;
 pub mod paginate;

@@ -6,7 +6,8 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{Method, Request, Response};
-use paceline::{Begin, Call, Event, Finish, Now, Pacer, PacerConfig};
+use paceline::exchange::{Exchange, ExchangeConfig, Step};
+use paceline::{Event, Now, Pacer, PacerConfig};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody};
 
@@ -43,8 +44,7 @@ pub struct Client {
     finished: Condvar,
     body_limit: u64,
     timeouts: Timeouts,
-    max_redirects: u32,
-    secret_headers: Vec<http::HeaderName>,
+    exchange: ExchangeConfig,
     observer: Option<Observer>,
 }
 
@@ -82,8 +82,7 @@ impl Client {
             finished: Condvar::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             timeouts: Timeouts::default(),
-            max_redirects: 10,
-            secret_headers: Vec::new(),
+            exchange: ExchangeConfig::default(),
             observer: None,
         }
     }
@@ -113,14 +112,14 @@ impl Client {
 
     /// Follows at most `n` redirects per request (default 10; 0 returns every 3xx as it is).
     pub fn max_redirects(mut self, n: u32) -> Self {
-        self.max_redirects = n;
+        self.exchange.max_redirects = n;
         self
     }
 
     /// Names a header that carries a secret (an `X-Api-Key`): like `Authorization`, it is
     /// removed from a redirect to another origin.
     pub fn secret_header(mut self, name: http::HeaderName) -> Self {
-        self.secret_headers.push(name);
+        self.exchange.secret_headers.push(name);
         self
     }
 
@@ -177,174 +176,81 @@ impl Client {
         self.send(request)
     }
 
-    /// Sends `request` under the Pacer: waits when told, retries when told, and returns the
-    /// response the Pacer is done with (whatever its status, a final 404 included) with its body
-    /// read in full, or the reason it gave up with every attempt's outcome.
+    /// Sends `request` under the Pacer: waits when told, retries when told, follows redirects,
+    /// and returns the response the Pacer is done with (whatever its status, a final 404
+    /// included) with its body read in full, or the reason it gave up with every attempt's
+    /// outcome.
     ///
-    /// The loop, which holds no policy of its own:
-    /// 1. [`Pacer::poll_send`]: `Send`; or `Wait(t)`: sleep until `t`, read the clock, ask
-    ///    again; or `WaitForPermit`: block until another request of this client finishes, ask
-    ///    again; or `Reject`;
-    /// 2. send; read the clock as soon as the response head arrives; read the body;
-    /// 3. [`Pacer::on_response_body`] (or [`Pacer::on_transport_error`] when there is no
-    ///    complete response: see the crate docs for how ureq errors are sorted): `Done`,
-    ///    `RetryAt(t)` (sleep until `t`, back to 1), or `Fail`.
+    /// The loop pumps the core's [`Exchange`] and holds no policy of its own: `Send` (send
+    /// it; read the clock as soon as the response head arrives; read the body; report),
+    /// `Wait(t)` (sleep until `t`), `WaitForPermit` (block until another request of this
+    /// client finishes), `Done` or `Fail`. See the crate docs for how ureq errors are sorted.
     ///
     /// After every Pacer call its events are drained and forwarded to `tracing`.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let mut request = request;
-        let mut hops = 0;
-        loop {
-            let (parts, body) = request.into_parts();
-            let next = Request::from_parts(parts.clone(), body.clone());
-            let response = self.send_once(next)?;
-            if hops >= self.max_redirects {
-                return Ok(response);
-            }
-            let Ok(from) = paceline::paginate::Url::parse(&parts.uri.to_string()) else {
-                return Ok(response);
-            };
-            let Some(Ok(hop)) = paceline::redirect::follow(
-                &parts.method,
-                &from,
-                response.status(),
-                response.headers(),
-            ) else {
-                return Ok(response);
-            };
-            let Ok(uri) = hop.url.as_str().parse::<http::Uri>() else {
-                return Ok(response);
-            };
-            let mut parts = parts;
-            parts.method = hop.method;
-            parts.uri = uri;
-            if !hop.same_origin {
-                paceline::redirect::strip_credentials(&mut parts.headers, &self.secret_headers);
-            }
-            let body = if hop.keep_body {
-                body
-            } else {
-                parts.headers.remove(http::header::CONTENT_LENGTH);
-                parts.headers.remove(http::header::CONTENT_TYPE);
-                Vec::new()
-            };
-            request = Request::from_parts(parts, body);
-            hops += 1;
-        }
-    }
-
-    /// One request without following redirects: the Pacer's loop.
-    fn send_once(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let (parts, body) = request.into_parts();
-        if parts.uri.scheme().is_none() || parts.uri.authority().is_none() {
-            return Err(Error::InvalidRequest(ureq::Error::BadUri(
-                parts.uri.to_string(),
-            )));
-        }
-        let mut call = self
-            .lock()
-            .pacer
-            .call_to(&parts.method, parts.uri.path(), &parts.headers);
-        if parts.extensions.get::<paceline::RetrySafe>().is_some() {
-            call.mark_retry_safe();
-        }
-        let mut call = Pending {
+        let exchange = Exchange::new(&self.lock().pacer, request, &self.exchange)
+            .map_err(|e| Error::InvalidRequest(ureq::Error::BadUri(e.to_string())))?;
+        let mut pending = Pending {
             client: self,
-            call,
-            sent: false,
+            exchange,
         };
+        let exchange = &mut pending.exchange;
         let mut attempts = Vec::new();
         loop {
-            match self.begin(&mut call.call) {
-                Begin::Send => call.sent = true,
-                Begin::Wait(until) => {
+            let request = match self.step(exchange) {
+                Step::Send(request) => request,
+                Step::Wait(until) => {
                     sleep_until(until);
                     continue;
                 }
-                Begin::WaitForPermit => unreachable!("Client::begin waits for permits"),
-                Begin::Reject(error) => return Err(Error::GaveUp { error, attempts }),
-            }
-            let finish = match self.attempt(&parts, &body) {
+                Step::WaitForPermit => unreachable!("Client::step waits for permits"),
+                Step::Done(response) => return Ok(response),
+                Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
+            };
+            let (parts, body) = request.into_parts();
+            match self.attempt(&parts, &body) {
                 Attempt::Response(now, response) => {
                     attempts.push(AttemptRecord::status(response.status()));
-                    let finish = self.finish(|p| {
-                        p.on_response_body(
-                            &mut call.call,
-                            now,
-                            response.status(),
-                            response.headers(),
-                            response.body(),
-                        )
-                    });
-                    call.sent = false;
-                    if let Finish::Done = finish {
-                        return Ok(response);
-                    }
-                    finish
+                    self.finish(|p| exchange.on_response(p, now, response));
                 }
                 Attempt::Transport(now, error, detail) => {
                     attempts.push(failed(None, error, detail));
-                    let finish = self.finish(|p| p.on_transport_error(&mut call.call, now, error));
-                    call.sent = false;
-                    match finish {
-                        // The Pacer never finishes a request without a response; if it ever
-                        // did, there is nothing to hand back but the error.
-                        Finish::Done => Finish::Fail(paceline::Error::Transport(error)),
-                        finish => finish,
-                    }
+                    self.finish(|p| exchange.on_transport_error(p, now, error));
                 }
                 Attempt::BodyFailed(now, head, error, detail) => {
                     attempts.push(failed(Some(head.status), error, detail));
-                    let finish = self.finish(|p| {
-                        p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
-                    });
-                    call.sent = false;
-                    match finish {
-                        Finish::Done => Finish::Fail(paceline::Error::Transport(error)),
-                        finish => finish,
-                    }
+                    self.finish(|p| exchange.on_body_error(p, now, &head, error));
                 }
                 Attempt::TooLarge(now, head, detail) => {
-                    // Sent again, the same body would come back: never retried, whatever the
-                    // Pacer would say of a transport error.
                     let error = paceline::retry::TransportError::after_send(
                         paceline::retry::TransportKind::Other,
                     );
                     attempts.push(failed(Some(head.status), error, detail));
-                    let _ = self.finish(|p| {
-                        p.on_body_error(&mut call.call, now, head.status, &head.headers, error)
-                    });
-                    call.sent = false;
+                    self.finish(|p| exchange.on_body_too_large(p, now, &head));
                     return Err(Error::BodyTooLarge {
                         limit: self.body_limit,
                         status: head.status,
                         attempts,
                     });
                 }
-                // Dropping `call` unsent gives its permit back.
+                // Dropping the exchange unreported gives its permit back.
                 Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
-            };
-            match finish {
-                Finish::RetryAt(at) => sleep_until(at),
-                Finish::Fail(error) => return Err(Error::GaveUp { error, attempts }),
-                Finish::Done => unreachable!("handled above"),
             }
         }
     }
 
-    /// Asks the Pacer before an attempt until it says something other than
-    /// [`Begin::WaitForPermit`], blocking (lock released) until another request finishes
-    /// each time it does.
-    fn begin(&self, call: &mut Call) -> Begin {
+    /// Polls the exchange until it says something other than [`Step::WaitForPermit`],
+    /// blocking (lock released) until another request finishes each time it does.
+    fn step(&self, exchange: &mut Exchange) -> Step {
         loop {
             let mut shared = self.lock();
-            let begin = shared.pacer.poll_send(call, clock());
+            let step = exchange.poll(&mut shared.pacer, clock());
             let seen = shared.finished;
             let queued = drain(&mut shared.pacer);
             drop(shared);
             self.forward(queued);
-            if begin != Begin::WaitForPermit {
-                return begin;
+            if !matches!(step, Step::WaitForPermit) {
+                return step;
             }
             // `seen` was read under the same lock as the decision, so a request finishing
             // since then is never missed.
@@ -455,20 +361,18 @@ impl Client {
     }
 }
 
-/// A call, and whether its last attempt was sent but not yet reported to the Pacer. Dropped in
-/// that state (a request ureq cannot build, a panic unwinding through the I/O), it cancels the
-/// call, so its permit goes back.
+/// An exchange, cancelled when dropped with an attempt sent but not reported (a request ureq
+/// cannot build, a panic unwinding through the I/O), so its permit goes back.
 struct Pending<'a> {
     client: &'a Client,
-    call: Call,
-    sent: bool,
+    exchange: Exchange,
 }
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
-        if self.sent {
-            let call = &mut self.call;
-            self.client.finish(|p| p.cancel(call, clock()));
+        if self.exchange.is_sent() {
+            let exchange = &mut self.exchange;
+            self.client.finish(|p| exchange.cancel(p, clock()));
         }
     }
 }
