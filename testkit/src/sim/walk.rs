@@ -40,18 +40,19 @@ use std::fmt;
 use std::time::Duration;
 
 use http::StatusCode;
+use paceline::exchange::{Exchange, ExchangeConfig, Step};
 use paceline::paginate::{
     After, Failure, GuardError, Output, PageEvent, PageRequest, PageSpec, Pages, PagesConfig,
     Param, Pointer, RequestTemplate, Style, Walk,
 };
 use paceline::retry::{TransportError, TransportKind};
-use paceline::{Begin, Finish, Pacer, PacerConfig};
+use paceline::{Pacer, PacerConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::series::Series;
 use super::{Report, Run};
-use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel, Truth};
+use crate::model::{Fate, ModelRequest, ServerModel, Truth};
 
 /// A crash of the client: after page `after_page`'s records were delivered, before
 /// (`persisted: false`) or after (`persisted: true`) its checkpoint was written. Page numbers
@@ -249,11 +250,9 @@ impl WalkSim {
             match m.poll() {
                 Output::Send { slot, request } => {
                     match x.paced(&mut self.model, &clock, &request) {
-                        Paced::Done(response, h) => {
+                        Paced::Done(status, headers, body, h) => {
                             head = h;
-                            let status = StatusCode::from_u16(response.status)
-                                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                            m.on_response(slot, status, response.headers, response.body);
+                            m.on_response(slot, status, headers, body);
                         }
                         Paced::Failed(e) => {
                             x.r.gave_up += 1;
@@ -441,8 +440,8 @@ impl WalkSim {
 
 /// How one paced exchange ended.
 enum Paced {
-    /// A final response, and its trace head.
-    Done(ModelResponse, String),
+    /// A final response (status, headers, body), and its trace head.
+    Done(StatusCode, http::HeaderMap, Vec<u8>, String),
     /// The Pacer gave up or refused.
     Failed(String),
     /// Virtual time ran out.
@@ -461,37 +460,76 @@ struct Exchanges {
 }
 
 impl Exchanges {
-    /// The Pacer's loop for one page request: send, retry, until a final response or a
-    /// failure. A page read is retry-safe, POST (GraphQL, search) included.
+    /// One page request through the core's [`Exchange`] (the Pacer's loop: send, retry,
+    /// until a final response or a failure), in virtual time. A page read is retry-safe,
+    /// POST (GraphQL, search) included: [`PageRequest::to_http`] marks it.
     fn paced(&mut self, model: &mut ServerModel, clock: &super::Clock, req: &PageRequest) -> Paced {
         let path = match req.url.query() {
             Some(q) => format!("{}?{q}", req.url.path()),
             None => req.url.path().to_owned(),
         };
-        let mut call = self
-            .pacer
-            .call_to(&req.method, req.url.path(), &req.headers);
-        call.mark_retry_safe();
+        let exchange = req.to_http(&[]).map_err(|e| e.to_string()).and_then(|r| {
+            Exchange::new(&self.pacer, r, &ExchangeConfig::default().max_redirects(0))
+                .map_err(|e| e.to_string())
+        });
+        let mut exchange = match exchange {
+            Ok(x) => x,
+            Err(e) => return Paced::Failed(e),
+        };
         let body = req.body.as_deref().unwrap_or(b"");
         let shown = if self.trace.has_room() {
             shown_body(&self.body_params, body)
         } else {
             String::new()
         };
+        // The trace head of the last attempt, while its outcome is what the next step says.
+        let mut reported: Option<String> = None;
         loop {
             if self.t > self.max_ns {
                 return Paced::OutOfTime;
             }
-            match self.pacer.poll_send(&mut call, clock.at(self.t)) {
-                Begin::Send => {}
-                Begin::Wait(at) => {
+            let now = clock.at(self.t);
+            let step = exchange.poll(&mut self.pacer, now);
+            while let Some(e) = self.pacer.poll_event() {
+                self.r.note_event(&e);
+            }
+            let head = reported.take();
+            match step {
+                Step::Send(_) | Step::Wait(_) if head.is_some() => {
+                    let head = head.clone().unwrap_or_default();
+                    self.r.retries += 1;
+                    let at = match &step {
+                        Step::Wait(at) => *at,
+                        _ => now.mono,
+                    };
+                    self.trace.push(|| {
+                        let wait = at.saturating_duration_since(now.mono).as_secs_f64();
+                        format!("{head} retry in {wait:.3}s")
+                    });
+                }
+                Step::Fail(e) if head.is_some() => {
+                    let head = head.clone().unwrap_or_default();
+                    self.trace.push(|| format!("{head} fail: {e}"));
+                    return Paced::Failed(e.to_string());
+                }
+                _ => {}
+            }
+            match step {
+                Step::Send(_) => {}
+                Step::Wait(at) => {
                     self.t = self.t.max(clock.ns(at));
                     continue;
                 }
-                Begin::WaitForPermit => return Paced::Failed("no concurrency permit".to_owned()),
-                Begin::Reject(e) => {
+                Step::WaitForPermit => return Paced::Failed("no concurrency permit".to_owned()),
+                Step::Fail(e) => {
                     self.r.rejected += 1;
                     return Paced::Failed(e.to_string());
+                }
+                Step::Done(response) => {
+                    self.r.succeeded += 1;
+                    let head = head.unwrap_or_default();
+                    let (parts, body) = response.into_parts();
+                    return Paced::Done(parts.status, parts.headers, body, head);
                 }
             }
             self.r.requests += 1;
@@ -504,7 +542,7 @@ impl Exchanges {
             let resp = model.handle(self.t, &mreq);
             self.t = self.t.saturating_add(resp.latency_ns);
             let now = clock.at(self.t);
-            let (finish, status) = match resp.fate {
+            let status = match resp.fate {
                 Fate::Respond => {
                     self.r.count_status(resp.status);
                     if matches!(resp.status, 429 | 403) {
@@ -512,50 +550,27 @@ impl Exchanges {
                     }
                     let status = StatusCode::from_u16(resp.status)
                         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                    let f = self.pacer.on_response_body(
-                        &mut call,
-                        now,
-                        status,
-                        &resp.headers,
-                        &resp.body,
-                    );
-                    (f, resp.status.to_string())
+                    let mut response = http::Response::new(resp.body);
+                    *response.status_mut() = status;
+                    *response.headers_mut() = resp.headers;
+                    exchange.on_response(&mut self.pacer, now, response);
+                    resp.status.to_string()
                 }
                 Fate::ResetBefore | Fate::ResetAfter => {
                     self.r.transport_errors += 1;
                     let e = TransportError::after_send(TransportKind::Reset);
-                    (
-                        self.pacer.on_transport_error(&mut call, now, e),
-                        "reset".into(),
-                    )
+                    exchange.on_transport_error(&mut self.pacer, now, e);
+                    "reset".into()
                 }
             };
             while let Some(e) = self.pacer.poll_event() {
                 self.r.note_event(&e);
             }
-            let head = format!(
+            reported = Some(format!(
                 "{:>10.3}s {} {path}{shown} -> {status}",
                 self.t as f64 / 1e9,
                 req.method
-            );
-            match finish {
-                Finish::Done => {
-                    self.r.succeeded += 1;
-                    return Paced::Done(resp, head);
-                }
-                Finish::RetryAt(at) => {
-                    self.r.retries += 1;
-                    self.trace.push(|| {
-                        let wait = at.saturating_duration_since(now.mono).as_secs_f64();
-                        format!("{head} retry in {wait:.3}s")
-                    });
-                    self.t = self.t.max(clock.ns(at));
-                }
-                Finish::Fail(e) => {
-                    self.trace.push(|| format!("{head} fail: {e}"));
-                    return Paced::Failed(e.to_string());
-                }
-            }
+            ));
         }
     }
 }
