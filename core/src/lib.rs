@@ -15,8 +15,11 @@
 //!   undocumented limits, concurrency, quotas, priorities and shares;
 //! - [`Pacer`]: the object you hold, asked before each request and told after (retry and
 //!   throttle composed);
+//! - [`exchange`]: one request through the Pacer, start to final answer (attempts, waits,
+//!   permits, redirects): the loop every driver would otherwise write;
 //! - [`paginate`]: one machine per walk through a list endpoint, every record exactly once,
-//!   with checkpoints that survive a crash.
+//!   with checkpoints that survive a crash ([`paginate::Walk`]), and the page pump above it
+//!   ([`paginate::Pages`]: request slots, resends, deliver-then-save) that every driver runs.
 //!
 //! The whole loop, with a fake server that answers 503 twice:
 //!
