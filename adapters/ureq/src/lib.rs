@@ -173,7 +173,6 @@ mod checkpoint_file;
 mod client;
 mod error;
 mod events;
-mod page_error;
 mod pages;
 mod timeouts;
 mod transport;
@@ -181,9 +180,12 @@ mod transport;
 pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
 pub use client::{Client, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};
-pub use paceline::paginate::{Delivered, Resume};
-pub use page_error::PagesError;
-pub use pages::{DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages, Record, RecordPage};
+pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
+pub use pages::{DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages};
+
+/// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
+/// [`Error`] for a failed request. After an error the iterator is over (it returns `None`).
+pub type PagesError = paceline::paginate::PagesError<Error>;
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };

@@ -6,19 +6,17 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::iter::FusedIterator;
-use std::ops::{Deref, Range};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use paceline::paginate::{
-    Delivered, Delivery, Failure, Guards, Hints, Output, Page, PageEvent, PageRequest, PageSpec,
-    Pages as Machine, PagesConfig, RequestTemplate, Resume, Save, Slot, StartError, Walk,
+    Delivered, Delivery, Failure, Guards, Hints, Output, PageEvent, PageRequest, PageSpec,
+    Pages as Machine, PagesConfig, Record, RecordPage, RequestTemplate, Resume, Save, Slot, Walk,
 };
 
+use crate::PagesError;
 use crate::checkpoint_file::{CheckpointFile, CheckpointStore};
 use crate::client::Client;
 use crate::error::Error;
-use crate::page_error::PagesError;
 
 /// How many times a page whose body is truncated or not JSON is requested again, by default:
 /// [`paceline::paginate::DEFAULT_RESENDS`] (2: three responses in all).
@@ -195,13 +193,7 @@ impl Client {
             .resends(page_retries)
             .concurrency(concurrency)
             .saves(store.is_some());
-        let mut machine =
-            Machine::start(spec, template, config, saved.as_deref()).map_err(|e| match e {
-                StartError::Spec(e) => PagesError::Spec(e),
-                StartError::Resume(e) => PagesError::from(e),
-                StartError::BadCheckpoint(e) => PagesError::BadCheckpoint(e),
-                _ => PagesError::NoCheckpoint,
-            })?;
+        let mut machine = Machine::start(spec, template, config, saved.as_deref())?;
         machine.hold(held.iter().map(Vec::as_slice));
         let secrets = machine
             .walk()
@@ -256,8 +248,7 @@ pub struct Pages<'c> {
 
 /// The page being handed out.
 struct Current {
-    page: Page,
-    body: Arc<Vec<u8>>,
+    page: RecordPage,
     /// The next record to hand out.
     next: usize,
     /// Whether the machine was told it is delivered.
@@ -266,10 +257,8 @@ struct Current {
 
 impl Current {
     fn new(delivery: Delivery) -> Current {
-        let (page, body) = delivery.into_parts();
         Current {
-            page,
-            body: Arc::new(body),
+            page: RecordPage::from(delivery),
             next: 0,
             told: false,
         }
@@ -294,13 +283,9 @@ impl Pages<'_> {
             return e.map(Err);
         }
         let cur = self.current.as_mut()?;
-        let ranges = cur.page.ranges()[cur.next..].to_vec();
+        let rest = cur.page.tail(cur.next);
         cur.next = cur.page.len();
-        Some(Ok(RecordPage {
-            number: cur.page.number(),
-            body: Arc::clone(&cur.body),
-            ranges,
-        }))
+        Some(Ok(rest))
     }
 
     /// Says the caller is done with every record handed out so far: when that is a whole page,
@@ -490,23 +475,12 @@ impl Pages<'_> {
     /// The error a machine's failure is to the caller.
     fn error(&mut self, failure: Failure) -> PagesError {
         let delivered = self.delivered();
-        match failure {
-            Failure::Stopped { error, .. } => PagesError::Stopped { error, delivered },
-            Failure::Unreadable {
-                page,
-                error,
-                responses,
-                ..
-            } => PagesError::Page {
-                page,
-                error,
-                responses,
-                delivered,
-            },
-            Failure::Request { page, slot, .. } => PagesError::Request {
-                page,
-                error: self
-                    .errors
+        let (errors, store_error) = (&mut self.errors, &mut self.store_error);
+        PagesError::from_failure(
+            failure,
+            delivered,
+            |slot| {
+                errors
                     .get_mut(slot.index())
                     .and_then(Option::take)
                     .unwrap_or(Error::GaveUp {
@@ -516,22 +490,10 @@ impl Pages<'_> {
                             ),
                         ),
                         attempts: Vec::new(),
-                    }),
-                delivered,
+                    })
             },
-            Failure::Save { .. } => PagesError::Checkpoint {
-                error: self
-                    .store_error
-                    .take()
-                    .unwrap_or_else(|| std::io::Error::other("the checkpoint store failed")),
-                delivered,
-            },
-            // This iterator never stops a walk early; anything newer ends it as an error too.
-            _ => PagesError::Checkpoint {
-                error: std::io::Error::other(failure.to_string()),
-                delivered,
-            },
-        }
+            || store_error.take(),
+        )
     }
 }
 
@@ -547,13 +509,9 @@ impl Iterator for Pages<'_> {
             return e.map(Err);
         }
         let cur = self.current.as_mut()?;
-        let range = cur.page.ranges()[cur.next].clone();
+        let record = cur.page.get(cur.next)?;
         cur.next += 1;
-        Some(Ok(Record {
-            body: Arc::clone(&cur.body),
-            range,
-            page: cur.page.number(),
-        }))
+        Some(Ok(record))
     }
 }
 
@@ -566,124 +524,6 @@ impl fmt::Debug for Pages<'_> {
             .field("delivered", &self.delivered())
             .field("done", &self.done)
             .finish_non_exhaustive()
-    }
-}
-
-/// One record of a list: a JSON value, sliced from its page's body without copying.
-///
-/// The records of a page share that page's body: holding one keeps the body alive. To keep
-/// records for long (collecting a whole list), keep [`Record::to_vec`] or a parsed value
-/// instead, or the memory held is the whole bodies.
-#[derive(Clone)]
-pub struct Record {
-    body: Arc<Vec<u8>>,
-    range: Range<usize>,
-    page: u64,
-}
-
-impl Record {
-    /// The JSON text, as the server sent it.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.body[self.range.clone()]
-    }
-
-    /// A copy of the JSON text, detached from the page's body.
-    pub fn to_vec(&self) -> Vec<u8> {
-        self.as_bytes().to_vec()
-    }
-
-    /// Parses the record (`serde_json::Value`, or a type of yours).
-    ///
-    /// # Errors
-    /// When the record does not fit `T` (it is always valid JSON).
-    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
-        serde_json::from_slice(self.as_bytes())
-    }
-
-    /// The page it came from (from 1, counting resumed pages).
-    pub fn page(&self) -> u64 {
-        self.page
-    }
-}
-
-impl Deref for Record {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl AsRef<[u8]> for Record {
-    fn as_ref(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl PartialEq for Record {
-    fn eq(&self, other: &Record) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Record {}
-
-impl fmt::Debug for Record {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Record(page {}, {})",
-            self.page,
-            String::from_utf8_lossy(self.as_bytes())
-        )
-    }
-}
-
-/// A page's records, handed out at once by [`Pages::next_page`].
-#[derive(Clone)]
-pub struct RecordPage {
-    number: u64,
-    body: Arc<Vec<u8>>,
-    ranges: Vec<Range<usize>>,
-}
-
-impl RecordPage {
-    /// The page's number in the walk (from 1, counting resumed pages).
-    pub fn number(&self) -> u64 {
-        self.number
-    }
-
-    /// How many records.
-    pub fn len(&self) -> usize {
-        self.ranges.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.ranges.is_empty()
-    }
-
-    /// The records' JSON texts, borrowed.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.ranges.iter().map(|r| &self.body[r.clone()])
-    }
-
-    /// The records, each sharing the page's body.
-    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.ranges.iter().map(|r| Record {
-            body: Arc::clone(&self.body),
-            range: r.clone(),
-            page: self.number,
-        })
-    }
-}
-
-impl fmt::Debug for RecordPage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordPage")
-            .field("number", &self.number)
-            .field("records", &self.ranges.len())
-            .finish()
     }
 }
 

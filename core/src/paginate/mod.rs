@@ -129,8 +129,8 @@ pub use json::BodyError;
 pub use link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
 pub use page::{After, Page, PageEvent, WalkState};
 pub use pages::{
-    DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, Resume, Save, Slot,
-    StartError,
+    DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, PagesError, Record,
+    RecordPage, Resume, Save, Slot, StartError,
 };
 pub use pointer::{Pointer, PointerError};
 pub use request::{PageRequest, RequestTemplate};

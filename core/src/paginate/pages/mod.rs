@@ -1,14 +1,18 @@
 //! The page pump: [`Pages`].
 
 mod config;
+mod error;
 mod output;
 #[cfg(test)]
 mod property;
+mod records;
 #[cfg(test)]
 mod tests;
 
 pub use config::{DEFAULT_RESENDS, PagesConfig, Resume, StartError};
+pub use error::PagesError;
 pub use output::{Delivered, Delivery, Failure, Output, Save, Slot};
+pub use records::{Record, RecordPage};
 
 use std::collections::VecDeque;
 

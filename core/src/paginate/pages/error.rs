@@ -1,24 +1,24 @@
-//! Why a page walk ended before the list's end: [`PagesError`].
+//! Why a driver's page walk ended before the list's end: [`PagesError`].
 
 use std::fmt;
 use std::io;
 
-use paceline::paginate::{
-    CheckpointError, Delivered, GuardError, PageError, ResumeError, SpecError,
-};
+use super::{Delivered, Failure, Slot, StartError};
+use crate::paginate::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
 
-/// Why [`Pages`](crate::Pages) stopped, by who is at fault. After an error the iterator is
-/// over (it returns `None`).
+/// Why a driver's page walk stopped, by who is at fault: what the drivers built on
+/// [`Pages`](super::Pages) return (`E` is the driver's request error: `paceline_ureq::Error`,
+/// say).
 ///
 /// The caller's: [`Spec`](Self::Spec), [`Resume`](Self::Resume),
-/// [`NoCheckpoint`](Self::NoCheckpoint), an [`Error::InvalidRequest`](crate::Error) inside
+/// [`NoCheckpoint`](Self::NoCheckpoint), a request that cannot be built inside
 /// [`Request`](Self::Request). Storage's: [`BadCheckpoint`](Self::BadCheckpoint),
 /// [`Checkpoint`](Self::Checkpoint). The server's (or the network's):
 /// [`Request`](Self::Request), [`Page`](Self::Page), [`Stopped`](Self::Stopped), each
 /// carrying what was [`Delivered`] before it.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum PagesError {
+pub enum PagesError<E> {
     /// The spec or the request template is unusable (a body parameter with a non-JSON body, an
     /// allowed origin that is not a URL).
     Spec(SpecError),
@@ -26,7 +26,7 @@ pub enum PagesError {
     /// URL or body: [`ResumeError::FingerprintMismatch`]), another style, or a next URL the
     /// guards refuse.
     Resume(ResumeError),
-    /// [`Resume::Required`](crate::Resume::Required), and no checkpoint is stored.
+    /// [`Resume::Required`](super::Resume::Required), and no checkpoint is stored.
     NoCheckpoint,
     /// The stored bytes are not a checkpoint (truncated, edited, from a newer build).
     BadCheckpoint(CheckpointError),
@@ -34,7 +34,7 @@ pub enum PagesError {
     /// out; its last page is not covered by a persisted checkpoint, so a resumed walk delivers
     /// that page again.
     Checkpoint {
-        /// The store's error (a [`CheckpointFile`](crate::CheckpointFile)'s names the path).
+        /// The store's error.
         error: io::Error,
         /// What was handed out.
         delivered: Delivered,
@@ -44,13 +44,13 @@ pub enum PagesError {
     Request {
         /// The page asked for (from 1, counting resumed pages).
         page: u64,
-        /// The client's error, with every attempt.
-        error: crate::Error,
+        /// The driver's error (the client's, with every attempt).
+        error: E,
         /// What was handed out before.
         delivered: Delivered,
     },
     /// The final response could not be read as a page: a status other than 2xx, a body with no
-    /// items where the spec says, or (after [`PageOptions::page_retries`](crate::PageOptions)
+    /// items where the spec says, or (after [`PagesConfig::resends`](super::PagesConfig::resends)
     /// re-requests) a body that stayed truncated or not JSON.
     Page {
         /// The page asked for.
@@ -74,7 +74,7 @@ pub enum PagesError {
     },
 }
 
-impl PagesError {
+impl<E> PagesError<E> {
     /// What was handed out before the error, when the walk had started.
     pub fn delivered(&self) -> Option<&Delivered> {
         match self {
@@ -90,7 +90,7 @@ impl PagesError {
     }
 }
 
-impl fmt::Display for PagesError {
+impl<E: fmt::Display> fmt::Display for PagesError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PagesError::Spec(e) => write!(f, "page spec: {e}"),
@@ -121,7 +121,7 @@ impl fmt::Display for PagesError {
     }
 }
 
-impl std::error::Error for PagesError {
+impl<E: std::error::Error + 'static> std::error::Error for PagesError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             PagesError::Spec(e) => Some(e),
@@ -136,17 +136,69 @@ impl std::error::Error for PagesError {
     }
 }
 
-impl From<SpecError> for PagesError {
+impl<E> From<SpecError> for PagesError<E> {
     fn from(e: SpecError) -> Self {
         PagesError::Spec(e)
     }
 }
 
-impl From<ResumeError> for PagesError {
+impl<E> From<ResumeError> for PagesError<E> {
     fn from(e: ResumeError) -> Self {
         match e {
             ResumeError::Spec(e) => PagesError::Spec(e),
             e => PagesError::Resume(e),
+        }
+    }
+}
+
+impl<E> From<StartError> for PagesError<E> {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Spec(e) => PagesError::Spec(e),
+            StartError::Resume(e) => PagesError::from(e),
+            StartError::BadCheckpoint(e) => PagesError::BadCheckpoint(e),
+            StartError::NoCheckpoint => PagesError::NoCheckpoint,
+        }
+    }
+}
+
+impl<E> PagesError<E> {
+    /// The error a machine's [`Failure`] is to a driver's caller: `request` gives the error
+    /// the driver kept for the slot whose exchange failed, `store` the store's error of a
+    /// failed save; `delivered` is what the driver handed out (a page handed out in part is
+    /// the driver's to count).
+    pub fn from_failure(
+        failure: Failure,
+        delivered: Delivered,
+        request: impl FnOnce(Slot) -> E,
+        store: impl FnOnce() -> Option<io::Error>,
+    ) -> Self {
+        match failure {
+            Failure::Stopped { error, .. } => PagesError::Stopped { error, delivered },
+            Failure::Unreadable {
+                page,
+                error,
+                responses,
+                ..
+            } => PagesError::Page {
+                page,
+                error,
+                responses,
+                delivered,
+            },
+            Failure::Request { page, slot, .. } => PagesError::Request {
+                page,
+                error: request(slot),
+                delivered,
+            },
+            Failure::Save { .. } => PagesError::Checkpoint {
+                error: store().unwrap_or_else(|| io::Error::other("the checkpoint store failed")),
+                delivered,
+            },
+            other => PagesError::Checkpoint {
+                error: io::Error::other(other.to_string()),
+                delivered,
+            },
         }
     }
 }
