@@ -45,8 +45,11 @@
 //! while let Some(event) = pacer.poll_event() { println!("{event:?}"); }
 //! ```
 
+mod persist;
+mod retrying;
 mod types;
 
+use retrying::contains_any;
 use types::note_event;
 pub use types::{Begin, Call, Event, Finish, PacerConfig, PauseCause, RetrySafe};
 
@@ -439,178 +442,8 @@ impl Pacer {
         self.events.pop_front()
     }
 
-    /// What each configured quota ([`crate::throttle::ThrottleConfig::quota`]) has used of its current period,
-    /// to save for a later run (a resumed extraction, tomorrow's cron job under the same
-    /// daily budget): see [`Pacer::restore_quota_usage`].
-    ///
-    /// ```
-    /// use std::time::{Instant, SystemTime};
-    /// use paceline::throttle::{Period, QuotaConfig, ThrottleConfig};
-    /// use paceline::{Now, Pacer, PacerConfig};
-    ///
-    /// let config = PacerConfig::default()
-    ///     .throttle(ThrottleConfig::default().quota(QuotaConfig::new(20, Period::Day)));
-    /// let now = Now::new(Instant::now(), SystemTime::now());
-    /// let mut first = Pacer::new(config.clone(), 1);
-    /// // ... 16 requests later, the run saves its usage (as JSON, say) ...
-    /// let mut saved = first.quota_usage(now);
-    /// saved[0].used = 16;
-    /// let json = serde_json::to_string(&saved).unwrap();
-    ///
-    /// // The next run, the same day, starts from it.
-    /// let mut second = Pacer::new(config, 2);
-    /// second.restore_quota_usage(now, &serde_json::from_str::<Vec<_>>(&json).unwrap());
-    /// assert_eq!(second.status(now).quota_remaining, Some(4));
-    /// ```
-    pub fn quota_usage(&mut self, now: Now) -> Vec<crate::throttle::QuotaUse> {
-        let ns = self.ns(&now);
-        self.throttle.quota_usage(ns)
-    }
-
-    /// Counts what an earlier run used of each quota's current period (records saved by
-    /// [`Pacer::quota_usage`]): a record of a period that has ended, or of a quota with another
-    /// count or period, is ignored. A threshold the restored usage crosses is announced
-    /// ([`Event::QuotaThreshold`]), so the run that starts past 80 % says so.
-    pub fn restore_quota_usage(&mut self, now: Now, used: &[crate::throttle::QuotaUse]) {
-        let ns = self.ns(&now);
-        let events = &mut self.events;
-        self.throttle
-            .restore_quota_usage(ns, used, &mut |n| events.push_back(note_event(n)));
-    }
-
-    /// What the throttle knows now: windows, adaptive rate, quota left.
-    pub fn status(&mut self, now: Now) -> crate::throttle::Status {
-        let ns = self.ns(&now);
-        self.throttle.status(ns)
-    }
-
     /// What the last response said.
     pub fn last_signal(&self) -> &Signal {
         &self.last_signal
     }
-
-    /// Holds every request for `wait` after `now`, as the server asked.
-    fn hold(&mut self, now: Instant, signal: &Signal, wait: Duration) {
-        let quota = signal.quota_exhausted;
-        if wait > Duration::ZERO {
-            let cause = if signal.retry_after.is_some() {
-                PauseCause::RetryAfter
-            } else {
-                PauseCause::WindowExhausted
-            };
-            self.events.push_back(Event::Paused { wait, cause });
-        }
-        if !quota && wait <= self.retry.max_wait {
-            return;
-        }
-        // A quota is refused until its reset (or, reset unknown, for `max_wait`); a wait past
-        // the maximum for `max_wait` only, then requests probe again: one hostile value must
-        // not refuse every request for ten years.
-        let hold_for = match (quota, wait.is_zero()) {
-            (true, false) => wait.min(crate::throttle::MAX_QUOTA_RESET),
-            _ => self.retry.max_wait,
-        };
-        let new = Pause {
-            from: now,
-            wait: hold_for,
-            asked: wait,
-            quota,
-        };
-        let extends = match self.pause {
-            Some(p) if p.active(now) => match (p.until(), new.until()) {
-                (Some(old), Some(new)) => new > old,
-                (Some(_), None) => true,
-                (None, _) => false,
-            },
-            _ => true,
-        };
-        if extends {
-            self.pause = Some(new);
-        }
-    }
-
-    fn record_failure(&mut self, call: &Call, finish: &Finish) {
-        if let Finish::Fail(error) = finish {
-            self.events.push_back(Event::GaveUp {
-                attempts: call.attempts,
-                error: error.clone(),
-            });
-        }
-    }
-
-    /// The retry rules of [`crate::retry`], in their documented order.
-    fn decide(
-        &mut self,
-        call: &mut Call,
-        now: Instant,
-        class: Class,
-        last: Attempted,
-        sent: bool,
-        server_wait: Option<Duration>,
-    ) -> Finish {
-        let policy = &self.retry;
-        if sent && !call.retry_safe() {
-            return Finish::Fail(Error::NotIdempotent { last });
-        }
-        if call.attempts >= policy.max_attempts {
-            return Finish::Fail(Error::AttemptsExhausted {
-                attempts: call.attempts,
-                last,
-            });
-        }
-        let wait = match server_wait {
-            Some(asked) if asked > policy.max_wait => {
-                return Finish::Fail(Error::ServerAskedTooLong {
-                    asked,
-                    max: policy.max_wait,
-                });
-            }
-            Some(asked) => asked,
-            // A 429 nothing explains, on a route whose rate is being discovered: the
-            // discovered rate spaces the retry; a backoff on top would only waste the limit.
-            None if class == Class::Throttled && self.throttle.adapting(&call.ticket) => {
-                Duration::ZERO
-            }
-            None => policy.backoff(call.attempts, call.previous_delay, &mut self.rng),
-        };
-        let started = call.started.unwrap_or(now);
-        let would_take = now.saturating_duration_since(started).saturating_add(wait);
-        if would_take > policy.max_elapsed {
-            return Finish::Fail(Error::DeadlineExceeded {
-                would_take,
-                max: policy.max_elapsed,
-                last,
-            });
-        }
-        let cost = match class {
-            Class::Throttled => 0,
-            Class::Transport(TransportKind::Timeout) => policy.budget.timeout_cost,
-            _ => policy.budget.retry_cost,
-        };
-        if cost > 0 {
-            if !self.tokens.try_spend(&policy.budget, cost) {
-                return Finish::Fail(Error::RetryBudgetExhausted { last });
-            }
-            call.spent = call.spent.saturating_add(cost);
-        }
-        let at = now + wait;
-        call.not_before = Some(at);
-        call.previous_delay = wait;
-        self.events.push_back(Event::Retrying {
-            attempt: call.attempts,
-            cause: last,
-            wait,
-            server_asked: server_wait.is_some(),
-        });
-        Finish::RetryAt(at)
-    }
-}
-
-/// Whether `body` (its first 64 KiB) contains any of `codes`.
-fn contains_any(body: &[u8], codes: &[String]) -> bool {
-    let body = &body[..body.len().min(64 * 1024)];
-    codes
-        .iter()
-        .filter(|c| !c.is_empty())
-        .any(|c| body.windows(c.len()).any(|w| w == c.as_bytes()))
 }
