@@ -333,9 +333,16 @@ impl BreakerConfig {
         }
     }
 
-    /// The break after `opens` consecutive opens (1 for the first): `base × growth^(opens-1)`,
-    /// capped, saturating.
-    pub(crate) fn break_for(&self, opens: u32) -> Duration {
+    /// The break after `opens` consecutive opens (1 for the first):
+    /// `break_duration × break_growth^(opens-1)`, at most `max_break_duration`, saturating.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let c = paceline::breaker::BreakerConfig::default();
+    /// let breaks: Vec<u64> = (1..=8).map(|n| c.break_for(n).as_secs()).collect();
+    /// assert_eq!(breaks, [5, 10, 20, 40, 80, 160, 300, 300]);
+    /// ```
+    pub fn break_for(&self, opens: u32) -> Duration {
         let exp = i32::try_from(opens.saturating_sub(1)).unwrap_or(i32::MAX);
         let factor = self.break_growth.powi(exp);
         let secs = self.break_duration.as_secs_f64() * factor;

@@ -74,15 +74,7 @@ mod config;
 mod failure;
 mod keyed;
 mod machine;
-#[cfg(test)]
-mod props;
 mod state;
-#[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_config;
-#[cfg(test)]
-mod tests_saved;
 mod window;
 
 pub use config::{

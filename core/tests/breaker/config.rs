@@ -4,9 +4,10 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use super::tests::{DOWN, ms, tripped};
-use super::*;
-use crate::retry::{TransportError, TransportKind};
+use super::transitions::{DOWN, ms, tripped};
+use paceline::Attempted;
+use paceline::breaker::*;
+use paceline::retry::{TransportError, TransportKind};
 
 #[test]
 fn default_failure_policy() {

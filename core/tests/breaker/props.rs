@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime};
 use http::StatusCode;
 use quickcheck::QuickCheck;
 
-use super::*;
+use paceline::breaker::*;
+use paceline::{Attempted, Now};
 
 const OK: Attempted = Attempted::Status(StatusCode::OK);
 const DOWN: Attempted = Attempted::Status(StatusCode::BAD_GATEWAY);

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
-use super::*;
+use paceline::Attempted;
+use paceline::breaker::*;
 
 const OK: Attempted = Attempted::Status(StatusCode::OK);
 pub(super) const DOWN: Attempted = Attempted::Status(StatusCode::SERVICE_UNAVAILABLE);

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use super::tests::{DOWN, call, events, opened, permit, tripped};
-use super::*;
+use super::transitions::{DOWN, call, events, opened, permit, tripped};
+use paceline::Now;
+use paceline::breaker::*;
 
 fn now_pair() -> Now {
     Now::new(
@@ -67,23 +68,18 @@ fn a_closed_window_restores_its_live_buckets() {
 #[test]
 fn hostile_states_never_panic() {
     let now = now_pair();
-    let hostile = BreakerState {
-        key: String::new(),
-        saved_at_unix_ns: u64::MAX,
-        state: State::Open,
-        open_for_ns: u64::MAX,
-        break_ns: u64::MAX,
-        opens: u32::MAX,
-        probes_succeeded: u32::MAX,
-        rejected: u64::MAX,
-        buckets: vec![SavedBucket {
-            age_ns: u64::MAX,
-            calls: 1,
-            failures: u32::MAX,
-            slow: u32::MAX,
-        }],
-        calls: vec![255; 20_000],
-    };
+    let max = u64::MAX;
+    let calls = vec![255u8; 20_000];
+    let json = format!(
+        r#"{{"saved_at_unix_ns":{max},"state":"open","open_for_ns":{max},"break_ns":{max},
+        "opens":{},"probes_succeeded":{},"rejected":{max},
+        "buckets":[{{"age_ns":{max},"calls":1,"failures":{},"slow":{}}}],"calls":{calls:?}}}"#,
+        u32::MAX,
+        u32::MAX,
+        u32::MAX,
+        u32::MAX
+    );
+    let hostile: BreakerState = serde_json::from_str(&json).expect("a hostile but valid state");
     for state in [State::Open, State::HalfOpen, State::Closed, State::Isolated] {
         for config in [
             BreakerConfig::default(),
