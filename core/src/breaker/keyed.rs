@@ -87,6 +87,15 @@ impl Breakers {
         self.entries.iter().position(|e| &*e.key == key)
     }
 
+    /// The key as shared storage: the stored one if the key is known, else a new one. Lets a
+    /// caller hold a key across calls without allocating each time.
+    pub(crate) fn shared_key(&self, key: &str) -> Arc<str> {
+        match self.find(key) {
+            Some(i) => Arc::clone(&self.entries[i].key),
+            None => Arc::from(key),
+        }
+    }
+
     /// The index of `key`'s breaker, created if needed (`None`: untracked).
     fn entry(&mut self, key: &str) -> Option<usize> {
         self.tick += 1;

@@ -27,7 +27,7 @@
 //! change decisions; dropping them is safe.
 //!
 //! [`Breakers`] holds one breaker per key (a host, a route), bounded in number; the
-//! [`crate::Pacer`] uses it when `PacerConfig::breaker` is set. The state of either
+//! [`crate::Pacer`] uses it when [`crate::PacerConfig::breaker`] is set. The state of either
 //! saves to a serialisable [`BreakerState`] and restores from it, so a process restarting
 //! during an outage starts open.
 //!

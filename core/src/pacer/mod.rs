@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
 
+use crate::breaker::{Breakers, Decision};
 use crate::error::{Attempted, Error};
 use crate::headers::{Signal, SignalParser};
 use crate::retry::{Class, RetryPolicy, Tokens, TransportError, TransportKind, classify};
@@ -114,6 +115,7 @@ pub struct Pacer {
     rng: fastrand::Rng,
     tokens: Tokens,
     pause: Option<Pause>,
+    pub(super) breakers: Option<Breakers>,
     last_signal: Signal,
     events: VecDeque<Event>,
 }
@@ -134,6 +136,7 @@ impl Pacer {
             parser: SignalParser::new(),
             rng: fastrand::Rng::with_seed(seed),
             pause: None,
+            breakers: config.breaker.map(Breakers::new),
             last_signal: Signal::default(),
             events: VecDeque::new(),
         }
@@ -157,8 +160,22 @@ impl Pacer {
     }
 
     /// Starts a logical request to `path` (matched against the route rules; a query string is
-    /// ignored).
+    /// ignored). With a breaker configured, it goes through the breaker of requests with no
+    /// host: give the host with [`Pacer::call_to_host`] for one breaker per host.
     pub fn call_to(&self, method: &Method, path: &str, headers: &HeaderMap) -> Call {
+        self.call_to_host(method, "", path, headers)
+    }
+
+    /// Starts a logical request to `path` on `host` (the URL's authority, `api.example.com`):
+    /// with a breaker configured ([`PacerConfig::breaker`]), each host has its own. Allocates
+    /// nothing once the host is known.
+    pub fn call_to_host(
+        &self,
+        method: &Method,
+        host: &str,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Call {
         Call {
             ticket: self.throttle.ticket(method.as_str(), path, None),
             idempotent: crate::retry::is_idempotent(method),
@@ -171,6 +188,8 @@ impl Pacer {
             not_before: None,
             previous_delay: self.retry.base,
             spent: 0,
+            breaker_key: self.breakers.as_ref().map(|b| b.shared_key(host)),
+            permit: None,
         }
     }
 
@@ -232,32 +251,41 @@ impl Pacer {
         {
             return Begin::Wait(t);
         }
+        if let Some(rejected) = self.ask_breaker(call, now.mono) {
+            return Begin::Reject(rejected);
+        }
         let events = &mut self.events;
         let admission = self.throttle.send(&mut call.ticket, now_ns, &mut |n| {
             events.push_back(note_event(n))
         });
-        match admission {
-            Admission::Now => {}
+        let refused = match admission {
+            Admission::Now => None,
             Admission::At { at, server } => {
                 let wait = Duration::from_nanos(at - now_ns);
-                return match self.instant(at) {
-                    Some(t) if !server || wait <= self.retry.max_wait => Begin::Wait(t),
-                    _ => Begin::Reject(Error::ServerAskedTooLong {
+                match self.instant(at) {
+                    // The breaker's permit is kept while waiting: the call goes next.
+                    Some(t) if !server || wait <= self.retry.max_wait => return Begin::Wait(t),
+                    _ => Some(Error::ServerAskedTooLong {
                         asked: wait,
                         max: self.retry.max_wait,
                     }),
-                };
+                }
             }
             Admission::NoPermit => return Begin::WaitForPermit,
-            Admission::QuotaExhausted { reset_at } => {
-                return Begin::Reject(Error::QuotaExhausted {
-                    resets_in: Some(Duration::from_nanos(reset_at.saturating_sub(now_ns))),
-                    last: None,
-                });
-            }
+            Admission::QuotaExhausted { reset_at } => Some(Error::QuotaExhausted {
+                resets_in: Some(Duration::from_nanos(reset_at.saturating_sub(now_ns))),
+                last: None,
+            }),
             Admission::CostTooHigh { cost, capacity } => {
-                return Begin::Reject(Error::CostTooHigh { cost, capacity });
+                Some(Error::CostTooHigh { cost, capacity })
             }
+        };
+        if let Some(error) = refused {
+            self.cancel_breaker(call);
+            return Begin::Reject(error);
+        }
+        if let Some(p) = &mut call.permit {
+            p.restart(now.mono);
         }
         call.attempts += 1;
         call.started.get_or_insert(now.mono);
@@ -270,6 +298,7 @@ impl Pacer {
     pub fn cancel(&mut self, call: &mut Call, now: Now) {
         let now_ns = self.ns(&now);
         self.throttle.cancel(&mut call.ticket, now_ns);
+        self.cancel_breaker(call);
     }
 
     /// After a response arrived: done, retry at an instant, or fail.
@@ -294,6 +323,7 @@ impl Pacer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Status(status));
         let (signal, class, server_wait) = self.learn(call, now, status, headers, body);
         let finish = match class {
             Class::Final => {
@@ -394,6 +424,7 @@ impl Pacer {
         headers: &HeaderMap,
         error: TransportError,
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Transport(error));
         let (signal, class, server_wait) = self.learn(call, now, status, headers, &[]);
         let finish = match class {
             Class::QuotaExhausted => Finish::Fail(quota_spent(&signal, status)),
@@ -419,6 +450,7 @@ impl Pacer {
         now: Now,
         error: TransportError,
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Transport(error));
         self.throttle.release(&mut call.ticket);
         let finish = if error.kind == TransportKind::Other {
             Finish::Fail(Error::Transport(error))
@@ -435,6 +467,54 @@ impl Pacer {
         };
         self.record_failure(call, &finish);
         finish
+    }
+
+    /// Asks the call's breaker (unless the call holds a permit already, from a `poll_send`
+    /// that said to wait): `Some` is the rejection.
+    fn ask_breaker(&mut self, call: &mut Call, now: Instant) -> Option<Error> {
+        let (Some(breakers), Some(key)) = (&mut self.breakers, &call.breaker_key) else {
+            return None;
+        };
+        if call.permit.is_some() {
+            return None;
+        }
+        let rejected = match breakers.allow(key, now) {
+            Decision::Permit(p) => {
+                call.permit = Some(p);
+                None
+            }
+            Decision::Rejected { until: Some(until) } => Some(Error::BreakerOpen {
+                until,
+                retry_in: until.saturating_duration_since(now),
+            }),
+            Decision::Rejected { until: None } => Some(Error::BreakerIsolated),
+        };
+        self.breaker_events();
+        rejected
+    }
+
+    /// Reports the attempt's outcome to its breaker.
+    fn tell_breaker(&mut self, call: &mut Call, now: Instant, outcome: Attempted) {
+        if let (Some(breakers), Some(permit)) = (&mut self.breakers, call.permit.take()) {
+            breakers.on_outcome(now, permit, &outcome);
+            self.breaker_events();
+        }
+    }
+
+    /// Gives back the call's breaker permit, if it holds one.
+    fn cancel_breaker(&mut self, call: &mut Call) {
+        if let (Some(breakers), Some(permit)) = (&mut self.breakers, call.permit.take()) {
+            breakers.cancel(permit);
+        }
+    }
+
+    /// Moves the breakers' events to the Pacer's queue.
+    pub(super) fn breaker_events(&mut self) {
+        if let Some(breakers) = &mut self.breakers {
+            while let Some((host, event)) = breakers.poll_event() {
+                self.events.push_back(Event::Breaker { host, event });
+            }
+        }
     }
 
     /// The next event, if any. Drain after every call.

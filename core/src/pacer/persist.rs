@@ -3,6 +3,7 @@
 
 use super::Pacer;
 use super::types::note_event;
+use crate::breaker::{BreakerState, State};
 use crate::time::Now;
 
 #[cfg(doc)]
@@ -52,5 +53,72 @@ impl Pacer {
     pub fn status(&mut self, now: Now) -> crate::throttle::Status {
         let ns = self.ns(&now);
         self.throttle.status(ns)
+    }
+
+    /// The state of every host's circuit breaker ([`crate::PacerConfig::breaker`]), to save
+    /// for the next run: a process restarting during an outage then starts with the breaker
+    /// open, for the time its break has left. Empty without a breaker.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant, SystemTime};
+    /// use http::{HeaderMap, Method, StatusCode};
+    /// use paceline::breaker::{BreakerConfig, BreakerState, State};
+    /// use paceline::{Begin, Error, Now, Pacer, PacerConfig};
+    ///
+    /// let config = PacerConfig::default().breaker(BreakerConfig::default().minimum_calls(1));
+    /// let now = Now::new(Instant::now(), SystemTime::now());
+    /// let mut first = Pacer::new(config.clone(), 1);
+    /// let mut call = first.call_to_host(&Method::GET, "api.test", "/items", &HeaderMap::new());
+    /// assert_eq!(first.poll_send(&mut call, now), Begin::Send);
+    /// let _ = first.on_response(&mut call, now, StatusCode::SERVICE_UNAVAILABLE, &HeaderMap::new());
+    /// assert_eq!(first.breaker_state("api.test"), Some(State::Open));
+    /// let json = serde_json::to_string(&first.breaker_states(now)).unwrap();
+    ///
+    /// // The next run, a second later, does not send before the break is over.
+    /// let later = now.advance(Duration::from_secs(1));
+    /// let mut second = Pacer::new(config, 2);
+    /// second.restore_breaker_states(later, &serde_json::from_str::<Vec<BreakerState>>(&json).unwrap());
+    /// let mut call = second.call_to_host(&Method::GET, "api.test", "/items", &HeaderMap::new());
+    /// let Begin::Reject(Error::BreakerOpen { retry_in, .. }) = second.poll_send(&mut call, later) else {
+    ///     panic!("expected the breaker open");
+    /// };
+    /// assert_eq!(retry_in, Duration::from_secs(4));
+    /// ```
+    pub fn breaker_states(&self, now: Now) -> Vec<BreakerState> {
+        self.breakers
+            .as_ref()
+            .map(|b| b.save(now))
+            .unwrap_or_default()
+    }
+
+    /// Takes up breaker states saved by [`Pacer::breaker_states`] (each under its host).
+    /// Announced as [`Event::Breaker`] events. Nothing without a breaker.
+    pub fn restore_breaker_states(&mut self, now: Now, saved: &[BreakerState]) {
+        if let Some(b) = &mut self.breakers {
+            b.restore(now, saved);
+        }
+        self.breaker_events();
+    }
+
+    /// The state of `host`'s breaker (`""`: requests with no host), if it has one.
+    pub fn breaker_state(&self, host: &str) -> Option<State> {
+        self.breakers.as_ref().and_then(|b| b.state(host))
+    }
+
+    /// Opens `host`'s breaker until [`Pacer::reset_breaker`]: its requests are rejected with
+    /// [`crate::Error::BreakerIsolated`]. Nothing without a breaker.
+    pub fn isolate_breaker(&mut self, host: &str) {
+        if let Some(b) = &mut self.breakers {
+            b.isolate(host);
+        }
+        self.breaker_events();
+    }
+
+    /// Closes `host`'s breaker.
+    pub fn reset_breaker(&mut self, host: &str) {
+        if let Some(b) = &mut self.breakers {
+            b.reset(host);
+        }
+        self.breaker_events();
     }
 }

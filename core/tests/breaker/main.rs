@@ -5,6 +5,7 @@
 //! must not read a clock (`tests/sans_io.rs`).
 
 mod config;
+mod pacer;
 mod props;
 mod saved;
 mod transitions;
