@@ -1,7 +1,7 @@
 //! Why the Pacer stopped a request: every reason is a variant carrying what the caller needs.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::StatusCode;
 
@@ -84,6 +84,18 @@ pub enum Error {
     },
     /// A transport failure that is never retried (TLS, protocol, invalid URL).
     Transport(TransportError),
+    /// The circuit breaker of the request's host is open: the service has been failing, and
+    /// the request was not sent. Come back at `until`, when a probe may go
+    /// ([`crate::breaker`]).
+    BreakerOpen {
+        /// When the breaker may let a request through.
+        until: Instant,
+        /// The time from the decision to `until`.
+        retry_in: Duration,
+    },
+    /// The circuit breaker of the request's host was isolated by hand
+    /// ([`crate::Pacer::isolate_breaker`]): nothing is sent until it is reset.
+    BreakerIsolated,
     /// The request costs more units than a bucket can ever hold: it would wait forever.
     CostTooHigh {
         /// The request's cost.
@@ -131,6 +143,12 @@ impl fmt::Display for Error {
                 write!(f, "retry budget exhausted (last: {last})")
             }
             Error::Transport(t) => write!(f, "transport error: {}", Attempted::Transport(*t)),
+            Error::BreakerOpen { retry_in, .. } => write!(
+                f,
+                "circuit breaker open, probing in {:.1} s",
+                retry_in.as_secs_f64()
+            ),
+            Error::BreakerIsolated => f.write_str("circuit breaker isolated until reset"),
             Error::CostTooHigh { cost, capacity } => {
                 write!(
                     f,

@@ -13,6 +13,7 @@
 //! - [`throttle`]: staying under every limit before a 429 is needed — exact GCRA buckets
 //!   (per second, minute, day), routes, windows the server reports spread evenly, discovery of
 //!   undocumented limits, concurrency, quotas, priorities and shares;
+//! - [`breaker`]: circuit breakers that stop sending to a failing service, probe it, and resume;
 //! - [`Pacer`]: the object you hold, asked before each request and told after (retry and
 //!   throttle composed);
 //! - [`exchange`]: one request through the Pacer, start to final answer (attempts, waits,
@@ -51,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod breaker;
 mod civil;
 mod error;
 pub mod exchange;

@@ -1,10 +1,12 @@
 //! The Pacer's events, forwarded to `tracing`.
 
 use paceline::Event;
+use paceline::breaker::{BreakerEvent, State};
 
 /// Logs one event: `warn` for what an operator should see (a retry, a pause, a request given
-/// up, a header ignored, a quota threshold crossed), `info` for adaptive pacing finding a
-/// limit, `debug` for anything newer than this adapter.
+/// up, a header ignored, a quota threshold crossed, a circuit breaker opening), `info` for
+/// adaptive pacing finding a limit and a breaker probing or closing, `debug` for anything
+/// newer than this adapter.
 pub(crate) fn forward(event: &Event) {
     match event {
         Event::Retrying {
@@ -49,6 +51,17 @@ pub(crate) fn forward(event: &Event) {
             max,
             "paceline: requests went to more paths than routes are learned; the least recently used are forgotten"
         ),
+        Event::Breaker { host, event } => match event {
+            BreakerEvent::Opened { .. }
+            | BreakerEvent::Reopened { .. }
+            | BreakerEvent::Isolated => {
+                tracing::warn!(host = %host, "paceline: {event}")
+            }
+            BreakerEvent::Restored {
+                state: State::Open | State::Isolated,
+            } => tracing::warn!(host = %host, "paceline: {event}"),
+            _ => tracing::info!(host = %host, "paceline: {event}"),
+        },
         other => tracing::debug!(event = ?other, "paceline: event"),
     }
 }

@@ -45,8 +45,11 @@
 //! while let Some(event) = pacer.poll_event() { println!("{event:?}"); }
 //! ```
 
+mod persist;
+mod retrying;
 mod types;
 
+use retrying::contains_any;
 use types::note_event;
 pub use types::{Begin, Call, Event, Finish, PacerConfig, PauseCause, RetrySafe};
 
@@ -55,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, StatusCode};
 
+use crate::breaker::{Breakers, Decision};
 use crate::error::{Attempted, Error};
 use crate::headers::{Signal, SignalParser};
 use crate::retry::{Class, RetryPolicy, Tokens, TransportError, TransportKind, classify};
@@ -111,6 +115,7 @@ pub struct Pacer {
     rng: fastrand::Rng,
     tokens: Tokens,
     pause: Option<Pause>,
+    pub(super) breakers: Option<Breakers>,
     last_signal: Signal,
     events: VecDeque<Event>,
 }
@@ -131,6 +136,7 @@ impl Pacer {
             parser: SignalParser::new(),
             rng: fastrand::Rng::with_seed(seed),
             pause: None,
+            breakers: config.breaker.map(Breakers::new),
             last_signal: Signal::default(),
             events: VecDeque::new(),
         }
@@ -154,8 +160,22 @@ impl Pacer {
     }
 
     /// Starts a logical request to `path` (matched against the route rules; a query string is
-    /// ignored).
+    /// ignored). With a breaker configured, it goes through the breaker of requests with no
+    /// host: give the host with [`Pacer::call_to_host`] for one breaker per host.
     pub fn call_to(&self, method: &Method, path: &str, headers: &HeaderMap) -> Call {
+        self.call_to_host(method, "", path, headers)
+    }
+
+    /// Starts a logical request to `path` on `host` (the URL's authority, `api.example.com`):
+    /// with a breaker configured ([`PacerConfig::breaker`]), each host has its own. Allocates
+    /// nothing once the host is known.
+    pub fn call_to_host(
+        &self,
+        method: &Method,
+        host: &str,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Call {
         Call {
             ticket: self.throttle.ticket(method.as_str(), path, None),
             idempotent: crate::retry::is_idempotent(method),
@@ -168,6 +188,8 @@ impl Pacer {
             not_before: None,
             previous_delay: self.retry.base,
             spent: 0,
+            breaker_key: self.breakers.as_ref().map(|b| b.shared_key(host)),
+            permit: None,
         }
     }
 
@@ -229,32 +251,41 @@ impl Pacer {
         {
             return Begin::Wait(t);
         }
+        if let Some(rejected) = self.ask_breaker(call, now.mono) {
+            return Begin::Reject(rejected);
+        }
         let events = &mut self.events;
         let admission = self.throttle.send(&mut call.ticket, now_ns, &mut |n| {
             events.push_back(note_event(n))
         });
-        match admission {
-            Admission::Now => {}
+        let refused = match admission {
+            Admission::Now => None,
             Admission::At { at, server } => {
                 let wait = Duration::from_nanos(at - now_ns);
-                return match self.instant(at) {
-                    Some(t) if !server || wait <= self.retry.max_wait => Begin::Wait(t),
-                    _ => Begin::Reject(Error::ServerAskedTooLong {
+                match self.instant(at) {
+                    // The breaker's permit is kept while waiting: the call goes next.
+                    Some(t) if !server || wait <= self.retry.max_wait => return Begin::Wait(t),
+                    _ => Some(Error::ServerAskedTooLong {
                         asked: wait,
                         max: self.retry.max_wait,
                     }),
-                };
+                }
             }
             Admission::NoPermit => return Begin::WaitForPermit,
-            Admission::QuotaExhausted { reset_at } => {
-                return Begin::Reject(Error::QuotaExhausted {
-                    resets_in: Some(Duration::from_nanos(reset_at.saturating_sub(now_ns))),
-                    last: None,
-                });
-            }
+            Admission::QuotaExhausted { reset_at } => Some(Error::QuotaExhausted {
+                resets_in: Some(Duration::from_nanos(reset_at.saturating_sub(now_ns))),
+                last: None,
+            }),
             Admission::CostTooHigh { cost, capacity } => {
-                return Begin::Reject(Error::CostTooHigh { cost, capacity });
+                Some(Error::CostTooHigh { cost, capacity })
             }
+        };
+        if let Some(error) = refused {
+            self.cancel_breaker(call);
+            return Begin::Reject(error);
+        }
+        if let Some(p) = &mut call.permit {
+            p.restart(now.mono);
         }
         call.attempts += 1;
         call.started.get_or_insert(now.mono);
@@ -267,6 +298,7 @@ impl Pacer {
     pub fn cancel(&mut self, call: &mut Call, now: Now) {
         let now_ns = self.ns(&now);
         self.throttle.cancel(&mut call.ticket, now_ns);
+        self.cancel_breaker(call);
     }
 
     /// After a response arrived: done, retry at an instant, or fail.
@@ -291,6 +323,7 @@ impl Pacer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Status(status));
         let (signal, class, server_wait) = self.learn(call, now, status, headers, body);
         let finish = match class {
             Class::Final => {
@@ -391,6 +424,7 @@ impl Pacer {
         headers: &HeaderMap,
         error: TransportError,
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Transport(error));
         let (signal, class, server_wait) = self.learn(call, now, status, headers, &[]);
         let finish = match class {
             Class::QuotaExhausted => Finish::Fail(quota_spent(&signal, status)),
@@ -416,6 +450,7 @@ impl Pacer {
         now: Now,
         error: TransportError,
     ) -> Finish {
+        self.tell_breaker(call, now.mono, Attempted::Transport(error));
         self.throttle.release(&mut call.ticket);
         let finish = if error.kind == TransportKind::Other {
             Finish::Fail(Error::Transport(error))
@@ -434,183 +469,61 @@ impl Pacer {
         finish
     }
 
+    /// Asks the call's breaker (unless the call holds a permit already, from a `poll_send`
+    /// that said to wait): `Some` is the rejection.
+    fn ask_breaker(&mut self, call: &mut Call, now: Instant) -> Option<Error> {
+        let (Some(breakers), Some(key)) = (&mut self.breakers, &call.breaker_key) else {
+            return None;
+        };
+        if call.permit.is_some() {
+            return None;
+        }
+        let rejected = match breakers.allow(key, now) {
+            Decision::Permit(p) => {
+                call.permit = Some(p);
+                None
+            }
+            Decision::Rejected { until: Some(until) } => Some(Error::BreakerOpen {
+                until,
+                retry_in: until.saturating_duration_since(now),
+            }),
+            Decision::Rejected { until: None } => Some(Error::BreakerIsolated),
+        };
+        self.breaker_events();
+        rejected
+    }
+
+    /// Reports the attempt's outcome to its breaker.
+    fn tell_breaker(&mut self, call: &mut Call, now: Instant, outcome: Attempted) {
+        if let (Some(breakers), Some(permit)) = (&mut self.breakers, call.permit.take()) {
+            breakers.on_outcome(now, permit, &outcome);
+            self.breaker_events();
+        }
+    }
+
+    /// Gives back the call's breaker permit, if it holds one.
+    fn cancel_breaker(&mut self, call: &mut Call) {
+        if let (Some(breakers), Some(permit)) = (&mut self.breakers, call.permit.take()) {
+            breakers.cancel(permit);
+        }
+    }
+
+    /// Moves the breakers' events to the Pacer's queue.
+    pub(super) fn breaker_events(&mut self) {
+        if let Some(breakers) = &mut self.breakers {
+            while let Some((host, event)) = breakers.poll_event() {
+                self.events.push_back(Event::Breaker { host, event });
+            }
+        }
+    }
+
     /// The next event, if any. Drain after every call.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
-    }
-
-    /// What each configured quota ([`crate::throttle::ThrottleConfig::quota`]) has used of its current period,
-    /// to save for a later run (a resumed extraction, tomorrow's cron job under the same
-    /// daily budget): see [`Pacer::restore_quota_usage`].
-    ///
-    /// ```
-    /// use std::time::{Instant, SystemTime};
-    /// use paceline::throttle::{Period, QuotaConfig, ThrottleConfig};
-    /// use paceline::{Now, Pacer, PacerConfig};
-    ///
-    /// let config = PacerConfig::default()
-    ///     .throttle(ThrottleConfig::default().quota(QuotaConfig::new(20, Period::Day)));
-    /// let now = Now::new(Instant::now(), SystemTime::now());
-    /// let mut first = Pacer::new(config.clone(), 1);
-    /// // ... 16 requests later, the run saves its usage (as JSON, say) ...
-    /// let mut saved = first.quota_usage(now);
-    /// saved[0].used = 16;
-    /// let json = serde_json::to_string(&saved).unwrap();
-    ///
-    /// // The next run, the same day, starts from it.
-    /// let mut second = Pacer::new(config, 2);
-    /// second.restore_quota_usage(now, &serde_json::from_str::<Vec<_>>(&json).unwrap());
-    /// assert_eq!(second.status(now).quota_remaining, Some(4));
-    /// ```
-    pub fn quota_usage(&mut self, now: Now) -> Vec<crate::throttle::QuotaUse> {
-        let ns = self.ns(&now);
-        self.throttle.quota_usage(ns)
-    }
-
-    /// Counts what an earlier run used of each quota's current period (records saved by
-    /// [`Pacer::quota_usage`]): a record of a period that has ended, or of a quota with another
-    /// count or period, is ignored. A threshold the restored usage crosses is announced
-    /// ([`Event::QuotaThreshold`]), so the run that starts past 80 % says so.
-    pub fn restore_quota_usage(&mut self, now: Now, used: &[crate::throttle::QuotaUse]) {
-        let ns = self.ns(&now);
-        let events = &mut self.events;
-        self.throttle
-            .restore_quota_usage(ns, used, &mut |n| events.push_back(note_event(n)));
-    }
-
-    /// What the throttle knows now: windows, adaptive rate, quota left.
-    pub fn status(&mut self, now: Now) -> crate::throttle::Status {
-        let ns = self.ns(&now);
-        self.throttle.status(ns)
     }
 
     /// What the last response said.
     pub fn last_signal(&self) -> &Signal {
         &self.last_signal
     }
-
-    /// Holds every request for `wait` after `now`, as the server asked.
-    fn hold(&mut self, now: Instant, signal: &Signal, wait: Duration) {
-        let quota = signal.quota_exhausted;
-        if wait > Duration::ZERO {
-            let cause = if signal.retry_after.is_some() {
-                PauseCause::RetryAfter
-            } else {
-                PauseCause::WindowExhausted
-            };
-            self.events.push_back(Event::Paused { wait, cause });
-        }
-        if !quota && wait <= self.retry.max_wait {
-            return;
-        }
-        // A quota is refused until its reset (or, reset unknown, for `max_wait`); a wait past
-        // the maximum for `max_wait` only, then requests probe again: one hostile value must
-        // not refuse every request for ten years.
-        let hold_for = match (quota, wait.is_zero()) {
-            (true, false) => wait.min(crate::throttle::MAX_QUOTA_RESET),
-            _ => self.retry.max_wait,
-        };
-        let new = Pause {
-            from: now,
-            wait: hold_for,
-            asked: wait,
-            quota,
-        };
-        let extends = match self.pause {
-            Some(p) if p.active(now) => match (p.until(), new.until()) {
-                (Some(old), Some(new)) => new > old,
-                (Some(_), None) => true,
-                (None, _) => false,
-            },
-            _ => true,
-        };
-        if extends {
-            self.pause = Some(new);
-        }
-    }
-
-    fn record_failure(&mut self, call: &Call, finish: &Finish) {
-        if let Finish::Fail(error) = finish {
-            self.events.push_back(Event::GaveUp {
-                attempts: call.attempts,
-                error: error.clone(),
-            });
-        }
-    }
-
-    /// The retry rules of [`crate::retry`], in their documented order.
-    fn decide(
-        &mut self,
-        call: &mut Call,
-        now: Instant,
-        class: Class,
-        last: Attempted,
-        sent: bool,
-        server_wait: Option<Duration>,
-    ) -> Finish {
-        let policy = &self.retry;
-        if sent && !call.retry_safe() {
-            return Finish::Fail(Error::NotIdempotent { last });
-        }
-        if call.attempts >= policy.max_attempts {
-            return Finish::Fail(Error::AttemptsExhausted {
-                attempts: call.attempts,
-                last,
-            });
-        }
-        let wait = match server_wait {
-            Some(asked) if asked > policy.max_wait => {
-                return Finish::Fail(Error::ServerAskedTooLong {
-                    asked,
-                    max: policy.max_wait,
-                });
-            }
-            Some(asked) => asked,
-            // A 429 nothing explains, on a route whose rate is being discovered: the
-            // discovered rate spaces the retry; a backoff on top would only waste the limit.
-            None if class == Class::Throttled && self.throttle.adapting(&call.ticket) => {
-                Duration::ZERO
-            }
-            None => policy.backoff(call.attempts, call.previous_delay, &mut self.rng),
-        };
-        let started = call.started.unwrap_or(now);
-        let would_take = now.saturating_duration_since(started).saturating_add(wait);
-        if would_take > policy.max_elapsed {
-            return Finish::Fail(Error::DeadlineExceeded {
-                would_take,
-                max: policy.max_elapsed,
-                last,
-            });
-        }
-        let cost = match class {
-            Class::Throttled => 0,
-            Class::Transport(TransportKind::Timeout) => policy.budget.timeout_cost,
-            _ => policy.budget.retry_cost,
-        };
-        if cost > 0 {
-            if !self.tokens.try_spend(&policy.budget, cost) {
-                return Finish::Fail(Error::RetryBudgetExhausted { last });
-            }
-            call.spent = call.spent.saturating_add(cost);
-        }
-        let at = now + wait;
-        call.not_before = Some(at);
-        call.previous_delay = wait;
-        self.events.push_back(Event::Retrying {
-            attempt: call.attempts,
-            cause: last,
-            wait,
-            server_asked: server_wait.is_some(),
-        });
-        Finish::RetryAt(at)
-    }
-}
-
-/// Whether `body` (its first 64 KiB) contains any of `codes`.
-fn contains_any(body: &[u8], codes: &[String]) -> bool {
-    let body = &body[..body.len().min(64 * 1024)];
-    codes
-        .iter()
-        .filter(|c| !c.is_empty())
-        .any(|c| body.windows(c.len()).any(|w| w == c.as_bytes()))
 }

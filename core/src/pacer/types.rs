@@ -1,11 +1,13 @@
 //! What the Pacer is configured with, what it answers, the events it raises, and the logical
 //! request ([`Call`]) a caller holds across attempts.
 
+use crate::breaker::{BreakerConfig, BreakerEvent, Permit};
 use crate::error::{Attempted, Error};
 use crate::headers::Warning;
 use crate::retry::RetryPolicy;
 use crate::throttle::{Note, Priority, ThrottleConfig, Ticket};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Everything a Pacer is configured with. `Default` gives the documented defaults of each part.
@@ -17,6 +19,9 @@ pub struct PacerConfig {
     pub retry: RetryPolicy,
     /// How to stay under limits.
     pub throttle: ThrottleConfig,
+    /// A circuit breaker per host (see [`crate::breaker`] and [`super::Pacer::call_to_host`];
+    /// requests with no host share one). `None` by default: no breaker.
+    pub breaker: Option<BreakerConfig>,
     /// Strings that, found in a 429's body, mark it as a quota (not a rate limit): the error
     /// codes an API uses for "daily limit reached". Empty by default.
     pub quota_codes: Vec<String>,
@@ -32,6 +37,12 @@ impl PacerConfig {
     /// Sets the throttle.
     pub fn throttle(mut self, throttle: ThrottleConfig) -> Self {
         self.throttle = throttle;
+        self
+    }
+
+    /// Sets a circuit breaker per host.
+    pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = Some(breaker);
         self
     }
 
@@ -130,6 +141,14 @@ pub enum Event {
         /// Requests per second.
         rate: f64,
     },
+    /// A host's circuit breaker changed state (opened, half-opened, closed, isolated, reset,
+    /// restored).
+    Breaker {
+        /// The host (empty for requests with no host).
+        host: String,
+        /// What happened.
+        event: BreakerEvent,
+    },
 }
 
 /// Why the Pacer paused every request.
@@ -153,6 +172,10 @@ pub struct Call {
     pub(super) not_before: Option<Instant>,
     pub(super) previous_delay: Duration,
     pub(super) spent: u32,
+    /// The breaker's key, when the Pacer has breakers.
+    pub(super) breaker_key: Option<Arc<str>>,
+    /// The breaker's permit for the attempt in flight.
+    pub(super) permit: Option<Permit>,
 }
 
 /// A request extension (`http::Request::extensions_mut().insert(RetrySafe)`) saying that the
