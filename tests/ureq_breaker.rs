@@ -137,3 +137,28 @@ fn retries_of_one_request_stop_when_the_breaker_opens() {
     assert_eq!(attempts.len(), 4, "the fourth failure opened the breaker");
     assert_eq!(server.received().len(), 4);
 }
+
+/// One breaker per host: a host that is down is cut off, another host of the same client
+/// (the same Pacer) is not.
+#[test]
+fn a_host_that_is_down_does_not_cut_off_another() {
+    let down = LoopbackServer::start(
+        Script::new().route("/items", vec![ScriptedResponse::new(503).body("down"); 4]),
+    )
+    .expect("loopback server");
+    let up = LoopbackServer::start(
+        Script::new().route("/items", vec![ScriptedResponse::new(200).body("ok"); 3]),
+    )
+    .expect("loopback server");
+    let (client, _) = client(RetryPolicy::default().max_attempts(1));
+    for _ in 0..4 {
+        client.get(&format!("{}/items", down.url())).unwrap_err();
+    }
+    refused_until(client.get(&format!("{}/items", down.url())));
+    assert_eq!(down.received().len(), 4);
+    for _ in 0..3 {
+        let response = client.get(&format!("{}/items", up.url())).unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert_eq!(up.received().len(), 3);
+}

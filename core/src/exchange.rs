@@ -355,7 +355,13 @@ impl Exchange {
 }
 
 fn new_call(pacer: &Pacer, parts: &request::Parts, retry_safe: bool) -> Call {
-    let mut call = pacer.call_to(&parts.method, parts.uri.path(), &parts.headers);
+    // host[:port], never a userinfo's credentials.
+    let host = parts
+        .uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit('@').next())
+        .unwrap_or("");
+    let mut call = pacer.call_to_host(&parts.method, host, parts.uri.path(), &parts.headers);
     if retry_safe {
         call.mark_retry_safe();
     }
