@@ -55,6 +55,7 @@ mod civil;
 mod error;
 pub mod exchange;
 pub mod headers;
+mod json;
 mod pacer;
 pub mod paginate;
 pub mod redirect;
