@@ -103,7 +103,6 @@
 //! assert_eq!(delivered, [r#"{"id":"U1"}"#, r#"{"id":"U2"}"#, r#"{"id":"U3"}"#, r#"{"id":"U4"}"#]);
 //! ```
 
-mod batch;
 mod checkpoint;
 mod detect;
 mod end;
@@ -122,8 +121,10 @@ mod walk;
 // `super::pointer` working in the modules under `paginate`.
 use crate::json::{self, pointer};
 
+pub use crate::batch::{
+    Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure,
+};
 pub use crate::json::{BodyError, Pointer, PointerError};
-pub use batch::{Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
 pub use detect::{Detection, Hints};
 pub use end::{Drift, EndReason};
