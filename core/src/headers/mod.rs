@@ -59,6 +59,7 @@ mod body;
 mod dialect;
 mod fields;
 mod ietf;
+pub(crate) mod link;
 pub(crate) mod number;
 mod prefixed;
 mod reset;

@@ -108,7 +108,6 @@ mod detect;
 mod end;
 mod error;
 pub(crate) mod hash;
-mod link;
 mod page;
 mod pages;
 mod plan;
@@ -124,12 +123,12 @@ use crate::json::{self, pointer};
 pub use crate::batch::{
     Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure,
 };
+pub use crate::headers::link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
 pub use crate::json::{BodyError, Pointer, PointerError};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
 pub use detect::{Detection, Hints};
 pub use end::{Drift, EndReason};
 pub use error::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
-pub use link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
 pub use page::{After, Page, PageEvent, WalkState};
 pub use pages::{
     DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, Resume, Save, Slot,
