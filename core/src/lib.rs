@@ -14,8 +14,9 @@
 //!   (per second, minute, day), routes, windows the server reports spread evenly, discovery of
 //!   undocumented limits, concurrency, quotas, priorities and shares;
 //! - [`breaker`]: circuit breakers that stop sending to a failing service, probe it, and resume;
-//! - [`Pacer`]: the object you hold, asked before each request and told after (retry and
-//!   throttle composed);
+//! - [`Pacer`]: the object you hold, asked before each request and told after (retry,
+//!   throttle and, when configured, a breaker per host, composed);
+//! - [`batch`]: bulk writes in chunks, per-record results, only the failed records again;
 //! - [`exchange`]: one request through the Pacer, start to final answer (attempts, waits,
 //!   permits, redirects): the loop every driver would otherwise write;
 //! - [`paginate`]: one machine per walk through a list endpoint, every record exactly once,
@@ -52,11 +53,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod breaker;
 mod civil;
 mod error;
 pub mod exchange;
 pub mod headers;
+mod json;
 mod pacer;
 pub mod paginate;
 pub mod redirect;

@@ -12,9 +12,9 @@ use std::fmt;
 use http::StatusCode;
 
 use super::json::BodyError;
-use super::link::LinkError;
 use super::pointer::Pointer;
 use super::spec::StyleKind;
+use crate::headers::link::LinkError;
 
 /// Why a response could not be used as a page. The walk did not move: the same request is
 /// still pending ([`super::Walk::poll_request`]), so the caller may send it again (a bounded

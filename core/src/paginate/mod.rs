@@ -103,36 +103,37 @@
 //! assert_eq!(delivered, [r#"{"id":"U1"}"#, r#"{"id":"U2"}"#, r#"{"id":"U3"}"#, r#"{"id":"U4"}"#]);
 //! ```
 
-mod batch;
 mod checkpoint;
 mod detect;
 mod end;
 mod error;
-mod hash;
-mod json;
-mod link;
+pub(crate) mod hash;
 mod page;
 mod pages;
 mod plan;
-mod pointer;
 mod request;
 mod seen;
 mod spec;
 mod walk;
 
-pub use batch::{Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure};
+// The JSON utilities live in `crate::json`; these names keep `super::json` and
+// `super::pointer` working in the modules under `paginate`.
+use crate::json::{self, pointer};
+
+pub use crate::batch::{
+    Batch, BatchError, BatchReport, BatchSpec, Batcher, FailedRecord, ItemFailure,
+};
+pub use crate::headers::link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
+pub use crate::json::{BodyError, Pointer, PointerError};
 pub use checkpoint::{CHECKPOINT_VERSION, Checkpoint, Position};
 pub use detect::{Detection, Hints};
 pub use end::{Drift, EndReason};
 pub use error::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
-pub use json::BodyError;
-pub use link::{Link, LinkError, find_rel, links_in, parse_link, resolve_link};
 pub use page::{After, Page, PageEvent, WalkState};
 pub use pages::{
     DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, PagesError, Record,
     RecordPage, Resume, Save, Slot, StartError,
 };
-pub use pointer::{Pointer, PointerError};
 pub use request::{PageRequest, RequestTemplate};
 pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Source, Style, StyleKind};
 pub use walk::Walk;

@@ -14,9 +14,9 @@ use super::detect::{header_count, results_false};
 use super::end::EndReason;
 use super::error::{GuardError, PageError, SpecError};
 use super::json::{self, Items, Scalar};
-use super::link::{find_rel, links_in};
 use super::pointer::Pointer;
 use super::spec::{KeyParam, Param, Source, Style, StyleKind};
+use crate::headers::link::{find_rel, links_in};
 
 /// A style compiled.
 #[derive(Debug, Clone)]

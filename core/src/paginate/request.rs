@@ -6,8 +6,9 @@ use url::Url;
 
 use super::error::SpecError;
 use super::hash::{Hasher, legacy_fingerprint};
-use super::pointer::{Pointer, parse_index};
 use super::spec::Param;
+// `set_body` moved to `crate::json`; the walk imports it from here.
+pub(super) use crate::json::set_body;
 
 /// The first page's request, as the caller would send it without pagination.
 ///
@@ -162,24 +163,6 @@ pub(crate) fn set_query(url: &mut Url, name: &str, value: &str) {
     url.set_query(Some(&out));
 }
 
-/// Sets `value` at `pointer` in `body`, creating objects on the way. Fails when the way goes
-/// through a scalar or past the end of an array.
-pub(crate) fn set_body(body: &mut Value, pointer: &Pointer, value: Value) -> Result<(), ()> {
-    let mut at = body;
-    for token in pointer.tokens() {
-        if at.is_null() {
-            *at = Value::Object(serde_json::Map::new());
-        }
-        at = match at {
-            Value::Object(m) => m.entry(token.clone()).or_insert(Value::Null),
-            Value::Array(a) => parse_index(token).and_then(|i| a.get_mut(i)).ok_or(())?,
-            _ => return Err(()),
-        };
-    }
-    *at = value;
-    Ok(())
-}
-
 /// A JSON value as a query parameter: strings as they are, numbers and booleans as written,
 /// anything else as compact JSON.
 pub(crate) fn query_text(value: &Value) -> String {
@@ -277,23 +260,6 @@ mod tests {
         let mut u = Url::parse("https://x.test/l").unwrap();
         set_query(&mut u, "page", "2");
         assert_eq!(u.as_str(), "https://x.test/l?page=2");
-    }
-
-    #[test]
-    fn set_body_creates_the_way() {
-        let mut b = serde_json::json!({"query": "q"});
-        set_body(
-            &mut b,
-            &Pointer::from_static("/variables/after"),
-            "c1".into(),
-        )
-        .unwrap();
-        assert_eq!(
-            b,
-            serde_json::json!({"query": "q", "variables": {"after": "c1"}})
-        );
-        let mut s = serde_json::json!({"a": 1});
-        assert!(set_body(&mut s, &Pointer::from_static("/a/b"), Value::Null).is_err());
     }
 
     #[test]

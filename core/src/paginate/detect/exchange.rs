@@ -5,7 +5,7 @@ use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 
 use super::names::{self, ParamRole};
-use crate::paginate::link::{Link, links_in};
+use crate::headers::link::{Link, links_in};
 use crate::paginate::pointer::Pointer;
 use crate::paginate::request::RequestTemplate;
 use crate::paginate::spec::{PageSize, Param, Source};

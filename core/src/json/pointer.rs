@@ -1,9 +1,11 @@
-//! JSON Pointers (RFC 6901), parsed once into their reference tokens.
+//! JSON Pointers (RFC 6901), parsed once into their reference tokens, and setting a value at
+//! one ([`set_body`]).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
 /// A JSON Pointer (RFC 6901) such as `/response_metadata/next_cursor` or `/@odata.nextLink`.
 ///
@@ -156,6 +158,24 @@ pub(crate) fn parse_index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
+/// Sets `value` at `pointer` in `body`, creating objects on the way. Fails when the way goes
+/// through a scalar or past the end of an array.
+pub(crate) fn set_body(body: &mut Value, pointer: &Pointer, value: Value) -> Result<(), ()> {
+    let mut at = body;
+    for token in pointer.tokens() {
+        if at.is_null() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        at = match at {
+            Value::Object(m) => m.entry(token.clone()).or_insert(Value::Null),
+            Value::Array(a) => parse_index(token).and_then(|i| a.get_mut(i)).ok_or(())?,
+            _ => return Err(()),
+        };
+    }
+    *at = value;
+    Ok(())
+}
+
 impl fmt::Debug for Pointer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.text)
@@ -223,5 +243,22 @@ mod tests {
         assert_eq!(Pointer::parse(p.as_str()).unwrap(), p);
         let j = p.join(&Pointer::from_static("/x"));
         assert_eq!(j.tokens(), ["data", "a/b~", "x"]);
+    }
+
+    #[test]
+    fn set_body_creates_the_way() {
+        let mut b = serde_json::json!({"query": "q"});
+        set_body(
+            &mut b,
+            &Pointer::from_static("/variables/after"),
+            "c1".into(),
+        )
+        .unwrap();
+        assert_eq!(
+            b,
+            serde_json::json!({"query": "q", "variables": {"after": "c1"}})
+        );
+        let mut s = serde_json::json!({"a": 1});
+        assert!(set_body(&mut s, &Pointer::from_static("/a/b"), Value::Null).is_err());
     }
 }

@@ -52,9 +52,15 @@ use std::time::Duration;
 
 use http::HeaderMap;
 
-use super::number::{NumberError, parse_decimal, secs_f64, trim_ows};
-use super::xratelimit::name_value;
 use super::{Assumption, Context, PolicyState, Signal, WarningKind, ietf};
+
+mod shape;
+mod values;
+
+use shape::{Word, fixed, shape, split_name};
+use values::{
+    azure_remaining, call_limit, millis, retry_value, sentry_limits, strava, window_value,
+};
 
 /// Prefixes (before `ratelimit`/`rate-limit`) whose vendors document the shape read here.
 const KNOWN_PREFIXES: [&str; 11] = [
@@ -100,77 +106,6 @@ pub(crate) fn interesting(name: &str) -> bool {
         || name == "backoff"
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Word {
-    Limit,
-    Remaining,
-    Reset,
-    Used,
-    Window,
-    Next,
-}
-
-/// What a field name says: which field, its unit, and the policy words.
-#[derive(Debug)]
-struct Shape<'n> {
-    word: Option<Word>,
-    millis: bool,
-    policy: Vec<&'n str>,
-    window: Option<Duration>,
-}
-
-fn window_word(w: &str) -> Option<Duration> {
-    Some(Duration::from_secs(match w {
-        "second" | "seconds" | "secondly" => 1,
-        "minute" | "minutes" | "minutely" => 60,
-        "hour" | "hours" | "hourly" => 3600,
-        "day" | "days" | "daily" => 86_400,
-        "month" | "monthly" => 30 * 86_400,
-        _ => return None,
-    }))
-}
-
-fn shape(rest: &str) -> Shape<'_> {
-    let mut s = Shape {
-        word: None,
-        millis: false,
-        policy: Vec::new(),
-        window: None,
-    };
-    for w in rest.split('-').filter(|w| !w.is_empty()) {
-        let word = match w {
-            "limit" | "max" | "quota" => Some(Word::Limit),
-            "remaining" | "left" => Some(Word::Remaining),
-            "reset" => Some(Word::Reset),
-            "used" | "observed" => Some(Word::Used),
-            "interval" | "window" | "period" => Some(Word::Window),
-            "next" => Some(Word::Next),
-            "ms" | "milliseconds" => {
-                s.millis = true;
-                None
-            }
-            // `interval-seconds`: the unit, not a policy.
-            "seconds" if s.word.is_some() => None,
-            // BigCommerce's `time-reset-ms`, Composio's `window-size`, agent.ai's
-            // `reset-date`: these say nothing more.
-            "time" | "size" | "date" => None,
-            _ => {
-                s.policy.push(w);
-                s.window = s.window.or(window_word(w));
-                None
-            }
-        };
-        if s.word.is_none() {
-            s.word = word;
-        }
-    }
-    if s.word.is_none() && s.window.is_some() {
-        // `X-HubSpot-RateLimit-Daily: 250000`: the daily policy's limit.
-        s.word = Some(Word::Limit);
-    }
-    s
-}
-
 /// Prefixed policies gathered from one response.
 #[derive(Debug, Default)]
 struct Gathered {
@@ -202,42 +137,6 @@ impl Gathered {
             None => return None,
         };
         Some(&mut self.policies[i])
-    }
-}
-
-/// Seconds (decimals allowed) or an HTTP-date, as a wait from the reference; milliseconds when
-/// `millis`. `None` with a warning when it is neither.
-fn retry_value(
-    header: &str,
-    v: &[u8],
-    millis: bool,
-    cx: &Context,
-    s: &mut Signal,
-) -> Option<Duration> {
-    match parse_decimal(v) {
-        Ok(x) => {
-            let d = secs_f64(if millis { x / 1000.0 } else { x });
-            if d > super::MAX_RESET {
-                s.warn(header, WarningKind::Implausible, v);
-                return None;
-            }
-            Some(d)
-        }
-        Err(NumberError::Negative) => {
-            s.warn(header, WarningKind::Negative, v);
-            None
-        }
-        Err(_) if !millis => match super::parse_retry_after(v) {
-            Ok(ra) => Some(ra.delay_from(cx.reference)),
-            Err(e) => {
-                s.warn(header, WarningKind::RetryAfter(e), v);
-                None
-            }
-        },
-        Err(_) => {
-            s.warn(header, WarningKind::NotANumber, v);
-            None
-        }
     }
 }
 
@@ -436,178 +335,6 @@ pub(crate) fn parse(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
     }
 }
 
-/// Strava: `X-RateLimit-Limit: 200,2000` and `X-RateLimit-Usage: 34,300` (and the same for
-/// `X-ReadRateLimit-*`) are a 15-minute window then a daily one; the 15-minute window resets
-/// at the quarter hours, the daily one at midnight UTC
-/// (<https://developers.strava.com/docs/rate-limits>). Each pair becomes two policies, and the
-/// binding one replaces the top-level fields (the plain reading took the first number only).
-fn strava(headers: &HeaderMap, cx: &Context, s: &mut Signal) {
-    let pair = |name: &str| {
-        let v = trim_ows(headers.get(name)?.as_bytes());
-        let comma = v.iter().position(|b| *b == b',')?;
-        let a = super::number::parse_digits(&v[..comma]).ok()?;
-        let b = super::number::parse_digits(&v[comma + 1..]).ok()?;
-        (a <= super::MAX_COUNT && b <= super::MAX_COUNT).then_some([a, b])
-    };
-    let now = cx
-        .reference
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let mut policies = Vec::new();
-    for (limit, usage, tag) in [
-        ("x-ratelimit-limit", "x-ratelimit-usage", ""),
-        ("x-readratelimit-limit", "x-readratelimit-usage", "read-"),
-    ] {
-        let (Some(limits), Some(used)) = (pair(limit), pair(usage)) else {
-            continue;
-        };
-        for (i, (name, window)) in [("15min", 900.0), ("day", 86_400.0)]
-            .into_iter()
-            .enumerate()
-        {
-            policies.push(PolicyState {
-                name: Some(format!("{tag}{name}")),
-                limit: Some(limits[i]),
-                remaining: Some(limits[i].saturating_sub(used[i])),
-                window: Some(secs_f64(window)),
-                reset_in: Some(secs_f64(window - f64::rem_euclid(now, window))),
-            });
-        }
-    }
-    let Some(b) = policies
-        .iter()
-        .min_by_key(|p| (p.remaining, std::cmp::Reverse(p.reset_in)))
-        .cloned()
-    else {
-        return;
-    };
-    s.limit = b.limit;
-    s.remaining = b.remaining;
-    s.reset_in = b.reset_in;
-    s.window = b.window;
-    s.policy = b.name;
-    s.used = None;
-    s.policies = policies;
-}
-
-/// Splits `x-sib-ratelimit-limit` into (`x-sib-`, `-limit`).
-fn split_name(n: &str) -> Option<(&str, &str)> {
-    for key in ["ratelimit", "rate-limit"] {
-        if let Some(i) = n.find(key) {
-            return Some((&n[..i], &n[i + key.len()..]));
-        }
-    }
-    None
-}
-
-/// Whether the fixed families read this name already (`X-RateLimit-*` and `X-Rate-Limit-*`
-/// with a known suffix, the IETF names).
-fn fixed(n: &str) -> bool {
-    let known = |rest: &str| super::fields::X_SUFFIXES.contains(&rest);
-    n.strip_prefix("x-ratelimit-").is_some_and(known)
-        || n.strip_prefix("x-rate-limit-").is_some_and(known)
-        || matches!(
-            n,
-            "ratelimit"
-                | "ratelimit-policy"
-                | "ratelimit-limit"
-                | "ratelimit-remaining"
-                | "ratelimit-reset"
-        )
-}
-
-/// A window's length: seconds (a fraction allowed) or a duration (`600s`, `1m`).
-fn window_value(header: &str, v: &[u8], s: &mut Signal) -> Option<Duration> {
-    let t = trim_ows(v);
-    let secs = parse_decimal(t)
-        .ok()
-        .or_else(|| super::reset::parse_duration(t));
-    match secs {
-        Some(x) if secs_f64(x) > super::MAX_RESET => {
-            s.warn(header, WarningKind::Implausible, v);
-            None
-        }
-        Some(x) => Some(secs_f64(x)),
-        None => {
-            s.warn(header, WarningKind::NotANumber, v);
-            None
-        }
-    }
-}
-
-fn millis(header: &str, v: &[u8], s: &mut Signal) -> Option<Duration> {
-    match parse_decimal(v) {
-        Ok(x) if x / 1000.0 > super::MAX_RESET.as_secs_f64() => {
-            s.warn(header, WarningKind::Implausible, v);
-            None
-        }
-        Ok(x) => Some(secs_f64(x / 1000.0)),
-        Err(NumberError::Negative) => {
-            s.warn(header, WarningKind::Negative, v);
-            None
-        }
-        Err(_) => {
-            s.warn(header, WarningKind::NotANumber, v);
-            None
-        }
-    }
-}
-
-/// `used/limit`, as Shopify's REST call limit.
-fn call_limit(n: &str, v: &[u8], cx: &Context, s: &mut Signal) {
-    let Some(slash) = v.iter().position(|b| *b == b'/') else {
-        s.warn(n, WarningKind::NotANumber, v);
-        return;
-    };
-    let (Some(used), Some(limit)) = (cx.count(n, &v[..slash], s), cx.count(n, &v[slash + 1..], s))
-    else {
-        return;
-    };
-    if s.limit.is_none() && s.remaining.is_none() {
-        s.used = Some(used);
-        s.limit = Some(limit);
-        s.remaining = Some(limit.saturating_sub(used));
-    }
-}
-
-/// Azure's `x-ms-ratelimit-remaining-{subscription-reads,resource,...}`: `COUNT`, or
-/// `Provider/Policy;COUNT` sent once per policy.
-fn azure_remaining(rest: &str, v: &[u8], cx: &Context, s: &mut Signal, g: &mut Gathered) {
-    let t = trim_ows(v);
-    let (name, count) = match t.iter().rposition(|b| *b == b';') {
-        Some(i) => (name_value(&t[..i]), &t[i + 1..]),
-        None => (Some(rest.to_owned()), t),
-    };
-    let header = "x-ms-ratelimit-remaining";
-    let Some(remaining) = cx.remaining(header, count, s) else {
-        return;
-    };
-    if let Some((_, _, p, _)) = g.entry("x-ms-", name) {
-        p.remaining = Some(p.remaining.map_or(remaining, |r| r.min(remaining)));
-    }
-}
-
-/// Sentry's `X-Sentry-Rate-Limits: RETRY_AFTER:CATEGORIES:SCOPE[:REASON], ...`: the longest
-/// wait asked for (a negative one is none).
-fn sentry_limits(v: &[u8], s: &mut Signal, retry: &mut Option<Duration>) {
-    for limit in v.split(|b| *b == b',') {
-        let secs = &limit[..limit.iter().position(|b| *b == b':').unwrap_or(limit.len())];
-        let d = match parse_decimal(secs) {
-            Ok(x) => secs_f64(x),
-            Err(NumberError::Negative) => Duration::ZERO,
-            Err(_) => {
-                s.warn("x-sentry-rate-limits", WarningKind::NotANumber, limit);
-                continue;
-            }
-        };
-        if d > super::MAX_RESET {
-            s.warn("x-sentry-rate-limits", WarningKind::Implausible, limit);
-            continue;
-        }
-        *retry = Some(retry.map_or(d, |r| r.max(d)));
-    }
-}
-
 /// Puts what the prefixed families said into `s`. One policy with no name fills the top-level
 /// fields the fixed families left empty; several become [`Signal::policies`] (with the
 /// top-level window, when another family reported one, kept as a policy of its own so the
@@ -689,35 +416,5 @@ fn merge(mut g: Gathered, s: &mut Signal) {
         s.reset_in = s.reset_in.or(b.reset_in);
         s.window = s.window.or(b.window);
         s.policy = s.policy.clone().or(b.name);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shapes() {
-        let w = |r: &str| shape(r).word;
-        assert_eq!(w("-limit"), Some(Word::Limit));
-        assert_eq!(w("-requests-left"), Some(Word::Remaining));
-        assert_eq!(w("-limit-requests"), Some(Word::Limit));
-        assert_eq!(w("-daily"), Some(Word::Limit));
-        assert_eq!(w("-concurrentlimit"), None);
-        let sh = shape("-time-reset-ms");
-        assert_eq!((sh.word, sh.millis), (Some(Word::Reset), true));
-        assert!(sh.policy.is_empty());
-        let sh = shape("-remaining-day");
-        assert_eq!(sh.policy, ["day"]);
-        assert_eq!(sh.window, Some(Duration::from_secs(86_400)));
-        assert_eq!(
-            split_name("x-sib-ratelimit-limit"),
-            Some(("x-sib-", "-limit"))
-        );
-        assert_eq!(split_name("x-rate-limit"), Some(("x-", "")));
-        assert!(fixed("x-ratelimit-reset-after"));
-        assert!(fixed("ratelimit-reset"));
-        assert!(!fixed("rate-limit-reset"));
-        assert!(!fixed("x-ratelimit-requests-limit"));
     }
 }
