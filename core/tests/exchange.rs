@@ -45,6 +45,11 @@ fn drive(
     }
 }
 
+/// An exchange of a GET of `uri` with the default configuration.
+fn plain(pacer: &Pacer, uri: &str) -> Exchange {
+    Exchange::new(pacer, get(uri), &ExchangeConfig::default()).unwrap()
+}
+
 fn get(uri: &str) -> Request<Vec<u8>> {
     Request::builder()
         .uri(uri)
@@ -97,12 +102,7 @@ fn redirects_are_bounded_and_a_downgrade_is_not_followed() {
     assert!(matches!(step, Step::Done(r) if r.status() == StatusCode::FOUND));
     assert_eq!(sent.len(), 2);
 
-    let mut exchange = Exchange::new(
-        &pacer,
-        get("https://api.test/a"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
+    let mut exchange = plain(&pacer, "https://api.test/a");
     let (step, sent) = drive(
         &mut pacer,
         &mut exchange,
@@ -137,12 +137,7 @@ fn a_303_after_a_post_is_a_get_without_the_body() {
 fn a_reset_is_retried_for_a_get_and_for_a_retry_safe_post_only() {
     let reset = || Err(TransportError::after_send(TransportKind::Reset));
     let mut pacer = Pacer::new(PacerConfig::default(), 1);
-    let mut exchange = Exchange::new(
-        &pacer,
-        get("https://api.test/a"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
+    let mut exchange = plain(&pacer, "https://api.test/a");
     let (step, sent) = drive(
         &mut pacer,
         &mut exchange,
@@ -179,12 +174,7 @@ fn a_reset_is_retried_for_a_get_and_for_a_retry_safe_post_only() {
 #[test]
 fn a_retry_after_is_waited_for() {
     let mut pacer = Pacer::new(PacerConfig::default(), 1);
-    let mut exchange = Exchange::new(
-        &pacer,
-        get("https://api.test/a"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
+    let mut exchange = plain(&pacer, "https://api.test/a");
     let t0 = now();
     match exchange.poll(&mut pacer, t0) {
         Step::Send(_) => exchange.on_response(&mut pacer, t0, answer(429, &[("retry-after", "3")])),
@@ -201,18 +191,8 @@ fn cancelling_a_sent_attempt_gives_its_permit_back() {
     let config = PacerConfig::default().throttle(ThrottleConfig::default().concurrency(1));
     let mut pacer = Pacer::new(config, 1);
     let t = now();
-    let mut first = Exchange::new(
-        &pacer,
-        get("https://api.test/a"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
-    let mut second = Exchange::new(
-        &pacer,
-        get("https://api.test/b"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
+    let mut first = plain(&pacer, "https://api.test/a");
+    let mut second = plain(&pacer, "https://api.test/b");
     assert!(matches!(first.poll(&mut pacer, t), Step::Send(_)));
     assert!(first.is_sent());
     assert!(matches!(second.poll(&mut pacer, t), Step::WaitForPermit));
@@ -223,12 +203,7 @@ fn cancelling_a_sent_attempt_gives_its_permit_back() {
 #[test]
 fn a_body_over_the_limit_ends_the_exchange_unretried() {
     let mut pacer = Pacer::new(PacerConfig::default(), 1);
-    let mut exchange = Exchange::new(
-        &pacer,
-        get("https://api.test/a"),
-        &ExchangeConfig::default(),
-    )
-    .unwrap();
+    let mut exchange = plain(&pacer, "https://api.test/a");
     let t = now();
     assert!(matches!(exchange.poll(&mut pacer, t), Step::Send(_)));
     let (head, _) = answer(200, &[]).into_parts();

@@ -17,6 +17,22 @@ pub(super) struct List {
 }
 
 impl List {
+    fn cursor(n: u64, size: u64) -> List {
+        List {
+            n,
+            size,
+            cursor: true,
+        }
+    }
+
+    fn offset(n: u64, size: u64) -> List {
+        List {
+            n,
+            size,
+            cursor: false,
+        }
+    }
+
     fn spec(&self) -> PageSpec {
         if self.cursor {
             PageSpec::cursor("/data", "/next", "cursor").key("/id")
@@ -67,6 +83,19 @@ pub(super) fn ok(pages: &mut Pages, list: &List, slot: Slot, request: &PageReque
     pages.on_response(slot, StatusCode::OK, HeaderMap::new(), list.answer(request));
 }
 
+/// Starts a walk of `list`, answers its first request, and returns the first page delivered.
+fn first_page(list: &List, config: PagesConfig) -> (Pages, Delivery) {
+    let mut pages = start(list, config, None);
+    let Output::Send { slot, request } = pages.poll() else {
+        panic!("the first output is a request")
+    };
+    ok(&mut pages, list, slot, &request);
+    let Output::Deliver(d) = pages.poll() else {
+        panic!("the first answer is delivered")
+    };
+    (pages, d)
+}
+
 pub(super) fn ids(d: &Delivery) -> Vec<u64> {
     d.records()
         .map(|r| {
@@ -113,11 +142,7 @@ fn script(pages: &mut Pages, list: &List) -> Vec<String> {
 
 #[test]
 fn one_slot_fetches_delivers_saves_then_fetches_the_next() {
-    let list = List {
-        n: 3,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(3, 2);
     let mut pages = start(&list, PagesConfig::default(), None);
     assert_eq!(
         script(&mut pages, &list),
@@ -138,11 +163,7 @@ fn one_slot_fetches_delivers_saves_then_fetches_the_next() {
 
 #[test]
 fn nothing_is_read_while_a_page_is_in_hand_or_being_saved() {
-    let list = List {
-        n: 6,
-        size: 2,
-        cursor: false,
-    };
+    let list = List::offset(6, 2);
     let mut pages = start(&list, PagesConfig::default().concurrency(3), None);
     let Output::Send { slot, request } = pages.poll() else {
         panic!()
@@ -186,11 +207,7 @@ fn nothing_is_read_while_a_page_is_in_hand_or_being_saved() {
 
 #[test]
 fn a_garbled_body_is_requested_again_a_bounded_number_of_times() {
-    let list = List {
-        n: 4,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(4, 2);
     let mut pages = start(&list, PagesConfig::default().resends(2), None);
     let mut seen = Vec::new();
     loop {
@@ -219,11 +236,7 @@ fn a_garbled_body_is_requested_again_a_bounded_number_of_times() {
 
 #[test]
 fn a_final_error_status_is_the_pacers_verdict_and_never_resent() {
-    let list = List {
-        n: 4,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(4, 2);
     let mut pages = start(&list, PagesConfig::default(), None);
     let Output::Send { slot, .. } = pages.poll() else {
         panic!()
@@ -247,19 +260,8 @@ fn a_final_error_status_is_the_pacers_verdict_and_never_resent() {
 
 #[test]
 fn a_failed_guess_waits_for_the_walk_a_failed_pending_request_ends_it() {
-    let list = List {
-        n: 8,
-        size: 2,
-        cursor: false,
-    };
-    let mut pages = start(&list, PagesConfig::default().concurrency(3), None);
-    let Output::Send { slot, request } = pages.poll() else {
-        panic!()
-    };
-    ok(&mut pages, &list, slot, &request);
-    let Output::Deliver(d) = pages.poll() else {
-        panic!()
-    };
+    let list = List::offset(8, 2);
+    let (mut pages, d) = first_page(&list, PagesConfig::default().concurrency(3));
     let Output::Send {
         slot: next,
         request: pending,
@@ -331,19 +333,8 @@ fn a_failed_guess_waits_for_the_walk_a_failed_pending_request_ends_it() {
 
 #[test]
 fn a_failed_save_ends_the_walk_uncovered() {
-    let list = List {
-        n: 4,
-        size: 2,
-        cursor: true,
-    };
-    let mut pages = start(&list, PagesConfig::default(), None);
-    let Output::Send { slot, request } = pages.poll() else {
-        panic!()
-    };
-    ok(&mut pages, &list, slot, &request);
-    let Output::Deliver(d) = pages.poll() else {
-        panic!()
-    };
+    let list = List::cursor(4, 2);
+    let (mut pages, d) = first_page(&list, PagesConfig::default());
     pages.on_delivered(d.number());
     let Output::Save(s) = pages.poll() else {
         panic!()
@@ -360,19 +351,8 @@ fn a_failed_save_ends_the_walk_uncovered() {
 
 #[test]
 fn stop_finishes_the_page_in_hand_then_sends_nothing() {
-    let list = List {
-        n: 6,
-        size: 2,
-        cursor: true,
-    };
-    let mut pages = start(&list, PagesConfig::default(), None);
-    let Output::Send { slot, request } = pages.poll() else {
-        panic!()
-    };
-    ok(&mut pages, &list, slot, &request);
-    let Output::Deliver(d) = pages.poll() else {
-        panic!()
-    };
+    let list = List::cursor(6, 2);
+    let (mut pages, d) = first_page(&list, PagesConfig::default());
     pages.stop();
     assert!(!pages.is_between_pages());
     pages.on_delivered(d.number());
@@ -391,11 +371,7 @@ fn stop_finishes_the_page_in_hand_then_sends_nothing() {
 
 #[test]
 fn an_empty_list_delivers_one_empty_page() {
-    let list = List {
-        n: 0,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(0, 2);
     let mut pages = start(&list, PagesConfig::default().saves(false), None);
     assert_eq!(
         script(&mut pages, &list),
@@ -409,11 +385,7 @@ fn an_empty_list_delivers_one_empty_page() {
 
 #[test]
 fn resume_policies() {
-    let list = List {
-        n: 4,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(4, 2);
     let required = PagesConfig::default().resume(Resume::Required);
     assert_eq!(
         Pages::start(Some(list.spec()), template(), required.clone(), None).unwrap_err(),
@@ -423,14 +395,7 @@ fn resume_policies() {
         Pages::start(Some(list.spec()), template(), required, Some(b"{")),
         Err(StartError::BadCheckpoint(_))
     ));
-    let mut first = start(&list, PagesConfig::default(), None);
-    let Output::Send { slot, request } = first.poll() else {
-        panic!()
-    };
-    ok(&mut first, &list, slot, &request);
-    let Output::Deliver(d) = first.poll() else {
-        panic!()
-    };
+    let (mut first, d) = first_page(&list, PagesConfig::default());
     first.on_delivered(d.number());
     let Output::Save(s) = first.poll() else {
         panic!()
@@ -458,11 +423,7 @@ fn resume_policies() {
 
 #[test]
 fn stale_inputs_change_nothing() {
-    let list = List {
-        n: 4,
-        size: 2,
-        cursor: true,
-    };
+    let list = List::cursor(4, 2);
     let mut pages = start(&list, PagesConfig::default(), None);
     pages.on_response(Slot(7), StatusCode::OK, HeaderMap::new(), Vec::new());
     pages.on_send_failed(Slot(0));
@@ -486,11 +447,7 @@ fn stale_inputs_change_nothing() {
 
 #[test]
 fn pipelined_offset_walks_use_their_slots() {
-    let list = List {
-        n: 40,
-        size: 2,
-        cursor: false,
-    };
+    let list = List::offset(40, 2);
     let mut pages = start(
         &list,
         PagesConfig::default().concurrency(4).saves(false),
