@@ -88,3 +88,47 @@ fn a_post_marked_retry_safe_is_retried_after_a_drop() {
     assert_eq!(response.status(), 201);
     assert_eq!(server.received().len(), 2);
 }
+
+#[test]
+fn a_post_given_a_generated_key_is_retried_with_the_same_key() {
+    // Two logical requests: each gets its own key, kept on every attempt of it.
+    let server = LoopbackServer::start(Script::new().route(
+        "/charges",
+        [
+            ScriptedResponse::drop_connection(),
+            ScriptedResponse::new(201).body("created"),
+            ScriptedResponse::new(201).body("created"),
+        ],
+    ))
+    .expect("loopback server");
+    let client = client(exact_backoff(Duration::from_millis(20)).attach_idempotency_keys(true));
+    let post = || {
+        Request::post(format!("{}/charges", server.url()))
+            .body(b"amount=100".to_vec())
+            .unwrap()
+    };
+    assert_eq!(client.send(post()).unwrap().status(), 201);
+    assert_eq!(client.send(post()).unwrap().status(), 201);
+    let received = server.received();
+    let keys: Vec<&str> = received
+        .iter()
+        .map(|r| r.header("idempotency-key").expect("a key on every attempt"))
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(
+        keys[0], keys[1],
+        "the retry carries the first attempt's key"
+    );
+    assert_ne!(keys[1], keys[2], "a new logical request has a new key");
+    assert!(keys.iter().all(|k| k.len() == 32), "{keys:?}");
+    // A GET never gets one; a key the caller set is kept.
+    let get = server.url() + "/charges";
+    let _ = client.get(&get);
+    let mut own = post();
+    own.headers_mut()
+        .insert("idempotency-key", "charge-42".parse().unwrap());
+    let _ = client.send(own);
+    let received = server.received();
+    assert_eq!(received[3].header("idempotency-key"), None);
+    assert_eq!(received[4].header("idempotency-key"), Some("charge-42"));
+}

@@ -121,6 +121,8 @@ pub struct Exchange {
     body: Vec<u8>,
     call: Call,
     retry_safe: bool,
+    /// Whether the Pacer was asked for an idempotency key.
+    keyed: bool,
     state: State,
     hops: u32,
     attempts: u32,
@@ -167,6 +169,7 @@ impl Exchange {
             body,
             call,
             retry_safe,
+            keyed: false,
             state: State::Ready,
             hops: 0,
             attempts: 0,
@@ -177,6 +180,17 @@ impl Exchange {
     /// What to do next. Call it first, after every report, and after every wait. Asking again
     /// before reporting a sent attempt gives the same request (not a new attempt).
     pub fn poll(&mut self, pacer: &mut Pacer, now: Now) -> Step {
+        if !self.keyed {
+            // Once per logical request: the same key on every attempt and redirect.
+            self.keyed = true;
+            if let Some((name, key)) =
+                pacer.idempotency_key(&self.parts.method, &self.parts.headers)
+            {
+                self.parts.headers.insert(name, key);
+                self.call.mark_retry_safe();
+                self.retry_safe = true;
+            }
+        }
         loop {
             match std::mem::replace(&mut self.state, State::Over) {
                 State::Ready => match pacer.poll_send(&mut self.call, now) {

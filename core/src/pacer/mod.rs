@@ -166,6 +166,27 @@ impl Pacer {
         self.call_to_host(method, "", path, headers)
     }
 
+    /// The idempotency key to attach to a new logical request, when
+    /// [`RetryPolicy::attach_idempotency_keys`](crate::retry::RetryPolicy::attach_idempotency_keys)
+    /// is on, the method is not idempotent and `headers` carry no key yet: the header's name
+    /// and a fresh key (32 hex digits from the Pacer's generator). Attach it to every attempt
+    /// of the request ([`crate::exchange::Exchange`] does).
+    pub fn idempotency_key(
+        &mut self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Option<(http::HeaderName, http::HeaderValue)> {
+        if !self.retry.attach_idempotency_keys || crate::retry::is_idempotent(method) {
+            return None;
+        }
+        let name = self.key_header.clone()?;
+        if headers.contains_key(&name) {
+            return None;
+        }
+        let key = format!("{:016x}{:016x}", self.rng.u64(..), self.rng.u64(..));
+        Some((name, http::HeaderValue::from_str(&key).ok()?))
+    }
+
     /// Starts a logical request to `path` on `host` (the URL's authority, `api.example.com`):
     /// with a breaker configured ([`PacerConfig::breaker`]), each host has its own. Allocates
     /// nothing once the host is known.

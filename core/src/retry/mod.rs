@@ -74,6 +74,13 @@ pub struct RetryPolicy {
     /// The header that makes a POST/PATCH safe to retry. Default `idempotency-key` (Stripe,
     /// draft-ietf-httpapi-idempotency-key-header).
     pub idempotency_header: String,
+    /// Whether a non-idempotent request without that header gets one: a key generated once
+    /// per logical request (128 random bits from the Pacer's generator, as 32 hex digits) and
+    /// sent on every attempt of it, which makes it retryable. For APIs that honour the header
+    /// (Stripe, Adyen, PayPal, the IETF draft): a server that ignores it may apply a retried
+    /// write twice. Default false.
+    #[serde(default)]
+    pub attach_idempotency_keys: bool,
 }
 
 impl Default for RetryPolicy {
@@ -88,6 +95,7 @@ impl Default for RetryPolicy {
             max_wait: Duration::from_secs(300),
             budget: RetryBudget::default(),
             idempotency_header: "idempotency-key".into(),
+            attach_idempotency_keys: false,
         }
     }
 }
@@ -131,6 +139,11 @@ impl RetryPolicy {
     /// Sets [`RetryPolicy::budget`].
     pub fn budget(mut self, b: RetryBudget) -> Self {
         self.budget = b;
+        self
+    }
+    /// Sets [`RetryPolicy::attach_idempotency_keys`].
+    pub fn attach_idempotency_keys(mut self, on: bool) -> Self {
+        self.attach_idempotency_keys = on;
         self
     }
     /// Sets [`RetryPolicy::idempotency_header`].
