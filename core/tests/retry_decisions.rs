@@ -298,6 +298,7 @@ fn retry_budget_stops_an_outage_from_multiplying() {
         retry_cost: 5,
         timeout_cost: 10,
         success_refund: 1,
+        ..Default::default()
     };
     let policy = policy().budget(budget);
     let mut pacer = Pacer::new(PacerConfig::default().retry(policy), 1);
@@ -322,6 +323,38 @@ fn retry_budget_stops_an_outage_from_multiplying() {
         }
     }
     assert_eq!((retried, refused), (2, 3));
+}
+
+/// The same outage under the other two budgets: Finagle's ratio (here 20 % of requests and no
+/// floor) lets one retry through per five requests; gRPC's throttling stops after four.
+#[test]
+fn ratio_and_grpc_budgets_through_the_pacer() {
+    let outage = |budget: paceline::retry::RetryBudget, calls: usize| {
+        let mut pacer = Pacer::new(PacerConfig::default().retry(policy().budget(budget)), 1);
+        let now = Now::new(Instant::now(), SystemTime::now());
+        let mut retried = 0;
+        for _ in 0..calls {
+            let mut call = pacer.call(&Method::GET, &HeaderMap::new());
+            assert_eq!(pacer.poll_send(&mut call, now), Begin::Send);
+            let status = StatusCode::INTERNAL_SERVER_ERROR;
+            match pacer.on_response(&mut call, now, status, &HeaderMap::new()) {
+                Finish::RetryAt(_) => retried += 1,
+                Finish::Fail(Error::RetryBudgetExhausted { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        retried
+    };
+    let ratio = paceline::retry::RetryBudget {
+        strategy: paceline::retry::BudgetStrategy::Ratio {
+            ratio: 0.2,
+            window_s: 10.0,
+            min_per_s: 0.0,
+        },
+        ..Default::default()
+    };
+    assert_eq!(outage(ratio, 50), 10);
+    assert_eq!(outage(paceline::retry::RetryBudget::grpc(), 50), 4);
 }
 
 /// One random outcome for the properties.

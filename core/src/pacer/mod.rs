@@ -308,6 +308,10 @@ impl Pacer {
         if let Some(p) = &mut call.permit {
             p.restart(now.mono);
         }
+        if call.attempts == 0 {
+            let now_ns = self.epoch.map_or(0, |e| since(e.mono, now.mono));
+            self.tokens.on_request(&self.retry.budget, now_ns);
+        }
         call.attempts += 1;
         call.started.get_or_insert(now.mono);
         Begin::Send

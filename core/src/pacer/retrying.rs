@@ -108,7 +108,8 @@ impl Pacer {
             _ => policy.budget.retry_cost,
         };
         if cost > 0 {
-            if !self.tokens.try_spend(&policy.budget, cost) {
+            let now_ns = self.epoch.map_or(0, |e| super::since(e.mono, now));
+            if !self.tokens.try_spend(&policy.budget, cost, now_ns) {
                 return Finish::Fail(Error::RetryBudgetExhausted { last });
             }
             call.spent = call.spent.saturating_add(cost);

@@ -27,7 +27,7 @@ use http::{HeaderName, Method};
 use serde::{Deserialize, Serialize};
 
 pub use backoff::Jitter;
-pub use budget::RetryBudget;
+pub use budget::{BudgetStrategy, RetryBudget};
 pub use classify::{Class, TransportError, TransportKind, classify, classify_transport};
 
 pub(crate) use backoff::{exponential, jittered};
