@@ -10,9 +10,7 @@ use std::time::Instant;
 use paceline::paginate::{Checkpoint, PageSpec, RequestTemplate};
 use paceline_ureq::{Client, PageOptions, PagesError, Resume};
 
-use super::interrupt::{
-    INTERRUPT_CODE, INTERRUPTED, SAVES, install_ctrlc, interrupted_outcome, phase,
-};
+use super::interrupt::{self, Interrupt};
 use super::output::{self, Output, StateFlush, StateStore};
 use super::stats::{self, Stats};
 use super::units::ByteSize;
@@ -114,7 +112,6 @@ pub fn execute(job: Job) -> (u8, u64) {
             saved.map(|s| s.checkpoint),
         );
         saves = Some(store.flush_handle());
-        let _ = SAVES.set(store.flush_handle());
         options = options.checkpoint_store(store).resume(if resume {
             Resume::Required
         } else {
@@ -129,16 +126,13 @@ pub fn execute(job: Job) -> (u8, u64) {
             Err(msg) => return fail(msg, code::BAD_INPUT),
         }
     }
-    phase().checkpoint = checkpoint.is_some();
-    INTERRUPT_CODE.store(
-        if checkpoint.is_some() {
-            code::INTERRUPTED
-        } else {
-            130
-        },
-        Relaxed,
+    let interrupt = Interrupt::new(
+        Arc::clone(&stats),
+        limits.clone(),
+        checkpoint.clone(),
+        saves.clone(),
     );
-    install_ctrlc(Arc::clone(&stats), limits.clone(), checkpoint.clone());
+    interrupt::arm(&interrupt);
 
     let terminal = terminal.unwrap_or_else(|| {
         std::io::stderr().is_terminal() && (output.is_some() || !std::io::stdout().is_terminal())
@@ -153,6 +147,7 @@ pub fn execute(job: Job) -> (u8, u64) {
             options,
             &out,
             &stats,
+            &interrupt,
         );
         if let Some(state) = &quota_state
             && let Err(e) = save_quota(&client, state)
@@ -187,6 +182,7 @@ fn walk(
     options: PageOptions,
     out: &Arc<Mutex<Output>>,
     stats: &Stats,
+    interrupt: &Interrupt,
 ) -> (u8, String) {
     let mut pages = match client.pages(spec, template, options) {
         Ok(p) => p,
@@ -194,18 +190,12 @@ fn walk(
     };
     let lock_out = || out.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
-        {
-            let mut phase = phase();
-            if INTERRUPTED.load(Relaxed) {
-                let code = INTERRUPT_CODE.load(Relaxed);
-                return (code, interrupted_outcome(phase.checkpoint));
-            }
-            phase.fetching = true;
+        if let Err(stop) = interrupt.fetching() {
+            return stop;
         }
         let started = Instant::now();
         let next = pages.next_page();
-        let mut phase = phase();
-        phase.fetching = false;
+        let writing = interrupt.writing();
         stats.fetch_ns.fetch_add(
             u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
             Relaxed,
@@ -245,11 +235,10 @@ fn walk(
         {
             return (code::LOCAL, e);
         }
-        if INTERRUPTED.load(Relaxed) {
-            let code = INTERRUPT_CODE.load(Relaxed);
-            return (code, interrupted_outcome(phase.checkpoint));
+        if let Some(stop) = writing.stop() {
+            return stop;
         }
-        drop(phase);
+        drop(writing);
         let _ = std::io::stderr().flush();
     }
 }
