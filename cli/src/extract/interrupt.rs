@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::code;
-use super::output::StateFlush;
 use super::progress::{self, Limits};
+use super::state::StateFlush;
 use super::stats::Stats;
 
 /// One run's Ctrl-C state.

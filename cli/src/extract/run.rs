@@ -11,7 +11,8 @@ use paceline::paginate::{Checkpoint, PageSpec, RequestTemplate};
 use paceline_ureq::{Client, PageOptions, PagesError, Resume};
 
 use super::interrupt::{self, Interrupt};
-use super::output::{self, Output, StateFlush, StateStore};
+use super::output::Output;
+use super::state::{self, StateFlush, StateStore};
 use super::stats::{self, Stats};
 use super::units::ByteSize;
 use super::{Job, QuotaState, clock, code, progress};
@@ -41,7 +42,7 @@ pub fn execute(job: Job) -> (u8, u64) {
 
     // The state to resume from, and the output cut back to what it covers.
     let saved = match &checkpoint {
-        Some(path) => match output::load(path) {
+        Some(path) => match state::load(path) {
             Ok(saved) => saved,
             Err(msg) => return fail(msg, code::BAD_INPUT),
         },
