@@ -162,3 +162,70 @@ fn a_host_that_is_down_does_not_cut_off_another() {
     }
     assert_eq!(up.received().len(), 3);
 }
+
+/// With `breaker_wait`, a request sits through an outage instead of failing fast: it waits
+/// for the breaker's probes (its own retries untouched) and succeeds when the server is back;
+/// past the wait it fails with the breaker's error.
+#[test]
+fn a_request_waits_out_an_outage_it_may_sit_through() {
+    let down = ScriptedResponse::new(503).body("down");
+    let mut responses = vec![down; 6]; // 4 to open the breaker, then 2 failed probes
+    responses.push(ScriptedResponse::new(200).body("back"));
+    let server =
+        LoopbackServer::start(Script::new().route("/items", responses)).expect("loopback server");
+    let url = format!("{}/items", server.url());
+    let config = PacerConfig::default()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .jitter(Jitter::None)
+                .base(Duration::from_millis(1)),
+        )
+        .breaker(breaker())
+        .breaker_wait(Duration::from_secs(30));
+    let client = Client::new(config);
+    // Two requests of two attempts each open the breaker (minimum 4 calls)... the second one
+    // waits through the outage: two probes fail, the third gets the server back.
+    assert!(
+        client.get(&url).is_err(),
+        "2 attempts, breaker still closed"
+    );
+    let response = client.get(&url).expect("waited out the outage");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        server.received().len(),
+        7,
+        "four calls, then one probe per break"
+    );
+
+    // The same outage with a wait shorter than the break: the request is not held for a
+    // probe it could not wait for; its own retries decide, and the next request fails fast.
+    let down = ScriptedResponse::new(503).body("down");
+    let server = LoopbackServer::start(Script::new().route("/items", vec![down; 20]))
+        .expect("loopback server");
+    let url = format!("{}/items", server.url());
+    let config = PacerConfig::default()
+        .retry(
+            RetryPolicy::default()
+                .max_attempts(2)
+                .jitter(Jitter::None)
+                .base(Duration::from_millis(1)),
+        )
+        .breaker(breaker())
+        .breaker_wait(BREAK / 2);
+    let client = Client::new(config);
+    assert!(client.get(&url).is_err());
+    let err = client.get(&url).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::GaveUp {
+                error: paceline::Error::AttemptsExhausted { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    refused_until(client.get(&url));
+    assert_eq!(server.received().len(), 4, "no probe within the wait");
+}

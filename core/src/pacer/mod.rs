@@ -116,6 +116,8 @@ pub struct Pacer {
     tokens: Tokens,
     pause: Option<Pause>,
     pub(super) breakers: Option<Breakers>,
+    /// [`PacerConfig::breaker_wait`].
+    breaker_wait: Duration,
     last_signal: Signal,
     events: VecDeque<Event>,
 }
@@ -137,6 +139,7 @@ impl Pacer {
             rng: fastrand::Rng::with_seed(seed),
             pause: None,
             breakers: config.breaker.map(Breakers::new),
+            breaker_wait: config.breaker_wait,
             last_signal: Signal::default(),
             events: VecDeque::new(),
         }
@@ -211,6 +214,7 @@ impl Pacer {
             spent: 0,
             breaker_key: self.breakers.as_ref().map(|b| b.shared_key(host)),
             permit: None,
+            outage_since: None,
         }
     }
 
@@ -273,6 +277,11 @@ impl Pacer {
             return Begin::Wait(t);
         }
         if let Some(rejected) = self.ask_breaker(call, now.mono) {
+            if let Error::BreakerOpen { .. } = rejected
+                && let Some(next) = self.outage_tolerated(call, now.mono)
+            {
+                return Begin::Wait(next);
+            }
             return Begin::Reject(rejected);
         }
         let events = &mut self.events;
@@ -516,6 +525,28 @@ impl Pacer {
         };
         self.breaker_events();
         rejected
+    }
+
+    /// When the call may try again if it waits out its breaker's outage
+    /// ([`PacerConfig::breaker_wait`]): the breaker is open or probing, and its next probe
+    /// comes within the wait allowed, counted from the first time this call found it open.
+    /// Starts the call's outage clock.
+    pub(super) fn outage_tolerated(&mut self, call: &mut Call, now: Instant) -> Option<Instant> {
+        let wait = self.breaker_wait;
+        let (Some(breakers), Some(key)) = (&self.breakers, &call.breaker_key) else {
+            return None;
+        };
+        if wait.is_zero()
+            || !matches!(
+                breakers.state(key),
+                Some(crate::breaker::State::Open | crate::breaker::State::HalfOpen)
+            )
+        {
+            return None;
+        }
+        let next = breakers.open_until(key).unwrap_or(now).max(now);
+        let since = *call.outage_since.get_or_insert(now);
+        (next.saturating_duration_since(since) <= wait).then_some(next)
     }
 
     /// Reports the attempt's outcome to its breaker.

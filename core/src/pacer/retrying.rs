@@ -68,10 +68,21 @@ impl Pacer {
         sent: bool,
         server_wait: Option<Duration>,
     ) -> Finish {
-        let policy = &self.retry;
         if sent && !call.retry_safe() {
             return Finish::Fail(Error::NotIdempotent { last });
         }
+        // An outage the breaker saw (it is open or probing after this attempt): the request
+        // waits for the breaker's next probe, its retries and budget untouched, while the
+        // outage is one it may sit through.
+        if matches!(
+            class,
+            Class::Unavailable | Class::ServerError | Class::Transport(_)
+        ) && let Some(next) = self.outage_tolerated(call, now)
+        {
+            call.attempts = call.attempts.saturating_sub(1);
+            return Finish::RetryAt(next);
+        }
+        let policy = &self.retry;
         if call.attempts >= policy.max_attempts {
             return Finish::Fail(Error::AttemptsExhausted {
                 attempts: call.attempts,

@@ -22,6 +22,14 @@ pub struct PacerConfig {
     /// A circuit breaker per host (see [`crate::breaker`] and [`super::Pacer::call_to_host`];
     /// requests with no host share one). `None` by default: no breaker.
     pub breaker: Option<BreakerConfig>,
+    /// How long a request waits for its host's open breaker instead of failing fast: while
+    /// its outage (from the first time this request found the breaker open) is shorter, the
+    /// request waits for the breaker's next probe (`Begin::Wait`), and its failed attempts
+    /// during the outage do not use up its retries. Zero (the default): an open breaker
+    /// rejects at once with [`crate::Error::BreakerOpen`]. A long extraction sets it to the
+    /// outage it will sit through (`paceline extract --max-outage`, 10 min).
+    #[serde(with = "crate::serde_secs")]
+    pub breaker_wait: Duration,
     /// Strings that, found in a 429's body, mark it as a quota (not a rate limit): the error
     /// codes an API uses for "daily limit reached". Empty by default.
     pub quota_codes: Vec<String>,
@@ -43,6 +51,12 @@ impl PacerConfig {
     /// Sets a circuit breaker per host.
     pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
         self.breaker = Some(breaker);
+        self
+    }
+
+    /// Sets [`PacerConfig::breaker_wait`].
+    pub fn breaker_wait(mut self, wait: Duration) -> Self {
+        self.breaker_wait = wait;
         self
     }
 
@@ -176,6 +190,8 @@ pub struct Call {
     pub(super) breaker_key: Option<Arc<str>>,
     /// The breaker's permit for the attempt in flight.
     pub(super) permit: Option<Permit>,
+    /// When this request first found its breaker open (the outage it waits through).
+    pub(super) outage_since: Option<Instant>,
 }
 
 /// A request extension (`http::Request::extensions_mut().insert(RetrySafe)`) saying that the
