@@ -422,8 +422,11 @@ fn exit_codes_tell_what_happened() {
         "2",
         "--backoff-ms",
         "5",
+        "--max-outage",
+        "0",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("--resume"), "{}", text(&o.stderr));
     assert_eq!(down.received().len(), 2);
     // A quota used up: 4, after the pages it allowed.
     let live = Live::start(DataStyle::Link, 1_000, |m| m);
@@ -995,4 +998,45 @@ fn a_daily_quota_is_remembered_across_runs() {
     let origin = url.split("/items").next().unwrap().trim_end_matches('/');
     assert_eq!(file["origins"][origin][0]["used"], 20, "{file}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An outage in the middle of a list: the breaker opens when page 2's attempts all fail, the
+/// extract waits for its probe (5 s) instead of giving up, and finishes with every record
+/// once; the server sees one probe during the outage, not a stream of retries.
+#[test]
+fn an_outage_mid_list_is_waited_out() {
+    let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
+        let data: Vec<String> = ids.map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let next = next.map_or("null".to_string(), |n| format!("{n:?}"));
+        ScriptedResponse::new(200)
+            .json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
+    };
+    let mut responses = vec![page(0..3, Some("c2"))];
+    responses.extend(vec![ScriptedResponse::new(503); 2]);
+    responses.push(page(3..5, None));
+    let server =
+        LoopbackServer::start(paceline_testkit::Script::new().route("/items", responses)).unwrap();
+    let url = format!("{}/items", server.url());
+    let o = run(&[
+        &url,
+        "--paginate",
+        "cursor",
+        "--items",
+        "/data",
+        "--next",
+        "/next",
+        "--param",
+        "cursor",
+        "--max-attempts",
+        "2",
+        "--backoff-ms",
+        "5",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).lines().count(), 5, "{}", text(&o.stdout));
+    assert_eq!(
+        server.received().len(),
+        4,
+        "page 1, two failures, one probe"
+    );
 }

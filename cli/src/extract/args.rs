@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use paceline::PacerConfig;
+use paceline::breaker::BreakerConfig;
 use paceline::paginate::{
     Guards, Hints, PageSize, PageSpec, Param, Pointer, RequestTemplate, Source, StyleKind, Url,
 };
@@ -18,7 +19,7 @@ use paceline_ureq::{
 };
 
 use super::stats::Stats;
-use super::units::{ByteSize, Seconds};
+use super::units::{ByteSize, Seconds, Span};
 use super::{Job, Limits, QuotaState, client, code, headers};
 
 /// The exit codes, for `--help`.
@@ -163,6 +164,13 @@ pub struct Extract {
     /// that trickles its answer.
     #[arg(long, value_name = "SECONDS", default_value_t = Seconds(DEFAULT_IDLE_TIMEOUT))]
     idle_timeout: Seconds,
+    /// How long a server may stay down before the extract gives up (exit 3, resumable with
+    /// --resume): `90s`, `10m`, `1h`. A breaker per host opens when a page's attempts all
+    /// fail (half of the last 2 × --max-attempts calls failing), then probes the server after
+    /// 5 s, 10 s, 20 s… (at most 5 min apart); the page waits for the probe that finds the
+    /// server back. 0: give up at the first outage.
+    #[arg(long, value_name = "DURATION", default_value_t = Span(Duration::from_secs(600)))]
+    max_outage: Span,
     /// The largest response body read, in bytes or with a unit (`512KiB`, `10MiB`, `10MB`); a
     /// larger page ends the extract (exit 3), since asking again brings the same page.
     #[arg(long, value_name = "BYTES", default_value_t = ByteSize(DEFAULT_BODY_LIMIT))]
@@ -279,7 +287,26 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
     let retry = RetryPolicy::default()
         .max_attempts(cmd.max_attempts)
         .base(Duration::from_millis(cmd.backoff_ms));
-    let config = PacerConfig::default().retry(retry).throttle(throttle);
+    let config = PacerConfig::default()
+        .retry(retry)
+        .throttle(throttle)
+        // One client walking a list: a page whose attempts all fail is an outage (a time
+        // window of past successes would never trip for one sequential client).
+        .breaker(
+            BreakerConfig::default()
+                .count_window(cmd.max_attempts.saturating_mul(2).max(2))
+                .minimum_calls(cmd.max_attempts.max(1))
+                .failure_ratio(0.5),
+        )
+        .breaker_wait(cmd.max_outage.0);
+    limits.max_outage = cmd.max_outage.0;
+    // The breaker's key, as the exchange names it: host[:port], never userinfo.
+    limits.host = url
+        .authority()
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let timeouts = Timeouts::default()
         .connect(cmd.connect_timeout.0)
         .idle(cmd.idle_timeout.0)

@@ -19,6 +19,10 @@ pub struct Limits {
     pub quota: Option<(u64, String)>,
     /// Where the quota's use is kept between runs.
     pub quota_state: Option<std::path::PathBuf>,
+    /// The host whose breaker the progress line shows (`host[:port]`).
+    pub host: String,
+    /// How long an outage is sat through (`--max-outage`).
+    pub max_outage: Duration,
 }
 
 /// What one look at the counters shows.
@@ -32,10 +36,24 @@ struct Snapshot {
     quota_used: Option<u64>,
     quota_crossed_permille: u64,
     server_window: Option<(u64, u64)>,
+    /// The host's breaker, when it is not closed, and how long until its next probe.
+    breaker: Option<(paceline::breaker::State, Option<Duration>)>,
 }
 
 fn snapshot(stats: &Stats, client: &Client, limits: &Limits, rate: f64) -> Snapshot {
-    let status = client.with_pacer(|p| p.status(super::clock()));
+    let now = super::clock();
+    let (status, breaker) = client.with_pacer(|p| {
+        let breaker = p
+            .breaker_state(&limits.host)
+            .filter(|s| *s != paceline::breaker::State::Closed)
+            .map(|s| {
+                let probe = p
+                    .breaker_open_until(&limits.host)
+                    .map(|t| t.saturating_duration_since(now.mono));
+                (s, probe)
+            });
+        (p.status(now), breaker)
+    });
     let quota_used = limits.quota.as_ref().and_then(|(count, _)| {
         status
             .quota_remaining
@@ -51,6 +69,7 @@ fn snapshot(stats: &Stats, client: &Client, limits: &Limits, rate: f64) -> Snaps
         quota_used,
         quota_crossed_permille: stats.quota_crossed_permille.load(Relaxed),
         server_window: status.window_remaining.zip(status.window_limit),
+        breaker,
     }
 }
 
@@ -68,6 +87,17 @@ fn describe(s: &Snapshot, limits: &Limits) -> String {
         s.throttled,
         s.retries
     );
+    match s.breaker {
+        Some((paceline::breaker::State::Open, Some(probe))) => {
+            line += &format!(
+                " · breaker open, probing in {:.0} s",
+                probe.as_secs_f64().ceil()
+            );
+        }
+        Some((paceline::breaker::State::Isolated, _)) => line += " · breaker isolated",
+        Some(_) => line += " · breaker probing",
+        None => {}
+    }
     if let (Some(used), Some((count, text))) = (s.quota_used, &limits.quota) {
         line += &format!(" · quota {used}/{count} ({text})");
         if s.quota_crossed_permille > 0 {

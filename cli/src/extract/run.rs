@@ -318,6 +318,20 @@ fn describe(e: &PagesError) -> String {
             "{e}; to read it, raise --max-body (now {})",
             ByteSize(*limit)
         ),
+        PagesError::Request { error, .. }
+            if matches!(
+                error.pacer_error(),
+                Some(
+                    paceline::Error::BreakerOpen { .. } | paceline::Error::AttemptsExhausted { .. }
+                )
+            ) =>
+        {
+            format!(
+                "{e}; the server is down or failing: everything before this page is saved, run \
+                 again with --resume once it is back (--max-outage sets how long an outage is \
+                 waited out)"
+            )
+        }
         e => match hint(e) {
             Some(h) => format!("{e}; {h}"),
             None => e.to_string(),

@@ -99,6 +99,22 @@ mod tests {
     }
 
     #[test]
+    fn spans_take_units_and_refuse_nonsense() {
+        let span = |t: &str| t.parse::<Span>().map(|s| s.0);
+        assert_eq!(span("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(span("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(span("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(span("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(span("0"), Ok(Duration::ZERO));
+        for bad in ["", "-1m", "NaN", "10 parsecs", "1e300h", "m"] {
+            assert!(span(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Span(Duration::from_secs(600)).to_string(), "10m");
+        assert_eq!(Span(Duration::from_secs(7200)).to_string(), "2h");
+        assert_eq!(Span(Duration::from_millis(1500)).to_string(), "1.5s");
+    }
+
+    #[test]
     fn sizes_in_every_unit() {
         assert_eq!(bytes("1000000"), Ok(1_000_000));
         assert_eq!(bytes("10MiB"), Ok(10 * 1024 * 1024));
@@ -150,6 +166,52 @@ mod tests {
         }
         for d in [Duration::from_secs(120), Duration::from_millis(1500)] {
             assert_eq!(secs(&Seconds(d).to_string()), Ok(d));
+        }
+    }
+}
+
+/// A duration given as seconds or with a unit: `90`, `90s`, `10m`, `1h`; `0` is allowed
+/// (`--max-outage 0`: no waiting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let (number, unit) = match t.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+            Some((i, _)) => (&t[..i], &t[i..]),
+            None => (t, "s"),
+        };
+        let scale = match unit {
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(format!("{text:?}: a duration is seconds, or N s, N m, N h")),
+        };
+        let n: f64 = number
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration"))?;
+        if n.is_nan() || n < 0.0 {
+            return Err(format!("{text:?}: must not be negative"));
+        }
+        Duration::try_from_secs_f64(n * scale)
+            .map(Span)
+            .map_err(|_| format!("{text:?}: too long"))
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0.as_secs();
+        if self.0.subsec_nanos() == 0 && s > 0 && s.is_multiple_of(3600) {
+            write!(f, "{}h", s / 3600)
+        } else if self.0.subsec_nanos() == 0 && s > 0 && s.is_multiple_of(60) {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{}s", self.0.as_secs_f64())
         }
     }
 }

@@ -105,6 +105,11 @@ impl Pacer {
         self.breakers.as_ref().and_then(|b| b.state(host))
     }
 
+    /// While `host`'s breaker is open: when its next probe may go.
+    pub fn breaker_open_until(&self, host: &str) -> Option<std::time::Instant> {
+        self.breakers.as_ref().and_then(|b| b.open_until(host))
+    }
+
     /// Opens `host`'s breaker until [`Pacer::reset_breaker`]: its requests are rejected with
     /// [`crate::Error::BreakerIsolated`]. Nothing without a breaker.
     pub fn isolate_breaker(&mut self, host: &str) {
