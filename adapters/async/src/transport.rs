@@ -44,9 +44,9 @@ pub enum Failure {
     /// No response: a transport error, sent or not, with a description.
     NoResponse(TransportError, String),
     /// A head arrived, its body could not be read: the head's headers still count.
-    Body(response::Parts, TransportError, String),
+    Body(Box<response::Parts>, TransportError, String),
     /// A head arrived with a body over the limit.
-    TooLarge(response::Parts),
+    TooLarge(Box<response::Parts>),
 }
 
 /// The provided [`Transport`]: HTTP/1.1 by [ureq-proto](ureq_proto) (the sans-IO machine
@@ -54,7 +54,7 @@ pub enum Failure {
 /// connections reused per origin. Cheap to clone: clones share the pool.
 #[derive(Clone)]
 pub struct HttpTransport {
-    pool: Arc<Mutex<HashMap<String, Vec<(Conn, Instant)>>>>,
+    pool: Pool,
     timeouts: Timeouts,
     #[cfg(feature = "tls")]
     tls: futures_rustls::TlsConnector,
@@ -82,6 +82,8 @@ const CHUNK: usize = 16 * 1024;
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 type Conn = Box<dyn Io>;
+/// Idle connections by origin, each with the time it was put back.
+type Pool = Arc<Mutex<HashMap<String, Vec<(Conn, Instant)>>>>;
 
 impl Default for HttpTransport {
     fn default() -> Self {
@@ -137,8 +139,8 @@ impl HttpTransport {
                 }
                 Ok(Response::from_parts(head, body))
             }
-            Err(None) => Err(Failure::TooLarge(head)),
-            Err(Some((error, detail))) => Err(Failure::Body(head, error, detail)),
+            Err(None) => Err(Failure::TooLarge(Box::new(head))),
+            Err(Some((error, detail))) => Err(Failure::Body(Box::new(head), error, detail)),
         }
     }
 
