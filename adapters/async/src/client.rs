@@ -1,0 +1,324 @@
+//! The client: a [`Transport`] with one shared [`Pacer`] applied to every request.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_io::Timer;
+use event_listener::Event as Notify;
+use http::{HeaderName, Request, Response, StatusCode};
+use paceline::exchange::{Exchange, ExchangeConfig, Step};
+use paceline::retry::{TransportError, TransportKind};
+use paceline::{Attempted, Event, Now, Pacer, PacerConfig};
+
+use crate::error::{AttemptRecord, Error};
+use crate::events;
+use crate::transport::{Failure, HttpTransport, Transport};
+
+/// The largest response body read by default: 10 MiB, as `paceline-ureq` (ureq's own default).
+pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// An async HTTP client that asks one shared [`Pacer`] before every request and tells it after.
+///
+/// Cheap to clone (an `Arc` inside): every clone, in every task, shares the Pacer, so a pause
+/// (a `Retry-After`, a budget running low) holds all of them. The Pacer sits behind a mutex
+/// held only while it decides, never across an `.await`.
+pub struct Client<T: Transport = HttpTransport> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Transport> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Client {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T: Transport> std::fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("body_limit", &self.shared.body_limit)
+            .finish_non_exhaustive()
+    }
+}
+
+type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
+struct Shared<T> {
+    transport: T,
+    pacer: Mutex<Pacer>,
+    /// Notified after every report or cancel: a permit may be free.
+    finished: Notify,
+    body_limit: u64,
+    exchange: ExchangeConfig,
+    observer: Option<Observer>,
+}
+
+/// Builds a [`Client`]: [`Client::builder`].
+pub struct ClientBuilder<T: Transport = HttpTransport> {
+    transport: T,
+    pacer: Pacer,
+    body_limit: u64,
+    exchange: ExchangeConfig,
+    observer: Option<Observer>,
+}
+
+impl Client {
+    /// A client over a new [`HttpTransport`] (default [`Timeouts`](crate::Timeouts)) and a Pacer
+    /// built from `config`, its jitter seeded from the OS.
+    pub fn new(config: PacerConfig) -> Client {
+        Client::builder(config).build()
+    }
+
+    /// A builder, to set the transport, the body limit, secret headers, an event observer.
+    pub fn builder(config: PacerConfig) -> ClientBuilder {
+        ClientBuilder {
+            transport: HttpTransport::default(),
+            pacer: Pacer::new(config, os_seed()),
+            body_limit: DEFAULT_BODY_LIMIT,
+            exchange: ExchangeConfig::default(),
+            observer: None,
+        }
+    }
+}
+
+impl<T: Transport> ClientBuilder<T> {
+    /// Sends through `transport` instead.
+    pub fn transport<U: Transport>(self, transport: U) -> ClientBuilder<U> {
+        let ClientBuilder {
+            pacer,
+            body_limit,
+            exchange,
+            observer,
+            ..
+        } = self;
+        ClientBuilder {
+            transport,
+            pacer,
+            body_limit,
+            exchange,
+            observer,
+        }
+    }
+
+    /// Uses this Pacer (built and seeded by the caller) instead.
+    pub fn pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
+    /// The largest response body read (default [`DEFAULT_BODY_LIMIT`]); a longer one is
+    /// [`Error::BodyTooLarge`], not retried.
+    pub fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// A header removed, beside `Authorization`, `Proxy-Authorization` and `Cookie`, when a
+    /// redirect leads to another origin ([`ExchangeConfig::secret_headers`]).
+    pub fn secret_header(mut self, name: HeaderName) -> Self {
+        self.exchange.secret_headers.push(name);
+        self
+    }
+
+    /// Redirects followed at most ([`ExchangeConfig::max_redirects`], default 10).
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.exchange.max_redirects = n;
+        self
+    }
+
+    /// Calls `f` with every Pacer event, after forwarding it to `tracing`, outside the lock.
+    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(f));
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Client<T> {
+        let shared = Shared {
+            transport: self.transport,
+            pacer: Mutex::new(self.pacer),
+            finished: Notify::new(),
+            body_limit: self.body_limit,
+            exchange: self.exchange,
+            observer: self.observer,
+        };
+        Client {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl<T: Transport> Client<T> {
+    /// Runs `f` on the shared Pacer (to read [`Pacer::status`], say), under the lock every
+    /// request takes: keep it short.
+    pub fn with_pacer<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
+        self.shared.finish(f)
+    }
+
+    /// A GET of `url`, through [`Client::send`].
+    pub async fn get(&self, url: &str) -> Result<Response<Vec<u8>>, Error> {
+        let request = Request::get(url).body(Vec::new());
+        self.send(request.map_err(|e| Error::InvalidRequest(e.to_string()))?)
+            .await
+    }
+
+    /// Sends `request` under the Pacer: waits when told (every task of the client waits for
+    /// a pause), retries when told, follows redirects, and returns the response the Pacer is
+    /// done with (any status) or why it gave up, with every attempt's outcome.
+    ///
+    /// The loop pumps the core's [`Exchange`] and decides nothing: `Send` (one attempt
+    /// through the transport, then report it), `Wait(t)` (`Timer::at(t)`), `WaitForPermit`
+    /// (until another request of this client reports or is cancelled), `Done`, `Fail`.
+    ///
+    /// Cancel-safe: dropping the future mid-attempt cancels the exchange
+    /// ([`Exchange::cancel`]), so its concurrency permit and budget reservation go back.
+    pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let shared = &*self.shared;
+        let exchange = Exchange::new(&shared.lock(), request, &shared.exchange)
+            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        let mut pending = Pending { shared, exchange };
+        let mut attempts = Vec::new();
+        loop {
+            let request = match shared.step(&mut pending.exchange).await {
+                Step::Send(request) => request,
+                Step::Done(response) => return Ok(response),
+                Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
+                Step::Wait(_) | Step::WaitForPermit => unreachable!("Shared::step waits"),
+            };
+            let outcome = shared.transport.send(request, shared.body_limit).await;
+            let (now, exchange) = (clock(), &mut pending.exchange);
+            match outcome {
+                Ok(response) => {
+                    let status = Attempted::Status(response.status());
+                    attempts.push(AttemptRecord::new(status, None));
+                    shared.finish(|p| exchange.on_response(p, now, response));
+                }
+                Err(Failure::NoResponse(error, detail)) => {
+                    attempts.push(failed(None, error, detail));
+                    shared.finish(|p| exchange.on_transport_error(p, now, error));
+                }
+                Err(Failure::Body(head, error, detail)) => {
+                    attempts.push(failed(Some(head.status), error, detail));
+                    shared.finish(|p| exchange.on_body_error(p, now, &head, error));
+                }
+                Err(Failure::TooLarge(head)) => {
+                    let error = TransportError::after_send(TransportKind::Other);
+                    attempts.push(failed(
+                        Some(head.status),
+                        error,
+                        "body over the limit".into(),
+                    ));
+                    shared.finish(|p| exchange.on_body_too_large(p, now, &head));
+                    let (limit, status) = (shared.body_limit, head.status);
+                    return Err(Error::BodyTooLarge {
+                        limit,
+                        status,
+                        attempts,
+                    });
+                }
+                // Dropping the exchange unreported gives its permit back.
+                Err(Failure::Invalid(e)) => return Err(Error::InvalidRequest(e)),
+            }
+        }
+    }
+}
+
+impl<T> Shared<T> {
+    /// Polls the exchange until it says `Send`, `Done` or `Fail`, waiting (lock released) on
+    /// the timer for `Wait` and on the next report for `WaitForPermit`.
+    async fn step(&self, exchange: &mut Exchange) -> Step {
+        loop {
+            let (step, listener, queued) = {
+                let mut pacer = self.lock();
+                let step = exchange.poll(&mut pacer, clock());
+                // Listening before the lock is released: no report since the decision is missed.
+                let listener = matches!(step, Step::WaitForPermit).then(|| self.finished.listen());
+                (step, listener, drain(&mut pacer))
+            };
+            self.forward(queued);
+            match (step, listener) {
+                (Step::Wait(until), _) => drop(Timer::at(until).await),
+                (Step::WaitForPermit, Some(listener)) => listener.await,
+                (step, _) => return step,
+            }
+        }
+    }
+
+    /// Runs a Pacer call that may free a permit (a report, a cancel) under the lock, wakes the
+    /// requests waiting for one, then forwards the events, lock released.
+    fn finish<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
+        let (result, queued) = {
+            let mut pacer = self.lock();
+            let result = f(&mut pacer);
+            (result, drain(&mut pacer))
+        };
+        self.finished.notify(usize::MAX);
+        self.forward(queued);
+        result
+    }
+
+    fn forward(&self, queued: Vec<Event>) {
+        for e in &queued {
+            events::forward(e);
+            if let Some(f) = &self.observer {
+                f(e);
+            }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pacer> {
+        // The Pacer never panics mid-update: a poisoned lock is still consistent.
+        self.pacer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An exchange, cancelled when dropped with an attempt sent but not reported (the `send`
+/// future dropped mid-flight, a panic), so its permit and reservation go back.
+struct Pending<'a, T> {
+    shared: &'a Shared<T>,
+    exchange: Exchange,
+}
+
+impl<T> Drop for Pending<'_, T> {
+    fn drop(&mut self) {
+        if self.exchange.is_sent() {
+            let exchange = &mut self.exchange;
+            self.shared.finish(|p| exchange.cancel(p, clock()));
+        }
+    }
+}
+
+fn drain(pacer: &mut Pacer) -> Vec<Event> {
+    std::iter::from_fn(|| pacer.poll_event()).collect()
+}
+
+/// The record of an attempt without a complete response, also logged at `debug` level.
+fn failed(status: Option<StatusCode>, error: TransportError, detail: String) -> AttemptRecord {
+    tracing::debug!(
+        kind = ?error.kind,
+        sent = error.sent,
+        status = status.map_or(0, |s| s.as_u16()),
+        detail = %detail,
+        "paceline: attempt failed"
+    );
+    AttemptRecord::new(Attempted::Transport(error), Some(detail))
+}
+
+/// Both clocks, read together.
+pub(crate) fn clock() -> Now {
+    Now::new(Instant::now(), SystemTime::now())
+}
+
+/// A seed for the Pacer's jitter: the process's random hash keys, mixed with the time.
+fn os_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
