@@ -480,17 +480,17 @@ impl OutageWatch {
     /// The client's breaker did something at `now`.
     fn breaker(&mut self, now: u64, event: &BreakerEvent) {
         match event {
-            BreakerEvent::Opened { break_for, .. } | BreakerEvent::Reopened { break_for } => {
-                if now < self.until_ns {
-                    self.figures.breaker_opens += 1;
-                    self.figures.break_at_recovery_s = Some(break_for.as_secs_f64());
-                }
+            BreakerEvent::Opened { break_for, .. } | BreakerEvent::Reopened { break_for }
+                if now < self.until_ns =>
+            {
+                self.figures.breaker_opens += 1;
+                self.figures.break_at_recovery_s = Some(break_for.as_secs_f64());
             }
-            BreakerEvent::Closed if now >= self.until_ns => {
-                if self.figures.breaker_closed_after_s.is_none() {
-                    self.figures.breaker_closed_after_s =
-                        Some(round6((now - self.until_ns) as f64 / 1e9));
-                }
+            BreakerEvent::Closed
+                if now >= self.until_ns && self.figures.breaker_closed_after_s.is_none() =>
+            {
+                self.figures.breaker_closed_after_s =
+                    Some(round6((now - self.until_ns) as f64 / 1e9));
             }
             _ => {}
         }
