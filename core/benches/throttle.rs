@@ -4,6 +4,12 @@
 //! The composed Pacer has three windows (per second, minute, day), a route bucket, a
 //! concurrency limit and a daily quota. Virtual time moves 1 µs per request so every decision
 //! admits (the steady state of a client under its limits).
+//!
+//! The same Pacer with a circuit breaker configured (and closed, as it is while the service is
+//! healthy) is measured beside it, pairwise: a fresh call's `poll_send` without and with the
+//! breaker (the breaker is asked once per call, so a call that keeps its permit would not ask
+//! it again), and the whole call, send and answer (which also records the outcome in the
+//! breaker's window). The difference of each pair is what a breaker-closed request costs.
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -11,10 +17,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, Method, StatusCode};
+use paceline::breaker::BreakerConfig;
 use paceline::throttle::{Limit, Period, QuotaConfig, RouteRule, ThrottleConfig};
 use paceline::{Begin, Now, Pacer, PacerConfig};
 
 fn composed() -> Pacer {
+    composed_with(None)
+}
+
+/// [`composed`], with a breaker (its defaults) when given one.
+fn composed_with(breaker: Option<BreakerConfig>) -> Pacer {
     let throttle = ThrottleConfig::default()
         .limit(Limit::per_second(1_000_000))
         .limit(Limit::per_minute(60_000_000))
@@ -22,8 +34,15 @@ fn composed() -> Pacer {
         .route(RouteRule::new("search", "/search/*").limit(Limit::per_second(1_000_000)))
         .concurrency(u32::MAX)
         .quota(QuotaConfig::new(u64::MAX / 2, Period::Day));
-    Pacer::new(PacerConfig::default().throttle(throttle), 1)
+    let mut config = PacerConfig::default().throttle(throttle);
+    if let Some(b) = breaker {
+        config = config.breaker(b);
+    }
+    Pacer::new(config, 1)
 }
+
+/// The host the breaker cases' calls go to (one breaker per host).
+const HOST: &str = "api.example.com";
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decision");
@@ -62,6 +81,54 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 now = now.advance(Duration::from_micros(1));
                 let mut call = pacer.call_to(&Method::GET, "/search/code", &empty);
+                let d = pacer.poll_send(&mut call, now);
+                let f = pacer.on_response(&mut call, now, StatusCode::OK, &empty);
+                black_box((d, f))
+            })
+        },
+    );
+
+    // Pairwise: a fresh call each time (made outside the measurement), without and with a
+    // closed breaker. The calls' permits are never given back: the concurrency limit is
+    // u32::MAX, and a closed breaker keeps nothing for a permit it gave.
+    for (name, breaker) in [
+        (
+            "paceline/poll_send of a fresh call (3 windows + route + concurrency + quota)",
+            None,
+        ),
+        (
+            "paceline/poll_send of a fresh call (3 windows + route + concurrency + quota) + breaker closed",
+            Some(BreakerConfig::default()),
+        ),
+    ] {
+        let mut pacer = composed_with(breaker);
+        let mut now = Now::new(Instant::now(), SystemTime::now());
+        // A call not yet sent: each iteration sends a copy of it, as new.
+        let fresh = pacer.call_to_host(&Method::GET, HOST, "/search/code", &empty);
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    now = now.advance(Duration::from_micros(1));
+                    (fresh.clone(), now)
+                },
+                |(mut call, now)| {
+                    let d = pacer.poll_send(black_box(&mut call), now);
+                    debug_assert_eq!(d, Begin::Send);
+                    (d, call)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+
+    let mut pacer = composed_with(Some(BreakerConfig::default()));
+    let mut now = Now::new(Instant::now(), SystemTime::now());
+    g.bench_function(
+        "paceline/call + poll_send + on_response (no headers) + breaker closed",
+        |b| {
+            b.iter(|| {
+                now = now.advance(Duration::from_micros(1));
+                let mut call = pacer.call_to_host(&Method::GET, HOST, "/search/code", &empty);
                 let d = pacer.poll_send(&mut call, now);
                 let f = pacer.on_response(&mut call, now, StatusCode::OK, &empty);
                 black_box((d, f))

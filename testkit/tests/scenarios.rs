@@ -446,3 +446,83 @@ fn offset_and_page_walks_that_drift_say_so() {
         assert!(r.records_dropped > 0, "{name}: {r:?}");
     }
 }
+
+/// Issue 14's figures, counted in virtual time: 200 clients through a 60 s outage (every
+/// request a bare 503). With a breaker and a retry budget, the server receives at most 10 % of
+/// the requests the same clients send it with retries alone; and after it is back, the clients
+/// recover within 2 breaks of the one their breaker was in: the first success (the probe) and
+/// the send rate back to 90 % of what it was before the outage.
+#[test]
+fn a_breaker_and_a_budget_spare_a_server_that_is_down() {
+    let with = simulated(&path_of("breaker-outage"));
+    let alone = simulated(&path_of("breaker-outage-retries-only"));
+    let o = with.report.outage.clone().expect("an outage");
+    let base = alone.report.outage.clone().expect("an outage");
+    println!(
+        "requests received during the outage ({} s to {} s): breaker + budget {}, retries alone {} ({:.2} %)",
+        o.from_s,
+        o.until_s,
+        o.requests,
+        base.requests,
+        100.0 * o.requests as f64 / base.requests as f64
+    );
+    assert!(
+        base.requests > 5_000,
+        "the baseline keeps sending: {base:?}"
+    );
+    assert!(o.requests * 10 <= base.requests, "{o:?} against {base:?}");
+    assert!(o.failed_fast > 0 && o.breaker_opens >= 1, "{o:?}");
+
+    // Recovery, against the break in force when the server came back.
+    let break_s = o.break_at_recovery_s.expect("the breaker opened");
+    let first = o.first_success_after_s.expect("a success after the outage");
+    let back = back_to_rate_after(&with, o.until_s).expect("the send rate recovers");
+    let config_break = Scenario::load(path_of("breaker-outage"))
+        .unwrap()
+        .client
+        .pacer
+        .breaker
+        .expect("a breaker")
+        .break_duration
+        .as_secs_f64();
+    println!(
+        "after the server is back: first success {first:.3} s, send rate back to 90 % {back:.0} s; \
+         breaks: {break_s} s in force ({} opens), {config_break} s configured first break",
+        o.breaker_opens
+    );
+    assert!(first <= 2.0 * break_s, "{o:?}");
+    assert!(back <= 2.0 * break_s, "{back} s: {o:?}");
+    // Retries alone notice at once (and never stopped sending).
+    assert!(
+        base.first_success_after_s.is_some_and(|t| t < 1.0),
+        "{base:?}"
+    );
+
+    // For the record: the breaker's default 30 s time window, which the healthy traffic
+    // before the outage fills with successes, trips only after about half of it.
+    let mut s = Scenario::load(path_of("breaker-outage")).unwrap();
+    s.client.pacer.breaker = Some(paceline::breaker::BreakerConfig::default());
+    let d = s.run_with_trace(0).report.outage.expect("an outage");
+    println!(
+        "with the breaker's default (30 s time) window: {} requests during the outage ({:.2} % of retries alone), first success {:?} s after",
+        d.requests,
+        100.0 * d.requests as f64 / base.requests as f64,
+        d.first_success_after_s
+    );
+}
+
+/// Seconds from `until_s` to the end of the first whole second of the run's series that sends
+/// at least 90 % of the mean of the seconds from 5 s to the outage's start (`None` if none).
+fn back_to_rate_after(run: &Run, until_s: f64) -> Option<f64> {
+    let outage = run.report.outage.as_ref()?;
+    let steady: Vec<_> = run
+        .series
+        .iter()
+        .filter(|b| b.start_s >= 5.0 && b.start_s + run.bucket_s <= outage.from_s)
+        .collect();
+    let mean = steady.iter().map(|b| b.sent).sum::<u64>() as f64 / steady.len().max(1) as f64;
+    run.series
+        .iter()
+        .find(|b| b.start_s >= until_s && b.sent as f64 >= 0.9 * mean)
+        .map(|b| b.start_s + run.bucket_s - until_s)
+}

@@ -1,12 +1,19 @@
-//! Chaos: what goes wrong on real servers, each with its own probability.
+//! Chaos: what goes wrong on real servers, each with its own probability, and an outage: a
+//! span of time in which every request fails.
 
 use serde::{Deserialize, Serialize};
 
 /// Probabilities (0..1) of each misbehaviour, drawn per request from the model's seeded
-/// generator. All zero by default.
+/// generator. All zero by default; no outage by default.
+///
+/// Unknown fields are errors (as in the scenario's other tables): a misspelt `outage` would
+/// otherwise leave a scenario silently healthy.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Chaos {
+    /// A span of virtual time in which the server fails every request (see [`Outage`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outage: Option<Outage>,
     /// A 429 with `Retry-After` that no limit explains.
     pub p_429: f64,
     /// A 429 without `Retry-After`.
@@ -35,6 +42,74 @@ pub struct Chaos {
     pub p_repeat_cursor: f64,
     /// A last page whose cursor points at itself (pagination).
     pub p_self_cursor: f64,
+}
+
+/// The server is down from `from_s` for `for_s` seconds (of the model's time): every request
+/// arriving in `[from_s, from_s + for_s)` is answered with `status` (503 by default) and
+/// nothing else: no `Retry-After` (a server that is down does not know when it will be back,
+/// and one that said so would let any client wait politely without a breaker), no rate-limit
+/// headers, and the limiters never see it (the application behind them is down). Before and
+/// after, the model answers as usual.
+///
+/// A status, not a connection reset: a 503 is what a load balancer in front of a dead pool
+/// answers, and the client's breaker and retry policy count both the same way by default
+/// (5xx and transport errors are failures).
+///
+/// ```toml
+/// [server.chaos]
+/// outage = { from_s = 30, for_s = 60 }            # 503s from 30 s to 90 s
+/// # outage = { from_s = 30, for_s = 60, status = 500 }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    /// When it starts, seconds after the model's start.
+    pub from_s: f64,
+    /// How long it lasts, seconds.
+    pub for_s: f64,
+    /// The status every request gets meanwhile. Default 503.
+    #[serde(default = "service_unavailable")]
+    pub status: u16,
+}
+
+fn service_unavailable() -> u16 {
+    503
+}
+
+impl Outage {
+    /// An outage of `for_s` seconds from `from_s`, answering 503.
+    pub fn new(from_s: f64, for_s: f64) -> Self {
+        Outage {
+            from_s,
+            for_s,
+            status: 503,
+        }
+    }
+
+    /// Its start, ns of model time (0 for a negative or NaN start).
+    pub fn from_ns(&self) -> u64 {
+        secs_to_ns(self.from_s)
+    }
+
+    /// Its end (exclusive), ns of model time.
+    pub fn until_ns(&self) -> u64 {
+        self.from_ns().saturating_add(secs_to_ns(self.for_s))
+    }
+
+    /// Whether a request arriving at `now_ns` falls in it.
+    pub fn covers(&self, now_ns: u64) -> bool {
+        (self.from_ns()..self.until_ns()).contains(&now_ns)
+    }
+}
+
+/// Seconds as ns: negative and NaN are 0, too large saturates.
+fn secs_to_ns(s: f64) -> u64 {
+    if s.is_nan() || s <= 0.0 {
+        0
+    } else {
+        // `as` saturates at u64::MAX.
+        (s * 1e9) as u64
+    }
 }
 
 /// What chaos decided for one request, before the limiters see it.
@@ -92,5 +167,40 @@ impl Chaos {
         } else {
             0
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_covers_its_span_and_nothing_else() {
+        let o = Outage::new(30.0, 60.0);
+        assert_eq!(
+            (o.from_ns(), o.until_ns()),
+            (30_000_000_000, 90_000_000_000)
+        );
+        assert!(!o.covers(29_999_999_999));
+        assert!(o.covers(30_000_000_000));
+        assert!(o.covers(89_999_999_999));
+        assert!(!o.covers(90_000_000_000));
+        // Hostile numbers never panic: a negative or NaN start is 0, a huge length saturates.
+        let o = Outage::new(f64::NAN, f64::INFINITY);
+        assert!(o.covers(0) && o.covers(u64::MAX - 1));
+        assert!(!Outage::new(-5.0, 0.0).covers(0));
+    }
+
+    #[test]
+    fn an_outage_reads_from_toml_with_503_by_default() {
+        let c: Chaos = toml::from_str("outage = { from_s = 30, for_s = 60 }").unwrap();
+        assert_eq!(c.outage, Some(Outage::new(30.0, 60.0)));
+        let c: Chaos =
+            toml::from_str("outage = { from_s = 1, for_s = 2, status = 500 }\np_500 = 0.1")
+                .unwrap();
+        assert_eq!(c.outage.map(|o| o.status), Some(500));
+        assert!(toml::from_str::<Chaos>("outage = { from_s = 1, for_s = 2, bogus = 1 }").is_err());
+        assert!(toml::from_str::<Chaos>("outage = { from_s = 1 }").is_err());
+        assert!(toml::from_str::<Chaos>("outtage = { from_s = 1, for_s = 2 }").is_err());
     }
 }

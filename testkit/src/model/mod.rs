@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-pub use chaos::{After, Before, Chaos};
+pub use chaos::{After, Before, Chaos, Outage};
 pub use dialect::{Dialect, Shown};
 pub use limiter::{Limiter, LimiterKind, LimiterSpec, Report, path_matches};
 pub use loopback::{Answers, ModelResponder, SharedModel};
@@ -245,6 +245,11 @@ impl ServerModel {
             .zip(self.admitted.iter().copied())
     }
 
+    /// The outage its chaos schedules, if any.
+    pub fn outage(&self) -> Option<Outage> {
+        self.chaos.outage
+    }
+
     /// The app's ground truth.
     pub fn truth(&self) -> Option<Truth> {
         self.app.truth()
@@ -275,6 +280,15 @@ impl ServerModel {
             fate: Fate::Respond,
             refused_by: None,
         };
+        if let Some(outage) = self.chaos.outage
+            && outage.covers(now_ns)
+        {
+            // Down: the limiters and the app never see it, and no chaos is drawn.
+            response.status = outage.status;
+            self.put_date(&mut response.headers, self.wall(now_ns));
+            response.body = br#"{"error":"service unavailable"}"#.to_vec();
+            return response;
+        }
         if self.chaos.before(&mut self.rng) == Before::Reset {
             response.fate = Fate::ResetBefore;
             return response;
@@ -401,4 +415,78 @@ fn put_retry_after(h: &mut HeaderMap, ns: u64) {
         http::header::RETRY_AFTER,
         HeaderValue::from(ns.div_ceil(1_000_000_000).max(1)),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    /// Every request in the outage gets a bare 503 (no `Retry-After`, no rate-limit headers)
+    /// whatever the limits and other chaos say, and the limiters admit none of them; before and
+    /// after, the model answers as usual.
+    #[test]
+    fn an_outage_fails_every_request_in_its_span_only() {
+        let mut m = ServerModel::new(1, UNIX_EPOCH)
+            .dialect(Dialect::Github)
+            .limiter(LimiterSpec::new(LimiterKind::FixedWindow {
+                limit: 1000,
+                window_s: 1.0,
+            }))
+            .chaos(Chaos {
+                outage: Some(Outage::new(30.0, 60.0)),
+                p_reset_before: 0.5,
+                ..Chaos::default()
+            });
+        let req = ModelRequest {
+            method: "GET",
+            path: "/items",
+            body: b"",
+        };
+        let s = 1_000_000_000u64;
+        let mut admitted_before = 0;
+        for i in 0..10 {
+            let r = m.handle(29 * s + i, &req);
+            if r.fate == Fate::Respond {
+                assert_eq!(r.status, 200);
+                admitted_before += 1;
+            }
+        }
+        assert_eq!(m.limiters().next().unwrap().1, admitted_before);
+        for t in [30 * s, 31 * s, 60 * s, 90 * s - 1] {
+            let r = m.handle(t, &req);
+            assert_eq!((r.status, r.fate), (503, Fate::Respond), "at {t}");
+            assert!(r.headers.get(http::header::RETRY_AFTER).is_none());
+            assert!(r.headers.get("x-ratelimit-remaining").is_none());
+            assert!(r.headers.contains_key(http::header::DATE));
+            assert!(r.latency_ns > 0);
+        }
+        assert_eq!(
+            m.limiters().next().unwrap().1,
+            admitted_before,
+            "none admitted"
+        );
+        let after: Vec<_> = (0..20).map(|i| m.handle(90 * s + i, &req)).collect();
+        assert!(after.iter().any(|r| r.status == 200), "recovered");
+        assert!(after.iter().all(|r| r.status != 503));
+        assert_eq!(m.outage(), Some(Outage::new(30.0, 60.0)));
+    }
+
+    #[test]
+    fn an_outage_can_answer_another_status() {
+        let mut m = ServerModel::new(1, UNIX_EPOCH).chaos(Chaos {
+            outage: Some(Outage {
+                status: 500,
+                ..Outage::new(0.0, 1.0)
+            }),
+            ..Chaos::default()
+        });
+        let req = ModelRequest {
+            method: "GET",
+            path: "/",
+            body: b"",
+        };
+        assert_eq!(m.handle(0, &req).status, 500);
+        assert_eq!(m.handle(1_000_000_000, &req).status, 200);
+    }
 }

@@ -2,7 +2,16 @@
 //!
 //! An event queue, no threads, no sleeps: the clock jumps to the next wake-up. Workers (clients
 //! sharing one [`Pacer`]) each loop: ask the Pacer, send to the model, get the answer after the
-//! model's latency, tell the Pacer. Same seed, same trace, byte for byte.
+//! model's latency, tell the Pacer, think ([`Workload::think_s`]), start the next request. Same
+//! seed, same trace, byte for byte.
+//!
+//! A request the Pacer rejects ends there (counted in [`Report::rejected`]) and its worker
+//! stops, with one exception: a request rejected by an open circuit breaker
+//! ([`paceline::Error::BreakerOpen`]) failed fast, as a real caller's would, and its worker
+//! starts its next request when the breaker says a probe may go (`until`), as a client that
+//! keeps working through an outage does. When the model has an outage
+//! ([`crate::model::Outage`]), the report counts what the server received during it and how
+//! soon the clients recovered after it ([`Report::outage`]).
 //!
 //! ```
 //! use paceline::{Pacer, PacerConfig};
@@ -29,12 +38,13 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, Method, StatusCode};
+use paceline::breaker::BreakerEvent;
 use paceline::retry::{TransportError, TransportKind};
 use paceline::throttle::Priority;
-use paceline::{Begin, Call, Finish, Now, Pacer};
+use paceline::{Begin, Call, Error, Event, Finish, Now, Pacer};
 use serde::{Deserialize, Serialize};
 
-pub use report::{LimitUse, Report, WaitStats, Waits};
+pub use report::{LimitUse, OutageFigures, Report, WaitStats, Waits};
 pub use series::Bucket;
 
 use crate::model::{Fate, ModelRequest, ModelResponse, ServerModel};
@@ -67,6 +77,16 @@ pub struct Workload {
     pub method: String,
     /// Fraction of requests sent as background priority. Default 0.
     pub background: f64,
+    /// Seconds a worker waits after a request ends (done, given up or failed fast by a
+    /// breaker) before it starts the next: each worker is then a client sending about one
+    /// request every `think_s` plus the response time, not as fast as the server answers.
+    /// Default 0.
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub think_s: f64,
+}
+
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Default for Workload {
@@ -80,6 +100,7 @@ impl Default for Workload {
             }],
             method: "GET".into(),
             background: 0.0,
+            think_s: 0.0,
         }
     }
 }
@@ -200,6 +221,20 @@ impl Sim {
         let mut end = 0u64;
         let mut events = 0u64;
         let empty = HeaderMap::new();
+        let think_ns = if self.workload.think_s.is_finite() && self.workload.think_s > 0.0 {
+            (self.workload.think_s * 1e9) as u64
+        } else {
+            0
+        };
+        let mut outage = self.model.outage().map(|o| OutageWatch {
+            from_ns: o.from_ns(),
+            until_ns: o.until_ns(),
+            figures: OutageFigures {
+                from_s: o.from_ns() as f64 / 1e9,
+                until_s: o.until_ns() as f64 / 1e9,
+                ..OutageFigures::default()
+            },
+        });
 
         while let Some(Reverse((now, _, ev))) = queue.pop() {
             events += 1;
@@ -227,6 +262,9 @@ impl Sim {
                         let status = StatusCode::from_u16(resp.status)
                             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                         r.count_status(resp.status);
+                        if let Some(o) = &mut outage {
+                            o.answered(now, resp.status);
+                        }
                         if matches!(resp.status, 429 | 403) {
                             series.throttled(now);
                         }
@@ -274,7 +312,7 @@ impl Sim {
                     Finish::Done => {
                         r.succeeded += 1;
                         ws[wi].call = None;
-                        push(&mut queue, now, Ev::Wake(w));
+                        push(&mut queue, now + think_ns, Ev::Wake(w));
                     }
                     Finish::RetryAt(at) => {
                         r.retries += 1;
@@ -283,7 +321,7 @@ impl Sim {
                     Finish::Fail(_) => {
                         r.gave_up += 1;
                         ws[wi].call = None;
-                        push(&mut queue, now, Ev::Wake(w));
+                        push(&mut queue, now + think_ns, Ev::Wake(w));
                     }
                 }
                 wake_parked = true;
@@ -324,6 +362,9 @@ impl Sim {
                     Begin::Send => {
                         r.requests += 1;
                         series.sent(now);
+                        if let Some(o) = &mut outage {
+                            o.sent(now);
+                        }
                         if let Some((made, background)) = made.take() {
                             let waits = if background {
                                 &mut bg_waits
@@ -355,11 +396,24 @@ impl Sim {
                             notable.push(line());
                         }
                         ws[wi].call = None;
-                        ws[wi].retired = true;
+                        if let Error::BreakerOpen { until, .. } = e {
+                            // Failed fast: the next request when a probe may go (never at
+                            // this same instant, whatever `until` says).
+                            if let Some(o) = &mut outage {
+                                o.figures.failed_fast += u64::from(o.covers(now));
+                            }
+                            let at = clock.ns(until).max(now + 1_000_000);
+                            push(&mut queue, at.max(now + think_ns), Ev::Wake(w));
+                        } else {
+                            ws[wi].retired = true;
+                        }
                     }
                 }
             }
             while let Some(e) = self.pacer.poll_event() {
+                if let (Some(o), Event::Breaker { event, .. }) = (&mut outage, &e) {
+                    o.breaker(now, event);
+                }
                 r.note_event(&e);
             }
             if wake_parked {
@@ -380,6 +434,7 @@ impl Sim {
                 background: report::WaitStats::of(&mut bg_waits),
             });
         }
+        r.outage = outage.map(|o| o.figures);
         let limit_rate = r.finish(&self.model, end.max(1));
         let (series, bucket_s) = series.finish();
         Run {
@@ -391,6 +446,59 @@ impl Sim {
             limit_rate,
         }
     }
+}
+
+/// What a run saw of the server's outage, as it goes.
+struct OutageWatch {
+    from_ns: u64,
+    until_ns: u64,
+    figures: OutageFigures,
+}
+
+impl OutageWatch {
+    fn covers(&self, now: u64) -> bool {
+        (self.from_ns..self.until_ns).contains(&now)
+    }
+
+    /// A request reached the server at `now`.
+    fn sent(&mut self, now: u64) {
+        if self.covers(now) {
+            self.figures.requests += 1;
+        }
+    }
+
+    /// A response with `status` arrived at `now`.
+    fn answered(&mut self, now: u64, status: u16) {
+        if now >= self.until_ns
+            && (200..300).contains(&status)
+            && self.figures.first_success_after_s.is_none()
+        {
+            self.figures.first_success_after_s = Some(round6((now - self.until_ns) as f64 / 1e9));
+        }
+    }
+
+    /// The client's breaker did something at `now`.
+    fn breaker(&mut self, now: u64, event: &BreakerEvent) {
+        match event {
+            BreakerEvent::Opened { break_for, .. } | BreakerEvent::Reopened { break_for }
+                if now < self.until_ns =>
+            {
+                self.figures.breaker_opens += 1;
+                self.figures.break_at_recovery_s = Some(break_for.as_secs_f64());
+            }
+            BreakerEvent::Closed
+                if now >= self.until_ns && self.figures.breaker_closed_after_s.is_none() =>
+            {
+                self.figures.breaker_closed_after_s =
+                    Some(round6((now - self.until_ns) as f64 / 1e9));
+            }
+            _ => {}
+        }
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 /// Virtual time: nanoseconds since the run's start, as the `Now`s a Pacer is given.

@@ -95,6 +95,39 @@ pub struct Report {
     /// How long requests waited for their first send, by priority (runs with background work).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits: Option<Waits>,
+    /// What the server received during its outage and how soon the clients recovered (runs
+    /// whose server model has an outage, [`crate::model::Outage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage: Option<OutageFigures>,
+}
+
+/// A run through the server's outage: counts, and the clients' recovery in virtual time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutageFigures {
+    /// When the outage started, seconds of virtual time.
+    pub from_s: f64,
+    /// When it ended (the server answered again), seconds of virtual time.
+    pub until_s: f64,
+    /// Requests the server received during the outage (attempts sent in `[from_s, until_s)`,
+    /// retries and breaker probes included): the load the clients put on a server that was
+    /// down.
+    pub requests: u64,
+    /// Requests an open breaker rejected without sending them during the outage.
+    pub failed_fast: u64,
+    /// Seconds from the outage's end to the first successful (2xx) response after it: how
+    /// soon the clients noticed the server was back. `None`: none succeeded.
+    pub first_success_after_s: Option<f64>,
+    /// Times the client's breaker opened (or opened again after a failed probe) before the
+    /// outage ended.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub breaker_opens: u64,
+    /// The break the client's breaker was in (or last began) when the server came back,
+    /// seconds: the recovery is measured against it. `None` without a breaker that opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_at_recovery_s: Option<f64>,
+    /// Seconds from the outage's end to the breaker's closing (its probe succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_closed_after_s: Option<f64>,
 }
 
 /// One rate limit's use over a run.
@@ -294,6 +327,28 @@ impl Report {
                     s,
                     "{name:<19} {} requests, {} sent at once, wait mean {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                     st.count, st.immediate, st.mean_ms, st.p99_ms, st.max_ms
+                );
+            }
+        }
+        if let Some(o) = &self.outage {
+            let _ = writeln!(
+                s,
+                "outage              {:.1} s to {:.1} s: {} requests received, {} failed fast",
+                o.from_s, o.until_s, o.requests, o.failed_fast
+            );
+            match o.first_success_after_s {
+                Some(t) => {
+                    let _ = writeln!(s, "  first success     {t:.3} s after it");
+                }
+                None => {
+                    let _ = writeln!(s, "  first success     none after it");
+                }
+            }
+            if let Some(b) = o.break_at_recovery_s {
+                let _ = writeln!(
+                    s,
+                    "  breaker           opened {} times, in a {b:.1} s break at the end",
+                    o.breaker_opens
                 );
             }
         }
