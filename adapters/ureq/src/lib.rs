@@ -169,6 +169,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod batch;
 mod checkpoint_file;
 mod client;
 mod error;
@@ -177,6 +178,7 @@ mod pages;
 mod timeouts;
 mod transport;
 
+pub use batch::{WriteError, WriteReport};
 pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
 pub use client::{Client, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};

@@ -193,13 +193,14 @@ impl Batcher {
         let outcomes = match self.read(body, records.len()) {
             Ok(o) => o,
             Err(e) => {
+                // Settled like a failed batch (and reported: a record out of attempts is in
+                // `failed`, never dropped), the body's fault in each reason.
                 let why = ItemFailure {
                     status: Some(status.as_u16()),
                     error: Some(e.to_string()),
                     retryable: true,
                 };
-                let _ = self.settle(records.into_iter().map(|r| (r, Err(why.clone()))));
-                return Err(e);
+                return Ok(self.settle(records.into_iter().map(|r| (r, Err(why.clone())))));
             }
         };
         Ok(self.settle(records.into_iter().zip(outcomes)))
@@ -221,6 +222,23 @@ impl Batcher {
     }
 
     /// Per-record outcomes from a 2xx body.
+    /// The batch was sent and no answer came, and sending it again could write its records
+    /// twice (a write without an idempotency key whose connection dropped after it left: the
+    /// Pacer's [`crate::Error::NotIdempotent`]). Its records are given up on, not re-queued,
+    /// reported as failed with the error `"outcome unknown"` so the caller can check them.
+    pub fn on_unknown(&mut self, id: u64) -> Result<BatchReport, BatchError> {
+        let records = self
+            .in_flight
+            .remove(&id)
+            .ok_or(BatchError::UnknownBatch(id))?;
+        let why = ItemFailure {
+            status: None,
+            error: Some("outcome unknown".into()),
+            retryable: false,
+        };
+        Ok(self.settle(records.into_iter().map(|r| (r, Err(why.clone())))))
+    }
+
     fn read(&self, body: &[u8], n: usize) -> Result<Vec<Result<(), ItemFailure>>, BatchError> {
         let found = json::extract(body, &[&self.spec.results])
             .map_err(|e| BatchError::Unreadable(Some(e)))?;

@@ -184,8 +184,9 @@ pub enum BatchError {
     BadItems,
     /// No batch with this id is in flight.
     UnknownBatch(u64),
-    /// The response to a 2xx is unreadable (not JSON, no results array). The batch's records
-    /// were handled as retryable failures.
+    /// A response is unreadable (not JSON, no results array). [`Batcher::on_response`] no
+    /// longer returns it: the batch's records are settled as retryable failures whose reason
+    /// names the body's fault, and reported.
     Unreadable(Option<BodyError>),
 }
 
