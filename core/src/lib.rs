@@ -67,6 +67,8 @@ pub mod retry;
 mod serde_secs;
 pub mod throttle;
 mod time;
+#[cfg(feature = "tracing")]
+pub mod trace;
 
 pub use error::{Attempted, Error};
 pub use pacer::{Begin, Call, Event, Finish, Pacer, PacerConfig, PauseCause, RetrySafe};
