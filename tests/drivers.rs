@@ -1,0 +1,326 @@
+//! One suite, every driver: the same scenarios against the blocking ureq client and the async
+//! client under smol and under async-std. Each driver pumps the same core machines (the
+//! exchange and the page pump), so each scenario must come out the same whichever runs it.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use http::Request;
+use paceline::PacerConfig;
+use paceline::paginate::{PageSpec, RequestTemplate, Resume};
+use paceline::retry::{Jitter, RetryPolicy};
+use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
+use paceline_testkit::model::{Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::{LoopbackServer, ReceivedRequest, Script, ScriptedResponse};
+use serde_json::Value;
+
+/// Who runs the scenario.
+#[derive(Debug, Clone, Copy)]
+enum Driver {
+    Ureq,
+    Smol,
+    AsyncStd,
+}
+
+const DRIVERS: [Driver; 3] = [Driver::Ureq, Driver::Smol, Driver::AsyncStd];
+
+/// A page walk as a scenario asks it: at most `take` records (then the walk is dropped, as a
+/// crash would), through a checkpoint file when given.
+struct Walk {
+    spec: Option<PageSpec>,
+    template: RequestTemplate,
+    checkpoint: Option<PathBuf>,
+    resume: Resume,
+    concurrency: usize,
+    take: usize,
+}
+
+fn config() -> PacerConfig {
+    PacerConfig::default().retry(
+        RetryPolicy::default()
+            .base(Duration::from_millis(5))
+            .jitter(Jitter::None)
+            .max_attempts(10),
+    )
+}
+
+impl Driver {
+    fn block_on<F: std::future::Future>(self, f: F) -> F::Output {
+        match self {
+            Driver::AsyncStd => async_std::task::block_on(f),
+            _ => smol::block_on(f),
+        }
+    }
+
+    /// Sends each request in order through one client: its status and body, or the error.
+    fn send(self, requests: Vec<Request<Vec<u8>>>) -> Vec<Result<(u16, Vec<u8>), String>> {
+        match self {
+            Driver::Ureq => {
+                let client = paceline_ureq::Client::new(config());
+                requests
+                    .into_iter()
+                    .map(|r| {
+                        client
+                            .send(r)
+                            .map(|r| (r.status().as_u16(), r.into_body()))
+                            .map_err(|e| e.to_string())
+                    })
+                    .collect()
+            }
+            _ => self.block_on(async {
+                let client = paceline_async::Client::new(config());
+                let mut out = Vec::new();
+                for r in requests {
+                    out.push(
+                        client
+                            .send(r)
+                            .await
+                            .map(|r| (r.status().as_u16(), r.into_body()))
+                            .map_err(|e| e.to_string()),
+                    );
+                }
+                out
+            }),
+        }
+    }
+
+    /// Walks a list: the records delivered, and the error that ended it, if one did.
+    fn walk(self, w: Walk) -> (Vec<Vec<u8>>, Option<String>) {
+        match self {
+            Driver::Ureq => {
+                let client = paceline_ureq::Client::new(config());
+                let mut options = paceline_ureq::PageOptions::new()
+                    .resume(w.resume)
+                    .concurrency(w.concurrency);
+                if let Some(p) = &w.checkpoint {
+                    options = options.checkpoint_file(p);
+                }
+                let pages = match client.pages(w.spec, w.template, options) {
+                    Ok(p) => p,
+                    Err(e) => return (Vec::new(), Some(e.to_string())),
+                };
+                let (mut got, mut err) = (Vec::new(), None);
+                for r in pages.take(w.take) {
+                    match r {
+                        Ok(r) => got.push(r.to_vec()),
+                        Err(e) => err = Some(e.to_string()),
+                    }
+                }
+                (got, err)
+            }
+            _ => self.block_on(async {
+                let client = paceline_async::Client::new(config());
+                let mut options = paceline_async::PageOptions::new()
+                    .resume(w.resume)
+                    .concurrency(w.concurrency);
+                if let Some(p) = &w.checkpoint {
+                    options = options.checkpoint_file(p);
+                }
+                let mut pages = match client.pages(w.spec, w.template, options).await {
+                    Ok(p) => p,
+                    Err(e) => return (Vec::new(), Some(e.to_string())),
+                };
+                let (mut got, mut err) = (Vec::new(), None);
+                while got.len() < w.take {
+                    match pages.next_record().await {
+                        Some(Ok(r)) => got.push(r.to_vec()),
+                        Some(Err(e)) => {
+                            err = Some(e.to_string());
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                (got, err)
+            }),
+        }
+    }
+}
+
+fn ids(records: &[Vec<u8>]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(r).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// A list of `n` records on loopback, with 2 % 500s, resets after the answer and truncated
+/// bodies: what the Pacer retries and the page pump resends.
+fn list(style: DataStyle, n: u64, seed: u64) -> (LoopbackServer, SharedModel, DatasetSpec) {
+    let mut data = DatasetSpec::new(style, n).page_size(20);
+    let (server, model) = LoopbackServer::start_model_at(|url| {
+        data.base_url = url.to_owned();
+        ServerModel::new(seed, SystemTime::now())
+            .latency(Latency {
+                base_ms: 0.0,
+                jitter_ms: 0.0,
+            })
+            .chaos(Chaos {
+                p_500: 0.02,
+                p_reset_after: 0.02,
+                p_truncated: 0.02,
+                ..Chaos::default()
+            })
+            .app(Dataset::new(data.clone(), seed))
+    })
+    .expect("loopback server");
+    (server, model, data)
+}
+
+fn every_record(model: &SharedModel) -> Vec<u64> {
+    let Truth { ever, .. } = model.truth().unwrap();
+    let mut ever = ever;
+    ever.sort_unstable();
+    ever
+}
+
+#[test]
+fn a_503_is_retried_and_a_404_is_an_answer() {
+    for d in DRIVERS {
+        let server = LoopbackServer::start(
+            Script::new()
+                .route(
+                    "/a",
+                    [
+                        ScriptedResponse::new(503),
+                        ScriptedResponse::new(200).body("ok"),
+                    ],
+                )
+                .route("/b", [ScriptedResponse::new(404)]),
+        )
+        .unwrap();
+        let get = |p: &str| {
+            Request::get(format!("{}{p}", server.url()))
+                .body(Vec::new())
+                .unwrap()
+        };
+        let out = d.send(vec![get("/a"), get("/b")]);
+        assert_eq!(out[0], Ok((200, b"ok".to_vec())), "{d:?}");
+        assert_eq!(out[1].as_ref().map(|r| r.0), Ok(404), "{d:?}");
+        assert_eq!(server.received().len(), 3, "{d:?}");
+    }
+}
+
+#[test]
+fn a_redirect_to_another_origin_goes_without_credentials() {
+    for d in DRIVERS {
+        let other =
+            LoopbackServer::start(Script::new().route("/x", [ScriptedResponse::new(200)])).unwrap();
+        let target = format!("{}/x", other.url());
+        let first = LoopbackServer::start_with(move |_: &ReceivedRequest| {
+            ScriptedResponse::new(302).header("location", &target)
+        })
+        .unwrap();
+        let request = Request::get(format!("{}/start", first.url()))
+            .header("authorization", "Bearer secret")
+            .header("cookie", "sid=1")
+            .body(Vec::new())
+            .unwrap();
+        let out = d.send(vec![request]);
+        assert_eq!(out[0].as_ref().map(|r| r.0), Ok(200), "{d:?}");
+        let seen = other.received();
+        assert_eq!(seen.len(), 1, "{d:?}");
+        assert_eq!(seen[0].header("authorization"), None, "{d:?}");
+        assert_eq!(seen[0].header("cookie"), None, "{d:?}");
+    }
+}
+
+#[test]
+fn every_style_is_walked_exactly_once_through_chaos() {
+    for style in [DataStyle::Cursor, DataStyle::Link, DataStyle::Offset] {
+        for (i, d) in DRIVERS.into_iter().enumerate() {
+            let (server, model, data) = list(style, 150, 7 + i as u64);
+            let concurrency = if style == DataStyle::Offset { 3 } else { 1 };
+            let (got, err) = d.walk(Walk {
+                spec: Some(data.page_spec()),
+                template: data.template(),
+                checkpoint: None,
+                resume: Resume::Never,
+                concurrency,
+                take: usize::MAX,
+            });
+            assert_eq!(err, None, "{d:?} {style:?}");
+            let mut got = ids(&got);
+            let delivered = got.len();
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got.len(), delivered, "{d:?} {style:?}: a record twice");
+            assert_eq!(got, every_record(&model), "{d:?} {style:?}");
+            drop(server);
+        }
+    }
+}
+
+#[test]
+fn a_walk_dropped_mid_list_resumes_with_exactly_the_rest() {
+    for d in DRIVERS {
+        let (_server, model, data) = list(DataStyle::Cursor, 200, 3);
+        let dir =
+            std::env::temp_dir().join(format!("paceline-drivers-{}-{d:?}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let checkpoint = Some(dir.join("walk.json"));
+        let walk = |take, resume| Walk {
+            spec: Some(data.page_spec()),
+            template: data.template(),
+            checkpoint: checkpoint.clone(),
+            resume,
+            concurrency: 1,
+            take,
+        };
+        // 50 records taken, then dropped: page 3 is in hand, its checkpoint not saved.
+        let (first, err) = d.walk(walk(50, Resume::Never));
+        assert_eq!((first.len(), err), (50, None), "{d:?}");
+        let (rest, err) = d.walk(walk(usize::MAX, Resume::Required));
+        assert_eq!(err, None, "{d:?}");
+        // The page in hand when it stopped comes again (no key given): never a gap.
+        let (first, rest) = (ids(&first), ids(&rest));
+        let redelivered = first.iter().filter(|i| rest.contains(i)).count();
+        assert!(
+            redelivered <= 20,
+            "{d:?}: at most the page in hand again, {redelivered}"
+        );
+        let mut all: Vec<u64> = first.into_iter().chain(rest).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all, every_record(&model), "{d:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_next_url_on_another_origin_is_refused() {
+    for d in DRIVERS {
+        let other = LoopbackServer::start(Script::new().route("/p2", [ScriptedResponse::new(200)]))
+            .unwrap();
+        let next = format!("{}/p2", other.url());
+        let first = LoopbackServer::start_with(move |_: &ReceivedRequest| {
+            ScriptedResponse::new(200)
+                .header("link", &format!("<{next}>; rel=\"next\""))
+                .json(r#"[{"id":1}]"#)
+        })
+        .unwrap();
+        let mut template = RequestTemplate::get(&format!("{}/p1", first.url())).unwrap();
+        template
+            .headers
+            .insert("authorization", "Bearer secret".parse().unwrap());
+        let (got, err) = d.walk(Walk {
+            spec: Some(PageSpec::link("")),
+            template,
+            checkpoint: None,
+            resume: Resume::Never,
+            concurrency: 1,
+            take: usize::MAX,
+        });
+        assert_eq!(ids(&got), [1], "{d:?}");
+        assert!(err.is_some_and(|e| e.contains("origin")), "{d:?}");
+        assert!(
+            other.received().is_empty(),
+            "{d:?}: nothing sent to another origin"
+        );
+    }
+}
