@@ -134,6 +134,12 @@ impl Client {
     /// Sets how long one attempt may take (default: [`Timeouts::default`], connect 10 s,
     /// idle 30 s, whole attempt 120 s; see [`Timeouts`] for what each covers and why).
     ///
+    /// These are ureq's own timeouts (`timeout_resolve` and `timeout_connect`, `timeout_per_read`
+    /// and `timeout_per_write`, `timeout_per_call`), set on each request. `None` means this client
+    /// sets no limit of its own for that one: the agent's setting, if it has one, applies. The
+    /// agent's other timeouts (`timeout_recv_response`, `timeout_recv_body`, `timeout_global`) apply
+    /// too, whatever this says.
+    ///
     /// ```
     /// use std::time::Duration;
     /// use paceline::PacerConfig;
@@ -325,6 +331,7 @@ impl Client {
             connect,
             idle,
             attempt,
+            ..
         } = self.timeouts;
         if let Some(t) = connect {
             config = config.timeout_resolve(Some(t)).timeout_connect(Some(t));

@@ -329,17 +329,17 @@ mod tests {
                     log.push((now, false));
                 }
             }
-            // Whatever a retry saw: its own window (up to 10 s plus a slot back) holds no more
-            // retries than the formula over that widened window.
+            // Each retry allowed: within its window (the ten 1 s slots up to its own), the
+            // retries, itself included, are under the formula plus the one it let through.
             log.iter().filter(|(_, retry)| *retry).all(|&(at, _)| {
-                let from = at.saturating_sub(11 * S);
+                let from = (at / S).saturating_sub(9) * S;
                 let (q, rt) = log.iter().filter(|(t, _)| *t >= from && *t <= at).fold(
                     (0.0, 0.0),
                     |(q, rt), (_, retry)| {
                         if *retry { (q, rt + 1.0) } else { (q + 1.0, rt) }
                     },
                 );
-                rt <= r * q + min * 11.0 + 1.0
+                rt < r * q + min * window_s + 1.0
             })
         }
         QuickCheck::new()
