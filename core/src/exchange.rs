@@ -382,6 +382,53 @@ fn new_call(pacer: &Pacer, parts: &request::Parts, retry_safe: bool) -> Call {
     call
 }
 
+/// One attempt of a request, as it happened: what drivers list in their errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// What it produced: a status, or a transport error.
+    pub outcome: crate::Attempted,
+    /// For a transport error, the transport's description of it.
+    pub detail: Option<String>,
+}
+
+impl AttemptRecord {
+    /// An attempt answered with `status`.
+    pub fn status(status: StatusCode) -> Self {
+        AttemptRecord {
+            outcome: crate::Attempted::Status(status),
+            detail: None,
+        }
+    }
+
+    /// An attempt that ended in a transport error, as the transport described it.
+    pub fn transport(error: TransportError, detail: String) -> Self {
+        AttemptRecord {
+            outcome: crate::Attempted::Transport(error),
+            detail: Some(detail),
+        }
+    }
+
+    /// `"; attempts: status 503, reset after sending (connection reset)"`, or nothing for no
+    /// attempts: the tail of a driver's error message.
+    pub fn list(attempts: &[AttemptRecord]) -> String {
+        if attempts.is_empty() {
+            return String::new();
+        }
+        let all: Vec<String> = attempts.iter().map(ToString::to_string).collect();
+        format!("; attempts: {}", all.join(", "))
+    }
+}
+
+impl std::fmt::Display for AttemptRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.detail {
+            Some(d) => write!(f, "{} ({d})", self.outcome),
+            None => self.outcome.fmt(f),
+        }
+    }
+}
+
 /// Default [`Timeouts::connect`]: 10 s.
 ///
 /// A TCP connect whose first SYN is lost is retried after the initial retransmission timeout

@@ -10,7 +10,7 @@ use event_listener::Event as Notify;
 use http::{HeaderName, Request, Response, StatusCode};
 use paceline::exchange::{Exchange, ExchangeConfig, Step};
 use paceline::retry::{TransportError, TransportKind};
-use paceline::{Attempted, Event, Now, Pacer, PacerConfig};
+use paceline::{Event, Now, Pacer, PacerConfig};
 
 use crate::error::{AttemptRecord, Error};
 use crate::events;
@@ -192,8 +192,7 @@ impl<T: Transport> Client<T> {
             let (now, exchange) = (clock(), &mut pending.exchange);
             match outcome {
                 Ok(response) => {
-                    let status = Attempted::Status(response.status());
-                    attempts.push(AttemptRecord::new(status, None));
+                    attempts.push(AttemptRecord::status(response.status()));
                     shared.finish(|p| exchange.on_response(p, now, response));
                 }
                 Err(Failure::NoResponse(error, detail)) => {
@@ -304,7 +303,7 @@ fn failed(status: Option<StatusCode>, error: TransportError, detail: String) -> 
         detail = %detail,
         "paceline: attempt failed"
     );
-    AttemptRecord::new(Attempted::Transport(error), Some(detail))
+    AttemptRecord::transport(error, detail)
 }
 
 /// Both clocks, read together.

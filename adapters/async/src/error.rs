@@ -2,33 +2,9 @@
 
 use std::fmt;
 
+pub use paceline::exchange::AttemptRecord;
+
 use http::StatusCode;
-use paceline::Attempted;
-
-/// One attempt of a request, as it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AttemptRecord {
-    /// What it produced: a status, or a transport error.
-    pub outcome: Attempted,
-    /// For a transport error, the transport's description of it.
-    pub detail: Option<String>,
-}
-
-impl fmt::Display for AttemptRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.detail {
-            Some(d) => write!(f, "{} ({d})", self.outcome),
-            None => self.outcome.fmt(f),
-        }
-    }
-}
-
-impl AttemptRecord {
-    pub(crate) fn new(outcome: Attempted, detail: Option<String>) -> Self {
-        AttemptRecord { outcome, detail }
-    }
-}
 
 /// Why [`crate::Client::send`] returned no response (a response of any status is `Ok`).
 #[derive(Debug)]

@@ -2,44 +2,9 @@
 
 use std::fmt;
 
+pub use paceline::exchange::AttemptRecord;
+
 use http::StatusCode;
-use paceline::Attempted;
-use paceline::retry::TransportError;
-
-/// One attempt of a request, as it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AttemptRecord {
-    /// What it produced: a status, or a transport error.
-    pub outcome: Attempted,
-    /// For a transport error, ureq's description of it (`"io: Connection refused"`).
-    pub detail: Option<String>,
-}
-
-impl AttemptRecord {
-    pub(crate) fn status(status: StatusCode) -> Self {
-        AttemptRecord {
-            outcome: Attempted::Status(status),
-            detail: None,
-        }
-    }
-
-    pub(crate) fn transport(error: TransportError, detail: String) -> Self {
-        AttemptRecord {
-            outcome: Attempted::Transport(error),
-            detail: Some(detail),
-        }
-    }
-}
-
-impl fmt::Display for AttemptRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.detail {
-            Some(d) => write!(f, "{} ({d})", self.outcome),
-            None => self.outcome.fmt(f),
-        }
-    }
-}
 
 /// Why [`crate::Client::send`] returned no response.
 ///
@@ -92,25 +57,12 @@ impl Error {
     }
 }
 
-fn list_attempts(f: &mut fmt::Formatter<'_>, attempts: &[AttemptRecord]) -> fmt::Result {
-    if !attempts.is_empty() {
-        f.write_str("; attempts: ")?;
-        for (i, a) in attempts.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{a}")?;
-        }
-    }
-    Ok(())
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::GaveUp { error, attempts } => {
                 write!(f, "{error}")?;
-                list_attempts(f, attempts)
+                f.write_str(&AttemptRecord::list(attempts))
             }
             Error::InvalidRequest(e) => write!(f, "invalid request: {e}"),
             Error::BodyTooLarge {
@@ -123,7 +75,7 @@ impl fmt::Display for Error {
                     "the body of a {} response is over the limit of {limit} bytes",
                     status.as_u16()
                 )?;
-                list_attempts(f, attempts)
+                f.write_str(&AttemptRecord::list(attempts))
             }
         }
     }
@@ -142,7 +94,8 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paceline::retry::TransportKind;
+    use paceline::Attempted;
+    use paceline::retry::{TransportError, TransportKind};
 
     #[test]
     fn display_lists_attempts() {
