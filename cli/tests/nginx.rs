@@ -29,6 +29,8 @@ const RATE: u64 = 50;
 struct Nginx {
     child: Child,
     dir: PathBuf,
+    bin: PathBuf,
+    conf: PathBuf,
 }
 
 impl Nginx {
@@ -49,8 +51,7 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        support::stop_nginx(&self.bin, &self.dir, &self.conf, &mut self.child);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -90,7 +91,12 @@ fn start_nginx(bin: &Path, port: u16, backend: &str, name: &str) -> Nginx {
         assert!(Instant::now() < deadline, "nginx did not listen on {port}");
         std::thread::yield_now();
     }
-    Nginx { child, dir }
+    Nginx {
+        child,
+        dir,
+        bin: bin.to_path_buf(),
+        conf: conf_path,
+    }
 }
 
 /// A dataset of `records` records, 10 a page, served on loopback; its `Link` next URLs point

@@ -116,3 +116,26 @@ pub fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> std::process::Output {
     let _ = child.stdin.take().unwrap().write_all(input);
     child.wait_with_output().unwrap()
 }
+
+/// Stops an nginx started with `-p prefix -c conf` and no daemon: `nginx -s stop` (its master
+/// stops its workers), waited for up to 5 s, then SIGKILL. Killing the master outright would
+/// leave its worker behind, orphaned, after the test.
+#[allow(dead_code)]
+pub fn stop_nginx(bin: &Path, prefix: &Path, conf: &Path, child: &mut std::process::Child) {
+    if let Ok(None) = child.try_wait() {
+        let _ = std::process::Command::new(bin)
+            .arg("-p")
+            .arg(prefix)
+            .arg("-c")
+            .arg(conf)
+            .args(["-s", "stop"])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
