@@ -141,8 +141,13 @@ impl Machine {
                 if verdict == Verdict::Ignored {
                     return;
                 }
-                self.window.record(now, verdict == Verdict::Failure, slow);
-                self.check_trip(config, now, out);
+                let failed = verdict == Verdict::Failure;
+                self.window.record(now, failed, slow);
+                // It trips on a failing or slow call, never on a success (a success only
+                // lowers the ratios): the common outcome costs no look at the window.
+                if failed || slow {
+                    self.check_trip(config, now, out);
+                }
             }
             (
                 Phase::HalfOpen {

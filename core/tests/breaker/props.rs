@@ -148,7 +148,8 @@ fn transitions_are_exactly_the_documented_ones() {
                     }
                     let fails = w.iter().filter(|f| **f).count();
                     let floor = minimum.min(n);
-                    if w.len() >= floor && fails as f64 / w.len() as f64 >= ratio {
+                    // It trips on a failure, never on a success.
+                    if failed && w.len() >= floor && fails as f64 / w.len() as f64 >= ratio {
                         Model::Open(now + brk)
                     } else {
                         Model::Closed(w)
