@@ -182,13 +182,13 @@ impl Subscriber for EventCounter {
                     self.stats.timeouts.fetch_add(1, Relaxed);
                 }
             }
-            "paceline: retrying" => {
+            _ if fields.code == "retrying" => {
                 self.stats.retries.fetch_add(1, Relaxed);
             }
             "paceline: page walk" if fields.code == "resending" => {
                 self.stats.retries.fetch_add(1, Relaxed);
             }
-            "paceline: quota threshold crossed" => {
+            _ if fields.code == "quota_threshold" => {
                 let permille = (fields.fraction.unwrap_or(0.0) * 1000.0) as u64;
                 self.stats
                     .quota_crossed_permille

@@ -165,6 +165,25 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// A stable name for the kind of event (`"retrying"`), for counting and filtering without
+    /// matching on log text; also the `code` field of the records `paceline::trace::forward`
+    /// writes (feature `tracing`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Event::Retrying { .. } => "retrying",
+            Event::Paused { .. } => "paused",
+            Event::GaveUp { .. } => "gave_up",
+            Event::HeaderWarning(_) => "header_warning",
+            Event::QuotaThreshold { .. } => "quota_threshold",
+            Event::WindowDropped { .. } => "window_dropped",
+            Event::RouteDropped { .. } => "route_dropped",
+            Event::Adapted { .. } => "adapted",
+            Event::Breaker { .. } => "breaker",
+        }
+    }
+}
+
 /// Why the Pacer paused every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
