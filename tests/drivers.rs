@@ -14,6 +14,9 @@ use paceline_testkit::model::{Chaos, Latency, ServerModel, SharedModel, Truth};
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Script, ScriptedResponse};
 use serde_json::Value;
 
+mod support;
+use support::{assert_at_least, gaps};
+
 /// Who runs the scenario.
 #[derive(Debug, Clone, Copy)]
 enum Driver {
@@ -54,9 +57,18 @@ impl Driver {
 
     /// Sends each request in order through one client: its status and body, or the error.
     fn send(self, requests: Vec<Request<Vec<u8>>>) -> Vec<Result<(u16, Vec<u8>), String>> {
+        self.send_with(config(), requests)
+    }
+
+    /// [`Driver::send`] with this Pacer configuration.
+    fn send_with(
+        self,
+        config: PacerConfig,
+        requests: Vec<Request<Vec<u8>>>,
+    ) -> Vec<Result<(u16, Vec<u8>), String>> {
         match self {
             Driver::Ureq => {
-                let client = paceline_ureq::Client::new(config());
+                let client = paceline_ureq::Client::new(config);
                 requests
                     .into_iter()
                     .map(|r| {
@@ -68,7 +80,7 @@ impl Driver {
                     .collect()
             }
             _ => self.block_on(async {
-                let client = paceline_async::Client::new(config());
+                let client = paceline_async::Client::new(config);
                 let mut out = Vec::new();
                 for r in requests {
                     out.push(
@@ -322,5 +334,55 @@ fn a_next_url_on_another_origin_is_refused() {
             other.received().is_empty(),
             "{d:?}: nothing sent to another origin"
         );
+    }
+}
+
+#[test]
+fn a_retry_after_is_waited_for() {
+    for d in DRIVERS {
+        let server = LoopbackServer::start(Script::new().route(
+            "/a",
+            [
+                ScriptedResponse::new(429).header("retry-after", "1"),
+                ScriptedResponse::new(200).body("ok"),
+            ],
+        ))
+        .unwrap();
+        let get = Request::get(format!("{}/a", server.url()))
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(d.send(vec![get])[0], Ok((200, b"ok".to_vec())), "{d:?}");
+        let received = server.received();
+        assert_eq!(received.len(), 2, "{d:?}");
+        assert_at_least(gaps(&received)[0], Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_configured_rate_spaces_the_requests() {
+    use paceline::throttle::{Limit, ThrottleConfig};
+    for d in DRIVERS {
+        let server =
+            LoopbackServer::start_with(|_: &ReceivedRequest| ScriptedResponse::new(200)).unwrap();
+        let config = config().throttle(ThrottleConfig::default().limit(Limit::per_second(20)));
+        let requests = (0..12)
+            .map(|_| {
+                Request::get(format!("{}/a", server.url()))
+                    .body(Vec::new())
+                    .unwrap()
+            })
+            .collect();
+        let out = d.send_with(config, requests);
+        assert!(
+            out.iter().all(|r| r.as_ref().is_ok_and(|r| r.0 == 200)),
+            "{d:?}"
+        );
+        // Twelve requests at 20 a second: the first goes at once, the last 11 × 50 ms later.
+        let received = server.received();
+        let span = received[11].at.duration_since(received[0].at);
+        assert_at_least(span, Duration::from_millis(550));
+        for gap in gaps(&received) {
+            assert_at_least(gap, Duration::from_millis(50));
+        }
     }
 }
