@@ -246,7 +246,7 @@ impl Exchange {
             response.body(),
         );
         self.state = match finish {
-            Finish::Done => match self.redirect(pacer, response.status(), &response) {
+            Finish::Done => match self.redirect(pacer, &response) {
                 true => State::Ready,
                 false => State::Done(response),
             },
@@ -329,12 +329,8 @@ impl Exchange {
     }
 
     /// Moves to where a final 3xx leads, if it is followed: true when it is.
-    fn redirect(
-        &mut self,
-        pacer: &Pacer,
-        status: StatusCode,
-        response: &Response<Vec<u8>>,
-    ) -> bool {
+    fn redirect(&mut self, pacer: &Pacer, response: &Response<Vec<u8>>) -> bool {
+        let status = response.status();
         if self.hops >= self.config.max_redirects || !status.is_redirection() {
             return false;
         }

@@ -318,7 +318,6 @@ impl Pacer {
             p.restart(now.mono);
         }
         if call.attempts == 0 {
-            let now_ns = self.epoch.map_or(0, |e| since(e.mono, now.mono));
             self.tokens.on_request(&self.retry.budget, now_ns);
         }
         call.attempts += 1;

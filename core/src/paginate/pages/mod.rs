@@ -223,14 +223,12 @@ impl Pages {
     /// [`Failure::Request`] naming `slot`; a guess is forgotten (sent again if it becomes
     /// pending).
     pub fn on_send_failed(&mut self, slot: Slot) {
-        let pending = self.walk.poll_request().cloned();
+        let pending = self.walk.poll_request();
         let Some(state) = self.slots.get_mut(slot.index()) else {
             return;
         };
         *state = match std::mem::replace(state, SlotState::Free) {
-            SlotState::InFlight(request) if Some(&request) == pending.as_ref() => {
-                SlotState::Failed(request)
-            }
+            SlotState::InFlight(request) if Some(&request) == pending => SlotState::Failed(request),
             SlotState::InFlight(request) => {
                 self.shunned.push(request);
                 SlotState::Free
