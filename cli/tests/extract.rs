@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
 use paceline_testkit::model::{
-    Answers, Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, ServerModel, Truth,
+    Answers, Chaos, Latency, LimiterKind, LimiterSpec, ModelResponder, Outage, ServerModel, Truth,
 };
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
@@ -1038,5 +1038,52 @@ fn an_outage_mid_list_is_waited_out() {
         server.received().len(),
         4,
         "page 1, two failures, one probe"
+    );
+}
+
+/// Issue 14's end-to-end figure: `paceline extract` through a 60 s outage in the middle of a
+/// list, with its defaults (a per-host breaker, `--max-outage 10m`). The list is 2,000
+/// records, 100 a page, paced at 10 pages a second so the outage (every request answered 503
+/// from 1 s to 61 s of the server's clock) starts about ten pages in. The run must finish with
+/// every record exactly once, and the server must see only a handful of requests while it is
+/// down: the attempts that trip the breaker, then a probe per break (5 s, growing).
+#[test]
+fn a_sixty_second_outage_mid_list_is_waited_out_with_a_handful_of_probes() {
+    let live = Live::start(DataStyle::Cursor, 2_000, |m| {
+        m.chaos(Chaos {
+            outage: Some(Outage::new(1.0, 60.0)),
+            ..Chaos::default()
+        })
+    });
+    let dir = temp_dir("outage60");
+    let out = dir.join("out.jsonl");
+    let spec = live.spec_file(&dir);
+    let started = Instant::now();
+    let o = run(&[
+        &live.data.url(),
+        "--page-spec",
+        spec.to_str().unwrap(),
+        "--rate",
+        "10/s",
+        "--backoff-ms",
+        "100",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_exactly_once(&out, &live.truth());
+    let answers = live.answers();
+    let during = answers.status(503);
+    assert!(
+        (1..=12).contains(&during),
+        "{during} requests during the outage: {answers:?}\n{stderr}"
+    );
+    // It waited the outage out rather than finishing before it (the list outlasts 1 s).
+    assert!(started.elapsed() >= Duration::from_secs(60), "{stderr}");
+    eprintln!(
+        "figures: {during} requests answered 503 during the 60 s outage, {} in all, {:.1} s",
+        answers.requests(),
+        started.elapsed().as_secs_f64()
     );
 }

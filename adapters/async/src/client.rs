@@ -1,20 +1,17 @@
 //! The client: a [`Transport`] with one shared [`Pacer`] applied to every request.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use async_io::Timer;
 use event_listener::Event as Notify;
-use http::{HeaderName, Request, Response, StatusCode};
-use paceline::exchange::{Exchange, ExchangeConfig, Step};
-use paceline::retry::{TransportError, TransportKind};
-use paceline::{Event, Now, Pacer, PacerConfig};
+use http::{HeaderName, Request, Response};
+use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
+use paceline::{Event, Pacer, PacerConfig};
 
-use crate::error::{AttemptRecord, Error};
+use crate::Error;
 use crate::events;
 use crate::transport::{Failure, HttpTransport, Transport};
+use paceline_driver::{clock, drain, os_seed};
 
 /// The largest response body read by default: 10 MiB, as `paceline-ureq` (ureq's own default).
 pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
@@ -180,46 +177,29 @@ impl<T: Transport> Client<T> {
         let exchange = Exchange::new(&shared.lock(), request, &shared.exchange)
             .map_err(|e| Error::InvalidRequest(e.to_string()))?;
         let mut pending = Pending { shared, exchange };
-        let mut attempts = Vec::new();
         loop {
             let request = match shared.step(&mut pending.exchange).await {
                 Step::Send(request) => request,
                 Step::Done(response) => return Ok(response),
-                Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
+                Step::Fail(error) => return Err(pending.exchange.gave_up(error)),
                 Step::Wait(_) | Step::WaitForPermit => unreachable!("Shared::step waits"),
             };
-            let outcome = shared.transport.send(request, shared.body_limit).await;
-            let (now, exchange) = (clock(), &mut pending.exchange);
-            match outcome {
-                Ok(response) => {
-                    attempts.push(AttemptRecord::status(response.status()));
-                    shared.finish(|p| exchange.on_response(p, now, response));
-                }
-                Err(Failure::NoResponse(error, detail)) => {
-                    attempts.push(failed(None, error, detail));
-                    shared.finish(|p| exchange.on_transport_error(p, now, error));
-                }
-                Err(Failure::Body(head, error, detail)) => {
-                    attempts.push(failed(Some(head.status), error, detail));
-                    shared.finish(|p| exchange.on_body_error(p, now, &head, error));
-                }
-                Err(Failure::TooLarge(head)) => {
-                    let error = TransportError::after_send(TransportKind::Other);
-                    attempts.push(failed(
-                        Some(head.status),
-                        error,
-                        "body over the limit".into(),
-                    ));
-                    shared.finish(|p| exchange.on_body_too_large(p, now, &head));
-                    let (limit, status) = (shared.body_limit, head.status);
-                    return Err(Error::BodyTooLarge {
-                        limit,
-                        status,
-                        attempts,
-                    });
-                }
+            let limit = shared.body_limit;
+            let outcome = match shared.transport.send(request, limit).await {
+                Ok(response) => Outcome::Response(response),
+                Err(Failure::NoResponse(error, detail)) => Outcome::NoResponse { error, detail },
+                Err(Failure::Body(head, error, detail)) => Outcome::BodyFailed {
+                    head,
+                    error,
+                    detail,
+                },
+                Err(Failure::TooLarge(head)) => Outcome::TooLarge { head, limit },
                 // Dropping the exchange unreported gives its permit back.
                 Err(Failure::Invalid(e)) => return Err(Error::InvalidRequest(e)),
+            };
+            let (now, exchange) = (clock(), &mut pending.exchange);
+            if let Some(error) = shared.finish(|p| exchange.report(p, now, outcome)) {
+                return Err(error);
             }
         }
     }
@@ -288,36 +268,4 @@ impl<T> Drop for Pending<'_, T> {
             self.shared.finish(|p| exchange.cancel(p, clock()));
         }
     }
-}
-
-fn drain(pacer: &mut Pacer) -> Vec<Event> {
-    std::iter::from_fn(|| pacer.poll_event()).collect()
-}
-
-/// The record of an attempt without a complete response, also logged at `debug` level.
-fn failed(status: Option<StatusCode>, error: TransportError, detail: String) -> AttemptRecord {
-    tracing::debug!(
-        kind = ?error.kind,
-        sent = error.sent,
-        status = status.map_or(0, |s| s.as_u16()),
-        detail = %detail,
-        "paceline: attempt failed"
-    );
-    AttemptRecord::transport(error, detail)
-}
-
-/// Both clocks, read together.
-pub(crate) fn clock() -> Now {
-    Now::new(Instant::now(), SystemTime::now())
-}
-
-/// A seed for the Pacer's jitter: the process's random hash keys, mixed with the time.
-fn os_seed() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }

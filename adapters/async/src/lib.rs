@@ -111,19 +111,26 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod checkpoint;
 mod client;
-mod error;
 mod events;
 mod pages;
 mod timeouts;
 mod transport;
 
-pub use checkpoint::{CheckpointFile, CheckpointStore};
 pub use client::{Client, ClientBuilder, DEFAULT_BODY_LIMIT};
-pub use error::{AttemptRecord, Error};
+pub use paceline::exchange::AttemptRecord;
+pub use paceline_driver::{
+    CheckpointFile, CheckpointStore, DEFAULT_PAGE_RETRIES, PageOptions, write_atomically,
+};
+
+/// Why [`Client::send`] returned no response: the Pacer gave up (with every attempt's
+/// outcome), the request could not be sent at all (a relative URI, an unsupported scheme, an
+/// invalid header: the transport's description), or a body was over
+/// [`ClientBuilder::body_limit`]. A response of any status, a final 404 included, is `Ok`.
+pub type Error = paceline::exchange::SendError<String>;
+pub use paceline::paginate::EVENTS_KEPT;
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
-pub use pages::{EVENTS_KEPT, PageOptions, Pages, PagesError};
+pub use pages::{Pages, PagesError};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };

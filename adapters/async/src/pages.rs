@@ -1,126 +1,28 @@
-//! The page walk: [`Client::pages`] drives the core's page machine
-//! ([`paceline::paginate::Pages`]) with up to `concurrency` exchanges truly in flight, and
-//! persists its checkpoints.
+//! The page walk: [`Client::pages`] pumps the core's [`Handout`] (the page machine as records
+//! handed out) with up to `concurrency` exchanges truly in flight, and persists its
+//! checkpoints.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 
 use futures_lite::{Stream, future, stream};
-use http::Response;
+use http::{Request, Response};
 use paceline::paginate::{
-    Delivered, Delivery, Failure, Guards, Hints, Output, PageEvent, PageRequest, PageSpec,
-    Pages as Machine, PagesConfig, Record, RecordPage, RequestTemplate, Resume, Save, Slot, Walk,
+    Delivered, Handout, Next, PageEvent, PageSpec, Record, RecordPage, RequestTemplate, Resume,
+    Save, Slot, Walk,
 };
 
-use crate::checkpoint::{CheckpointFile, CheckpointStore};
 use crate::client::Client;
-use crate::error::Error;
 use crate::transport::{HttpTransport, Transport};
+use crate::{CheckpointStore, Error, PageOptions};
 
 /// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
 /// [`Error`] for a failed request. After an error the walk is over.
 pub type PagesError = paceline::paginate::PagesError<Error>;
-
-/// How many [`PageEvent`]s [`Pages`] keeps for [`Pages::poll_event`] (all are logged).
-pub const EVENTS_KEPT: usize = 256;
-
-/// How [`Client::pages`] walks: as `paceline-ureq`'s `PageOptions`.
-///
-/// ```
-/// use paceline_async::{PageOptions, Resume};
-///
-/// let options = PageOptions::new()
-///     .checkpoint_file("issues.checkpoint.json")
-///     .resume(Resume::IfPresent)
-///     .concurrency(4);
-/// # let _ = options;
-/// ```
-#[derive(Default)]
-pub struct PageOptions {
-    guards: Guards,
-    hints: Hints,
-    store: Option<Box<dyn CheckpointStore>>,
-    resume: Resume,
-    resends: Option<u32>,
-    held: Vec<Vec<u8>>,
-    concurrency: usize,
-}
-
-impl PageOptions {
-    /// No checkpoints, [`Resume::IfPresent`], the core's resend bound, one page at a time.
-    pub fn new() -> Self {
-        PageOptions::default()
-    }
-
-    /// Keeps checkpoints in the file at `path` ([`CheckpointFile`]).
-    pub fn checkpoint_file(self, path: impl Into<PathBuf>) -> Self {
-        self.checkpoint_store(CheckpointFile::new(path))
-    }
-
-    /// Keeps checkpoints in `store`.
-    pub fn checkpoint_store(mut self, store: impl CheckpointStore) -> Self {
-        self.store = Some(Box::new(store));
-        self
-    }
-
-    /// What to do with a stored checkpoint (default [`Resume::IfPresent`]).
-    pub fn resume(mut self, resume: Resume) -> Self {
-        self.resume = resume;
-        self
-    }
-
-    /// How many times a truncated or non-JSON page is requested again (default
-    /// [`paceline::paginate::DEFAULT_RESENDS`]).
-    pub fn page_retries(mut self, n: u32) -> Self {
-        self.resends = Some(n);
-        self
-    }
-
-    /// Records the sink already holds past the stored checkpoint: skipped when the resumed
-    /// walk receives them again ([`Machine::hold`]; recognised by the spec's key).
-    pub fn already_delivered<R: Into<Vec<u8>>>(
-        mut self,
-        records: impl IntoIterator<Item = R>,
-    ) -> Self {
-        self.held = records.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Pages requested at once (default 1): the machine's slots, each an exchange in flight
-    /// at the same time (offset and page-number walks; others learn each position from the
-    /// page before).
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// The guards of a walk without a spec.
-    pub fn guards(mut self, guards: Guards) -> Self {
-        self.guards = guards;
-        self
-    }
-
-    /// What is known of how a list without a spec pages.
-    pub fn hints(mut self, hints: Hints) -> Self {
-        self.hints = hints;
-        self
-    }
-}
-
-impl fmt::Debug for PageOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PageOptions")
-            .field("resume", &self.resume)
-            .field("concurrency", &self.concurrency)
-            .finish_non_exhaustive()
-    }
-}
 
 type Exchange = Pin<Box<dyn Future<Output = (Slot, Result<Response<Vec<u8>>, Error>)> + Send>>;
 type Store = Arc<Mutex<Box<dyn CheckpointStore>>>;
@@ -143,17 +45,9 @@ impl<T: Transport> Client<T> {
         template: RequestTemplate,
         options: PageOptions,
     ) -> Result<Pages<T>, PagesError> {
-        let PageOptions {
-            guards,
-            hints,
-            store,
-            resume,
-            resends,
-            held,
-            concurrency,
-        } = options;
+        let (config, held, store) = options.into_parts();
         let store: Option<Store> = store.map(|s| Arc::new(Mutex::new(s)));
-        let saved = match (&store, resume) {
+        let saved = match (&store, config.resume) {
             (Some(store), Resume::IfPresent | Resume::Required) => {
                 let store = Arc::clone(store);
                 blocking::unblock(move || lock(&store).load())
@@ -165,35 +59,13 @@ impl<T: Transport> Client<T> {
             }
             _ => None,
         };
-        let mut config = PagesConfig::default()
-            .guards(guards.clone())
-            .hints(hints)
-            .resume(resume)
-            .concurrency(concurrency)
-            .saves(store.is_some());
-        if let Some(n) = resends {
-            config = config.resends(n);
-        }
-        let mut machine = Machine::start(spec, template, config, saved.as_deref())?;
-        machine.hold(held.iter().map(Vec::as_slice));
-        let secrets = machine
-            .walk()
-            .spec()
-            .map_or(&guards, |s| &s.guards)
-            .credential_headers
-            .clone();
+        let lost = || Error::InvalidRequest("the exchange's error was already reported".into());
         Ok(Pages {
             client: self.clone(),
-            errors: (0..concurrency.max(1)).map(|_| None).collect(),
-            machine,
+            walk: Handout::start(spec, template, config, held, saved.as_deref(), lost)?,
             store,
             saving: None,
-            store_error: None,
-            secrets,
             in_flight: Vec::new(),
-            current: None,
-            events: VecDeque::new(),
-            done: false,
         })
     }
 }
@@ -205,47 +77,29 @@ impl<T: Transport> Client<T> {
 /// cancels the exchanges in flight; the next run resumes from the last saved checkpoint.
 pub struct Pages<T: Transport = HttpTransport> {
     client: Client<T>,
-    machine: Machine,
+    walk: Handout<Error>,
     store: Option<Store>,
     /// A save in progress on the blocking pool: its page and task.
     saving: Option<(u64, blocking::Task<io::Result<()>>)>,
-    store_error: Option<io::Error>,
-    /// The error of the last failed exchange in each slot.
-    errors: Vec<Option<Error>>,
-    secrets: Vec<String>,
     in_flight: Vec<Exchange>,
-    current: Option<Current>,
-    events: VecDeque<PageEvent>,
-    done: bool,
-}
-
-/// The page being handed out.
-struct Current {
-    page: RecordPage,
-    next: usize,
-    /// Whether the machine was told it is delivered.
-    told: bool,
 }
 
 impl<T: Transport> Pages<T> {
     /// The next record, `None` after the last one or an error.
     pub async fn next_record(&mut self) -> Option<Result<Record, PagesError>> {
-        self.next_with(|cur| {
-            cur.next += 1;
-            cur.page.get(cur.next - 1)
-        })
-        .await
+        match self.pump().await? {
+            Ok(()) => self.walk.next_record().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// The rest of the current page, or the next page, all at once. Asking for it means the
     /// caller is done with what it was given before, whose checkpoint is saved first.
     pub async fn next_page(&mut self) -> Option<Result<RecordPage, PagesError>> {
-        self.next_with(|cur| {
-            let rest = cur.page.tail(cur.next);
-            cur.next = cur.page.len();
-            Some(rest)
-        })
-        .await
+        match self.pump().await? {
+            Ok(()) => self.walk.next_page().map(Ok),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// The records as a [`Stream`] (the walk is dropped with it).
@@ -261,128 +115,63 @@ impl<T: Transport> Pages<T> {
     /// # Errors
     /// [`PagesError::Checkpoint`] when the store fails (the walk is then over).
     pub async fn commit(&mut self) -> Result<bool, PagesError> {
-        match &mut self.current {
-            Some(cur) if cur.next == cur.page.len() && !cur.told && self.store.is_some() => {
-                cur.told = true;
-                self.machine.on_delivered(cur.page.number());
-            }
-            _ if self.saving.is_none() => return Ok(false),
-            _ => {}
+        if !self.walk.commit() && self.saving.is_none() {
+            return Ok(false);
         }
         loop {
             if self.saving.is_some() {
                 self.wait().await;
-                if self.store_error.is_none() {
-                    return Ok(true);
-                }
-                self.done = true;
-                return match self.machine.poll() {
-                    Output::Failed(f) => Err(self.error(f)),
-                    _ => unreachable!("a failed save ends the walk"),
+                return match self.walk.poll() {
+                    Next::End(Some(error)) => Err(error),
+                    Next::Send(slot, request) => {
+                        self.start(slot, request);
+                        Ok(true)
+                    }
+                    _ => Ok(true),
                 };
             }
-            match self.machine.poll() {
-                out @ (Output::Save(_) | Output::Send { .. } | Output::Event(_)) => {
-                    self.output(out);
-                }
+            match self.walk.poll() {
+                Next::Save(save) => self.save(&save),
+                Next::Send(slot, request) => self.start(slot, request),
+                Next::End(Some(error)) => return Err(error),
                 // Nothing else comes before a delivered page's save.
-                _ => return Ok(false),
+                Next::Ready | Next::Wait | Next::End(None) => return Ok(false),
             }
         }
     }
 
     /// What was handed out so far.
     pub fn delivered(&self) -> Delivered {
-        let d = self.machine.delivered();
-        match &self.current {
-            Some(cur) if cur.next < cur.page.len() => {
-                let left = (cur.page.len() - cur.next) as u64;
-                let pages = d.pages.saturating_sub(1);
-                let covered = self.machine.covered() == Some(pages);
-                Delivered::new(
-                    pages,
-                    d.records.saturating_sub(left),
-                    d.this_run.saturating_sub(left),
-                    covered,
-                )
-            }
-            _ => d,
-        }
+        self.walk.delivered()
     }
 
-    /// The next event of the walk (also logged to `tracing`); at most [`EVENTS_KEPT`] are kept.
+    /// The next event of the walk (also logged to `tracing`); at most
+    /// [`EVENTS_KEPT`](crate::EVENTS_KEPT) are kept.
     pub fn poll_event(&mut self) -> Option<PageEvent> {
-        self.events.pop_front()
+        self.walk.poll_event()
     }
 
     /// The walk: its style, spec, position and state.
     pub fn walk(&self) -> &Walk {
-        self.machine.walk()
+        self.walk.walk()
     }
 
-    async fn next_with<R>(
-        &mut self,
-        take: impl FnOnce(&mut Current) -> Option<R>,
-    ) -> Option<Result<R, PagesError>> {
-        if self.done {
-            return None;
-        }
-        if let Err(e) = self.pump().await {
-            self.done = true;
-            return e.map(Err);
-        }
-        take(self.current.as_mut()?).map(Ok)
-    }
-
-    /// Pumps the machine until a page with records left is in hand: `Err(None)` at the end.
-    async fn pump(&mut self) -> Result<(), Option<PagesError>> {
+    /// Pumps the walk until records are in hand: `None` at the end.
+    async fn pump(&mut self) -> Option<Result<(), PagesError>> {
         loop {
-            if let Some(cur) = &mut self.current {
-                if cur.next < cur.page.len() {
-                    return Ok(());
-                }
-                if !cur.told {
-                    cur.told = true;
-                    self.machine.on_delivered(cur.page.number());
-                }
-            }
-            match self.machine.poll() {
-                Output::Idle => self.wait().await,
-                out => {
-                    if let Some(end) = self.output(out) {
-                        return Err(end);
-                    }
-                }
+            match self.walk.poll() {
+                Next::Ready => return Some(Ok(())),
+                Next::Send(slot, request) => self.start(slot, request),
+                Next::Save(save) => self.save(&save),
+                Next::Wait => self.wait().await,
+                Next::End(end) => return end.map(Err),
             }
         }
-    }
-
-    /// Handles one output other than `Idle`; `Some` when the walk is over.
-    fn output(&mut self, out: Output) -> Option<Option<PagesError>> {
-        match out {
-            Output::Send { slot, request } => self.start(slot, &request),
-            Output::Event(e) => self.note(e),
-            Output::Deliver(page) => self.deliver(page),
-            Output::Save(save) => self.save(&save),
-            Output::Idle => {}
-            Output::Done(_) => return Some(None),
-            Output::Failed(f) => return Some(Some(self.error(f))),
-        }
-        None
-    }
-
-    fn deliver(&mut self, page: Delivery) {
-        self.current = Some(Current {
-            page: RecordPage::from(page),
-            next: 0,
-            told: false,
-        });
     }
 
     /// Starts one exchange: it runs whenever the walk is awaited, beside the others.
-    fn start(&mut self, slot: Slot, request: &PageRequest) {
+    fn start(&mut self, slot: Slot, request: Result<Request<Vec<u8>>, http::Error>) {
         let client = self.client.clone();
-        let request = request.to_http(&self.secrets);
         self.in_flight.push(Box::pin(async move {
             match request {
                 Ok(request) => (slot, client.send(request).await),
@@ -394,7 +183,7 @@ impl<T: Transport> Pages<T> {
     /// Starts persisting a save on the blocking pool (no store: done at once).
     fn save(&mut self, save: &Save) {
         let Some(store) = &self.store else {
-            return self.machine.on_saved(save.page);
+            return self.walk.on_saved(save.page);
         };
         let (store, bytes) = (Arc::clone(store), save.checkpoint.to_bytes());
         self.saving = Some((
@@ -403,18 +192,15 @@ impl<T: Transport> Pages<T> {
         ));
     }
 
-    /// Waits for what the machine waits for: the save in progress, else the first exchange
-    /// to finish; reports it.
+    /// Waits for what the walk waits for: the save in progress, else the first exchange to
+    /// finish; reports it.
     async fn wait(&mut self) {
         if let Some((page, task)) = &mut self.saving {
             let (page, saved) = (*page, task.await);
             self.saving = None;
             match saved {
-                Ok(()) => self.machine.on_saved(page),
-                Err(e) => {
-                    self.store_error = Some(e);
-                    self.machine.on_save_failed(page);
-                }
+                Ok(()) => self.walk.on_saved(page),
+                Err(e) => self.walk.on_save_failed(page, e),
             }
             return;
         }
@@ -441,54 +227,18 @@ impl<T: Transport> Pages<T> {
         match outcome {
             Ok(response) => {
                 let (head, body) = response.into_parts();
-                self.machine
-                    .on_response(slot, head.status, head.headers, body);
+                self.walk.on_response(slot, head.status, head.headers, body);
             }
-            Err(error) => {
-                if let Some(e) = self.errors.get_mut(slot.index()) {
-                    *e = Some(error);
-                }
-                self.machine.on_send_failed(slot);
-            }
+            Err(error) => self.walk.on_send_failed(slot, error),
         }
-    }
-
-    fn note(&mut self, event: PageEvent) {
-        if event.is_warning() {
-            tracing::warn!(event = %event, code = event.code(), "paceline: page walk");
-        } else {
-            tracing::info!(event = %event, code = event.code(), "paceline: page walk");
-        }
-        if self.events.len() == EVENTS_KEPT {
-            self.events.pop_front();
-        }
-        self.events.push_back(event);
-    }
-
-    fn error(&mut self, failure: Failure) -> PagesError {
-        let delivered = self.delivered();
-        let (errors, store_error) = (&mut self.errors, &mut self.store_error);
-        let lost = || Error::InvalidRequest("the exchange's error was already reported".into());
-        PagesError::from_failure(
-            failure,
-            delivered,
-            |slot| {
-                errors
-                    .get_mut(slot.index())
-                    .and_then(Option::take)
-                    .unwrap_or_else(lost)
-            },
-            || store_error.take(),
-        )
     }
 }
 
 impl<T: Transport> fmt::Debug for Pages<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pages")
-            .field("style", &self.machine.walk().style())
+            .field("style", &self.walk.walk().style())
             .field("in_flight", &self.in_flight.len())
-            .field("done", &self.done)
             .finish_non_exhaustive()
     }
 }

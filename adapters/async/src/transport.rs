@@ -458,15 +458,7 @@ fn transport(e: &io::Error, phase: &str) -> Failure {
 
 /// The transport error an I/O error stands for, once connected (ureq's rules: in doubt, sent).
 pub(crate) fn io_error(e: &io::Error) -> TransportError {
-    use io::ErrorKind as K;
-    TransportError::after_send(match e.kind() {
-        K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => TransportKind::Connect,
-        K::TimedOut | K::WouldBlock => TransportKind::Timeout,
-        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
-            TransportKind::Reset
-        }
-        _ => TransportKind::Other,
-    })
+    TransportError::from_io(e.kind())
 }
 
 #[cfg(feature = "tls")]

@@ -3,8 +3,8 @@
 
 use paceline::batch::{BatchError, BatchReport, BatchSpec, Batcher, FailedRecord};
 
+use crate::Error;
 use crate::client::Client;
-use crate::error::Error;
 
 /// What a bulk write did: records written, records given up on (with why), batches sent.
 #[derive(Debug, Default)]

@@ -1,20 +1,19 @@
 //! The blocking client: a ureq [`Agent`] with a [`Pacer`] applied to every request.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response};
-use paceline::exchange::{Exchange, ExchangeConfig, Step};
+use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
 use paceline::{Event, Now, Pacer, PacerConfig};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody};
 
-use crate::error::{AttemptRecord, Error};
+use crate::Error;
 use crate::events;
 use crate::timeouts::Timeouts;
 use crate::transport::{Failure, classify_run_error, transport_error};
+use paceline_driver::{clock, drain, os_seed};
 
 /// The largest response body [`Client::send`] reads by default: 10 MiB, ureq's own default for
 /// `read_to_vec`.
@@ -23,7 +22,8 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 /// A blocking HTTP client that asks a [`Pacer`] before every request and tells it after.
 ///
 /// `&Client` is usable from many threads at once: the Pacer sits behind a mutex that is held
-/// only while the Pacer decides, never while sleeping or doing I/O.
+/// only while the Pacer decides, never while sleeping or doing I/O. A clone shares the Pacer
+/// (one budget) and the agent's connections; settings changed on a clone are its own.
 ///
 /// Whatever agent it is given, every request is sent with these settings forced:
 /// - the client's [`Timeouts`] (connect 10 s, idle 30 s, whole attempt 120 s unless set with
@@ -36,12 +36,12 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 ///   `Authorization`, `Proxy-Authorization`, `Cookie` or the headers named with
 ///   [`Client::secret_header`]. A redirect from `https` to `http` is not followed: the 3xx is
 ///   returned.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Client {
     agent: Agent,
-    shared: Mutex<Shared>,
+    shared: Arc<Mutex<Shared>>,
     /// Signalled after every report, so that requests waiting for a permit ask again.
-    finished: Condvar,
+    finished: Arc<Condvar>,
     body_limit: u64,
     timeouts: Timeouts,
     exchange: ExchangeConfig,
@@ -50,7 +50,7 @@ pub struct Client {
 
 /// A caller's function that sees every Pacer event (see [`Client::on_event`]).
 #[derive(Clone)]
-struct Observer(std::sync::Arc<dyn Fn(&Event) + Send + Sync>);
+struct Observer(Arc<dyn Fn(&Event) + Send + Sync>);
 
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,8 +78,8 @@ impl Client {
     pub fn with_agent(agent: Agent, pacer: Pacer) -> Self {
         Client {
             agent,
-            shared: Mutex::new(Shared { pacer, finished: 0 }),
-            finished: Condvar::new(),
+            shared: Arc::new(Mutex::new(Shared { pacer, finished: 0 })),
+            finished: Arc::new(Condvar::new()),
             body_limit: DEFAULT_BODY_LIMIT,
             timeouts: Timeouts::default(),
             exchange: ExchangeConfig::default(),
@@ -106,7 +106,7 @@ impl Client {
     /// # drop(client);
     /// ```
     pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Observer(std::sync::Arc::new(f)));
+        self.observer = Some(Observer(Arc::new(f)));
         self
     }
 
@@ -201,7 +201,6 @@ impl Client {
             exchange,
         };
         let exchange = &mut pending.exchange;
-        let mut attempts = Vec::new();
         loop {
             let request = match self.step(exchange) {
                 Step::Send(request) => request,
@@ -211,36 +210,13 @@ impl Client {
                 }
                 Step::WaitForPermit => unreachable!("Client::step waits for permits"),
                 Step::Done(response) => return Ok(response),
-                Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
+                Step::Fail(error) => return Err(exchange.gave_up(error)),
             };
             let (parts, body) = request.into_parts();
-            match self.attempt(&parts, &body) {
-                Attempt::Response(now, response) => {
-                    attempts.push(AttemptRecord::status(response.status()));
-                    self.finish(|p| exchange.on_response(p, now, response));
-                }
-                Attempt::Transport(now, error, detail) => {
-                    attempts.push(failed(None, error, detail));
-                    self.finish(|p| exchange.on_transport_error(p, now, error));
-                }
-                Attempt::BodyFailed(now, head, error, detail) => {
-                    attempts.push(failed(Some(head.status), error, detail));
-                    self.finish(|p| exchange.on_body_error(p, now, &head, error));
-                }
-                Attempt::TooLarge(now, head, detail) => {
-                    let error = paceline::retry::TransportError::after_send(
-                        paceline::retry::TransportKind::Other,
-                    );
-                    attempts.push(failed(Some(head.status), error, detail));
-                    self.finish(|p| exchange.on_body_too_large(p, now, &head));
-                    return Err(Error::BodyTooLarge {
-                        limit: self.body_limit,
-                        status: head.status,
-                        attempts,
-                    });
-                }
-                // Dropping the exchange unreported gives its permit back.
-                Attempt::Invalid(e) => return Err(Error::InvalidRequest(e)),
+            // Dropping the exchange unreported gives its permit back.
+            let (now, outcome) = self.attempt(&parts, &body).map_err(Error::InvalidRequest)?;
+            if let Some(error) = self.finish(|p| exchange.report(p, now, outcome)) {
+                return Err(error);
             }
         }
     }
@@ -269,8 +245,13 @@ impl Client {
         }
     }
 
-    /// One attempt: the request sent, the response head and body read.
-    fn attempt(&self, parts: &http::request::Parts, body: &[u8]) -> Attempt {
+    /// One attempt: the request sent, the response head and body read; `Err` when ureq
+    /// cannot send it at all.
+    fn attempt(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<(Now, Outcome), ureq::Error> {
         // Without a body, GET and the like are sent without `Content-Length`; POST, PUT and PATCH
         // always carry one (`Content-Length: 0`), as some servers answer 411 otherwise.
         let result = if body.is_empty()
@@ -285,27 +266,36 @@ impl Client {
             Err(e) => {
                 let now = clock();
                 return match classify_run_error(&e) {
-                    Failure::Invalid => Attempt::Invalid(e),
-                    Failure::Transport(t) => Attempt::Transport(now, t, e.to_string()),
+                    Failure::Invalid => Err(e),
+                    Failure::Transport(error) => Ok((
+                        now,
+                        Outcome::NoResponse {
+                            error,
+                            detail: e.to_string(),
+                        },
+                    )),
                 };
             }
         };
         // The head has arrived: this is the moment the server's headers speak of.
         let now = clock();
         let (head, mut body) = response.into_parts();
-        match body.with_config().limit(self.body_limit).read_to_vec() {
-            Ok(bytes) => Attempt::Response(now, Response::from_parts(head, bytes)),
-            Err(e) => {
-                let detail = format!(
+        let outcome = match body.with_config().limit(self.body_limit).read_to_vec() {
+            Ok(bytes) => Outcome::Response(Response::from_parts(head, bytes)),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Outcome::TooLarge {
+                head: Box::new(head),
+                limit: self.body_limit,
+            },
+            Err(e) => Outcome::BodyFailed {
+                detail: format!(
                     "reading the body of a {} response: {e}",
                     head.status.as_u16()
-                );
-                if let ureq::Error::BodyExceedsLimit(_) = e {
-                    return Attempt::TooLarge(clock(), head, detail);
-                }
-                Attempt::BodyFailed(clock(), head, transport_error(&e), detail)
-            }
-        }
+                ),
+                head: Box::new(head),
+                error: transport_error(&e),
+            },
+        };
+        Ok((now, outcome))
     }
 
     fn run<S: AsSendBody>(
@@ -393,11 +383,6 @@ struct Shared {
     finished: u64,
 }
 
-/// Takes the events the Pacer queued (allocates only when there are some).
-fn drain(pacer: &mut Pacer) -> Vec<Event> {
-    std::iter::from_fn(|| pacer.poll_event()).collect()
-}
-
 impl Client {
     /// Hands the events to `tracing`, then to the caller's observer.
     fn forward(&self, events: Vec<Event>) {
@@ -408,49 +393,6 @@ impl Client {
             }
         }
     }
-}
-
-/// The outcome of one attempt.
-enum Attempt {
-    /// A complete response, and the time its head arrived.
-    Response(Now, Response<Vec<u8>>),
-    /// No response.
-    Transport(Now, paceline::retry::TransportError, String),
-    /// A head whose body could not be read: its headers still count.
-    BodyFailed(
-        Now,
-        http::response::Parts,
-        paceline::retry::TransportError,
-        String,
-    ),
-    /// A head whose body is over the client's limit.
-    TooLarge(Now, http::response::Parts, String),
-    /// The request cannot be sent.
-    Invalid(ureq::Error),
-}
-
-/// The record of an attempt that produced no complete response (`status`: the head's, when
-/// only the body failed), also logged at `debug` level: the Pacer's events say what it does
-/// about a failure, this says what ureq saw.
-fn failed(
-    status: Option<http::StatusCode>,
-    error: paceline::retry::TransportError,
-    detail: String,
-) -> AttemptRecord {
-    tracing::debug!(
-        kind = ?error.kind,
-        sent = error.sent,
-        timeout = error.kind == paceline::retry::TransportKind::Timeout,
-        status = status.map_or(0, |s| s.as_u16()),
-        detail = %detail,
-        "paceline: attempt failed"
-    );
-    AttemptRecord::transport(error, detail)
-}
-
-/// Both clocks, read together.
-fn clock() -> Now {
-    Now::new(Instant::now(), SystemTime::now())
 }
 
 /// Sleeps until `t`, however many wake-ups that takes (a sleep may end early), and returns only
@@ -475,16 +417,6 @@ fn sleep_until(t: Instant) {
 
 /// How long before a wake-up the client stops sleeping and yields instead.
 const WAKE_EARLY: Duration = Duration::from_micros(1500);
-
-/// A seed for the Pacer's jitter: the process's random hash keys, mixed with the time.
-fn os_seed() -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    h.write_u128(nanos);
-    h.finish()
-}
 
 #[cfg(test)]
 mod tests {

@@ -170,20 +170,27 @@
 #![deny(missing_docs)]
 
 mod batch;
-mod checkpoint_file;
 mod client;
-mod error;
 mod events;
 mod pages;
 mod timeouts;
 mod transport;
 
 pub use batch::{WriteError, WriteReport};
-pub use checkpoint_file::{CheckpointFile, CheckpointStore, write_atomically};
 pub use client::{Client, DEFAULT_BODY_LIMIT};
-pub use error::{AttemptRecord, Error};
+pub use paceline::exchange::AttemptRecord;
+pub use paceline_driver::{
+    CheckpointFile, CheckpointStore, DEFAULT_PAGE_RETRIES, PageOptions, write_atomically,
+};
+
+/// Why [`Client::send`] returned no response: the Pacer gave up (with every attempt's
+/// outcome), the request could not be built (ureq's error: no scheme or host in the URI, an
+/// invalid header, a proxy URL that does not parse, `http` under `https_only`), or a body was
+/// over [`Client::body_limit`]. A response of any status, a final 404 included, is `Ok`.
+pub type Error = paceline::exchange::SendError<ureq::Error>;
+pub use paceline::paginate::EVENTS_KEPT;
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
-pub use pages::{DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages};
+pub use pages::Pages;
 
 /// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
 /// [`Error`] for a failed request. After an error the iterator is over (it returns `None`).

@@ -57,22 +57,11 @@ pub(crate) fn transport_error(error: &ureq::Error) -> TransportError {
 }
 
 fn io_error(e: &io::Error) -> TransportError {
-    use io::ErrorKind as K;
     // ureq wraps its own errors in io errors when they cross a `Read`.
     if let Some(inner) = e.get_ref().and_then(|r| r.downcast_ref::<ureq::Error>()) {
         return transport_error(inner);
     }
-    match e.kind() {
-        K::ConnectionRefused => TransportError::before_send(TransportKind::Connect),
-        K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => {
-            TransportError::after_send(TransportKind::Connect)
-        }
-        K::TimedOut | K::WouldBlock => TransportError::after_send(TransportKind::Timeout),
-        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
-            TransportError::after_send(TransportKind::Reset)
-        }
-        _ => TransportError::after_send(TransportKind::Other),
-    }
+    TransportError::from_io(e.kind())
 }
 
 #[cfg(test)]

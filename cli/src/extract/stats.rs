@@ -158,10 +158,10 @@ impl Visit for Fields {
 
 impl Subscriber for EventCounter {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        // The client logs each failed attempt at debug level.
+        // The core's exchange logs each failed attempt at debug level.
         metadata.is_event()
             && (*metadata.level() <= tracing::Level::WARN
-                || metadata.target().starts_with("paceline_ureq"))
+                || metadata.target().starts_with("paceline::exchange"))
     }
 
     fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
@@ -176,7 +176,7 @@ impl Subscriber for EventCounter {
         let mut fields = Fields::default();
         event.record(&mut fields);
         match fields.message.as_str() {
-            "paceline: attempt failed" => {
+            _ if fields.code == "attempt_failed" => {
                 self.stats.transport_errors.fetch_add(1, Relaxed);
                 if fields.timeout {
                     self.stats.timeouts.fetch_add(1, Relaxed);

@@ -131,8 +131,8 @@ pub use end::{Drift, EndReason};
 pub use error::{CheckpointError, GuardError, PageError, ResumeError, SpecError};
 pub use page::{After, Page, PageEvent, WalkState};
 pub use pages::{
-    DEFAULT_RESENDS, Delivered, Delivery, Failure, Output, Pages, PagesConfig, PagesError, Record,
-    RecordPage, Resume, Save, Slot, StartError,
+    DEFAULT_RESENDS, Delivered, Delivery, EVENTS_KEPT, Failure, Handout, Next, Output, Pages,
+    PagesConfig, PagesError, Record, RecordPage, Resume, Save, Slot, StartError,
 };
 pub use request::{PageRequest, RequestTemplate};
 pub use spec::{Guards, KeyParam, PageSize, PageSpec, Param, Source, Style, StyleKind};

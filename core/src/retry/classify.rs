@@ -40,6 +40,42 @@ impl TransportError {
     pub fn after_send(kind: TransportKind) -> Self {
         TransportError { kind, sent: true }
     }
+
+    /// What an I/O error of this kind means, the rule every driver applies (when in doubt, the
+    /// request counts as sent, so a POST is not done twice):
+    ///
+    /// | `io::ErrorKind` | meaning |
+    /// | --- | --- |
+    /// | `ConnectionRefused` | `Connect`, before sending |
+    /// | `NetworkUnreachable`, `HostUnreachable`, `NetworkDown` | `Connect`, after sending: Linux reports an ICMP error on an established connection this way too |
+    /// | `TimedOut`, `WouldBlock` | `Timeout`, after sending |
+    /// | `ConnectionReset`, `ConnectionAborted`, `UnexpectedEof`, `BrokenPipe` | `Reset`, after sending |
+    /// | anything else | `Other`, after sending: never retried |
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use paceline::retry::{TransportError, TransportKind};
+    ///
+    /// assert_eq!(
+    ///     TransportError::from_io(ErrorKind::ConnectionRefused),
+    ///     TransportError::before_send(TransportKind::Connect)
+    /// );
+    /// assert!(TransportError::from_io(ErrorKind::UnexpectedEof).sent);
+    /// ```
+    pub fn from_io(kind: std::io::ErrorKind) -> Self {
+        use std::io::ErrorKind as K;
+        match kind {
+            K::ConnectionRefused => TransportError::before_send(TransportKind::Connect),
+            K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => {
+                TransportError::after_send(TransportKind::Connect)
+            }
+            K::TimedOut | K::WouldBlock => TransportError::after_send(TransportKind::Timeout),
+            K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
+                TransportError::after_send(TransportKind::Reset)
+            }
+            _ => TransportError::after_send(TransportKind::Other),
+        }
+    }
 }
 
 /// The retry-relevant meaning of an outcome.

@@ -2,6 +2,7 @@
 
 mod config;
 mod error;
+mod handout;
 mod output;
 #[cfg(test)]
 mod property;
@@ -11,6 +12,7 @@ mod tests;
 
 pub use config::{DEFAULT_RESENDS, PagesConfig, Resume, StartError};
 pub use error::PagesError;
+pub use handout::{EVENTS_KEPT, Handout, Next};
 pub use output::{Delivered, Delivery, Failure, Output, Save, Slot};
 pub use records::{Record, RecordPage};
 

@@ -9,15 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use paceline::paginate::Checkpoint;
 
-/// Where [`Pages`](crate::Pages) keeps its checkpoint: the bytes of
-/// [`Checkpoint::to_bytes`], saved after each page's records were handed out and loaded once,
-/// when the walk starts.
+/// Where a driver's page walk keeps its checkpoint: the bytes of [`Checkpoint::to_bytes`],
+/// saved after each page's records were handed out and loaded once, when the walk starts.
 ///
 /// [`CheckpointFile`] is the one to use. Implement this to keep checkpoints elsewhere, or to
 /// make something else durable *first*: an extract that writes records to a file should flush
 /// and sync that file in `save` before persisting the checkpoint, so that a checkpoint never
 /// covers records that a crash could still lose.
-pub trait CheckpointStore: Send {
+///
+/// Its methods may block: an async driver runs them on a blocking thread pool, never on its
+/// executor.
+pub trait CheckpointStore: Send + 'static {
     /// The checkpoint saved last, or `None` when there is none (a first run).
     ///
     /// # Errors
@@ -30,14 +32,14 @@ pub trait CheckpointStore: Send {
     ///
     /// # Errors
     /// When the bytes could not be made durable; the walk stops with
-    /// [`PagesError::Checkpoint`](crate::PagesError::Checkpoint).
+    /// [`PagesError::Checkpoint`](paceline::paginate::PagesError::Checkpoint).
     fn save(&mut self, checkpoint: &[u8]) -> io::Result<()>;
 }
 
 /// A checkpoint kept in one file, replaced atomically: see [`write_atomically`].
 ///
 /// ```
-/// use paceline_ureq::{CheckpointFile, CheckpointStore};
+/// use paceline_driver::{CheckpointFile, CheckpointStore};
 ///
 /// let dir = std::env::temp_dir().join(format!("paceline-doc-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir)?;
@@ -179,7 +181,7 @@ mod tests {
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
-            "paceline-ureq-{name}-{}-{}",
+            "paceline-driver-{name}-{}-{}",
             std::process::id(),
             TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
         ));

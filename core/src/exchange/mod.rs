@@ -38,13 +38,21 @@
 //! assert_eq!(exchange.attempts(), 3);
 //! ```
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use http::{HeaderName, Request, Response, StatusCode, Uri, request};
+use http::{HeaderName, Request, Response, Uri, request};
 use url::Url;
 
 use crate::retry::{TransportError, TransportKind};
 use crate::{Begin, Call, Error, Finish, Now, Pacer, RetrySafe};
+
+mod outcome;
+mod timeouts;
+
+pub use outcome::{AttemptRecord, Outcome, SendError};
+pub use timeouts::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
+};
 
 /// How an [`Exchange`] follows redirects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +134,8 @@ pub struct Exchange {
     state: State,
     hops: u32,
     attempts: u32,
+    /// What [`Exchange::report`] was told, for the driver's error.
+    records: Vec<AttemptRecord>,
     config: ExchangeConfig,
 }
 
@@ -173,6 +183,7 @@ impl Exchange {
             state: State::Ready,
             hops: 0,
             attempts: 0,
+            records: Vec::new(),
             config: config.clone(),
         })
     }
@@ -290,6 +301,69 @@ impl Exchange {
         self.state = State::Over;
     }
 
+    /// Reports how the attempt sent ended, and keeps it for the driver's error (the one place
+    /// a driver needs: it calls the `on_*` method that fits). `Some` when the exchange is
+    /// over without a response the Pacer could retry: a body over the limit.
+    pub fn report<I>(
+        &mut self,
+        pacer: &mut Pacer,
+        now: Now,
+        outcome: Outcome,
+    ) -> Option<SendError<I>> {
+        #[cfg(feature = "tracing")]
+        if let Some(failed) = outcome.failure() {
+            // The Pacer's events say what it does about a failure; this, what the transport saw.
+            tracing::debug!(
+                code = "attempt_failed",
+                kind = ?failed.0.kind,
+                sent = failed.0.sent,
+                timeout = failed.0.kind == TransportKind::Timeout,
+                status = failed.1,
+                detail = %failed.2,
+                "paceline: attempt failed"
+            );
+        }
+        match outcome {
+            Outcome::Response(response) => {
+                self.records.push(AttemptRecord::status(response.status()));
+                self.on_response(pacer, now, response);
+            }
+            Outcome::NoResponse { error, detail } => {
+                self.records.push(AttemptRecord::transport(error, detail));
+                self.on_transport_error(pacer, now, error);
+            }
+            Outcome::BodyFailed {
+                head,
+                error,
+                detail,
+            } => {
+                self.records.push(AttemptRecord::transport(error, detail));
+                self.on_body_error(pacer, now, &head, error);
+            }
+            Outcome::TooLarge { head, limit } => {
+                let error = TransportError::after_send(TransportKind::Other);
+                let detail = format!("a body over the limit of {limit} bytes");
+                self.records.push(AttemptRecord::transport(error, detail));
+                self.on_body_too_large(pacer, now, &head);
+                return Some(SendError::BodyTooLarge {
+                    limit,
+                    status: head.status,
+                    attempts: std::mem::take(&mut self.records),
+                });
+            }
+        }
+        None
+    }
+
+    /// The driver's error for a [`Step::Fail`]: the Pacer's reason with every attempt
+    /// [`Exchange::report`] was told of.
+    pub fn gave_up<I>(&mut self, error: Error) -> SendError<I> {
+        SendError::GaveUp {
+            error,
+            attempts: std::mem::take(&mut self.records),
+        }
+    }
+
     /// Drops the exchange: an attempt sent and not reported gives its permit back.
     pub fn cancel(&mut self, pacer: &mut Pacer, now: Now) {
         if matches!(self.state, State::Sent) {
@@ -376,156 +450,4 @@ fn new_call(pacer: &Pacer, parts: &request::Parts, retry_safe: bool) -> Call {
         call.mark_retry_safe();
     }
     call
-}
-
-/// One attempt of a request, as it happened: what drivers list in their errors.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct AttemptRecord {
-    /// What it produced: a status, or a transport error.
-    pub outcome: crate::Attempted,
-    /// For a transport error, the transport's description of it.
-    pub detail: Option<String>,
-}
-
-impl AttemptRecord {
-    /// An attempt answered with `status`.
-    pub fn status(status: StatusCode) -> Self {
-        AttemptRecord {
-            outcome: crate::Attempted::Status(status),
-            detail: None,
-        }
-    }
-
-    /// An attempt that ended in a transport error, as the transport described it.
-    pub fn transport(error: TransportError, detail: String) -> Self {
-        AttemptRecord {
-            outcome: crate::Attempted::Transport(error),
-            detail: Some(detail),
-        }
-    }
-
-    /// `"; attempts: status 503, reset after sending (connection reset)"`, or nothing for no
-    /// attempts: the tail of a driver's error message.
-    pub fn list(attempts: &[AttemptRecord]) -> String {
-        if attempts.is_empty() {
-            return String::new();
-        }
-        let all: Vec<String> = attempts.iter().map(ToString::to_string).collect();
-        format!("; attempts: {}", all.join(", "))
-    }
-}
-
-impl std::fmt::Display for AttemptRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.detail {
-            Some(d) => write!(f, "{} ({d})", self.outcome),
-            None => self.outcome.fmt(f),
-        }
-    }
-}
-
-/// Default [`Timeouts::connect`]: 10 s.
-///
-/// A TCP connect whose first SYN is lost is retried after the initial retransmission timeout
-/// of 1 s, then 2 s, 4 s (RFC 6298, 2.1 and 5.5): 10 s outlasts three lost SYNs, which no
-/// path that still works needs. The AWS SDK for Java 1.x uses the same connection timeout
-/// (`ClientConfiguration`, 10 000 ms); curl's 300 s default was, in its author's words,
-/// "arbitrarily picked [...] to be very conservative", and Go's `net/http` default transport
-/// allows 10 s for the TLS handshake alone.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Default [`Timeouts::idle`]: 30 s.
-///
-/// The AWS SDK for Java 2.x socket read (and write) timeout
-/// (`SdkHttpConfigurationOption`'s defaults, 30 s), and curl's `--speed-time` default: a
-/// transfer that makes no progress for 30 s is stalled, not slow.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Default [`Timeouts::attempt`]: 120 s.
-///
-/// Above the proxy limits an answer has to pass anyway — Cloudflare answers 524 when the
-/// origin sends no response within 100 s, nginx's `proxy_read_timeout` and an AWS load
-/// balancer's idle timeout are 60 s — so no response that could arrive is cut; and long
-/// enough for a body at a 10 MiB body (the adapters' default body limit) to arrive
-/// at 90 KB/s. The AWS SDKs set no attempt timeout by default but tell users to set one
-/// ("Prevent hanging requests", AWS SDK for Java 2.x best practices).
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How long one attempt of a request may take: what a driver enforces on every attempt of an
-/// [`Exchange`] (`paceline_ureq::Client::timeouts`, the async client's builder).
-///
-/// - `connect`: resolving the host, then connecting (TCP, and TLS for `https`): each of the
-///   two phases gets this long;
-/// - `idle`: the longest wait for the next byte, read or written: for the server to take the
-///   request, for the response head, and within the body. It restarts with every read, so a
-///   server trickling a byte a second is not idle, however slow;
-/// - `attempt`: the whole attempt, from resolving the host to the body's last byte — what
-///   stops the trickle.
-///
-/// An attempt that runs out of any of them fails as a transport error of kind `Timeout`:
-/// before sending when the connect timeout ran out (so even a POST may be retried), after
-/// sending otherwise — including an attempt deadline or an idle wait that runs out during a
-/// TLS handshake, since ureq names only the timer, not the phase, and in doubt an attempt
-/// counts as sent. The Pacer retries it by its usual rules. A body cut by a timeout is a cut
-/// body: its head still counts ([`Exchange::on_body_error`]).
-///
-/// ```
-/// use std::time::Duration;
-/// use paceline::exchange::Timeouts;
-///
-/// let t = Timeouts::default().attempt(Duration::from_secs(30)).idle(None);
-/// assert_eq!(t.attempt, Some(Duration::from_secs(30)));
-/// assert_eq!(t.connect, Some(paceline::exchange::DEFAULT_CONNECT_TIMEOUT));
-/// assert_eq!(t.idle, None);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Timeouts {
-    /// Resolving the host, then connecting (default [`DEFAULT_CONNECT_TIMEOUT`]).
-    pub connect: Option<Duration>,
-    /// The longest wait for a byte in either direction (default [`DEFAULT_IDLE_TIMEOUT`]).
-    pub idle: Option<Duration>,
-    /// The whole attempt, body included (default [`DEFAULT_ATTEMPT_TIMEOUT`]).
-    pub attempt: Option<Duration>,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            connect: Some(DEFAULT_CONNECT_TIMEOUT),
-            idle: Some(DEFAULT_IDLE_TIMEOUT),
-            attempt: Some(DEFAULT_ATTEMPT_TIMEOUT),
-        }
-    }
-}
-
-impl Timeouts {
-    /// No limit of the client's own (a stalled server then holds an attempt as long as the
-    /// transport's own settings allow: with ureq's defaults, forever).
-    pub fn none() -> Self {
-        Timeouts {
-            connect: None,
-            idle: None,
-            attempt: None,
-        }
-    }
-
-    /// Sets [`Timeouts::connect`] (`None`: no limit of the client's own).
-    pub fn connect(mut self, t: impl Into<Option<Duration>>) -> Self {
-        self.connect = t.into();
-        self
-    }
-
-    /// Sets [`Timeouts::idle`] (`None`: no limit of the client's own).
-    pub fn idle(mut self, t: impl Into<Option<Duration>>) -> Self {
-        self.idle = t.into();
-        self
-    }
-
-    /// Sets [`Timeouts::attempt`] (`None`: no limit of the client's own).
-    pub fn attempt(mut self, t: impl Into<Option<Duration>>) -> Self {
-        self.attempt = t.into();
-        self
-    }
 }
