@@ -6,7 +6,7 @@ use async_io::Timer;
 use event_listener::Event as Notify;
 use http::{HeaderName, Request, Response};
 use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
-use paceline::{Event, Pacer, PacerConfig};
+use paceline::{Event, Now, Pacer, PacerConfig};
 
 use crate::Error;
 use crate::events;
@@ -197,7 +197,14 @@ impl<T: Transport> Client<T> {
                 // Dropping the exchange unreported gives its permit back.
                 Err(Failure::Invalid(e)) => return Err(Error::InvalidRequest(e)),
             };
-            let (now, exchange) = (clock(), &mut pending.exchange);
+            let now = match &outcome {
+                Outcome::Response(r) => r.extensions().get::<Now>(),
+                Outcome::BodyFailed { head, .. } | Outcome::TooLarge { head, .. } => {
+                    head.extensions.get::<Now>()
+                }
+                Outcome::NoResponse { .. } => None,
+            };
+            let (now, exchange) = (now.copied().unwrap_or_else(clock), &mut pending.exchange);
             if let Some(error) = shared.finish(|p| exchange.report(p, now, outcome)) {
                 return Err(error);
             }

@@ -25,6 +25,10 @@ use crate::timeouts::Timeouts;
 /// Sends one attempt of a request: what [`Client`](crate::Client) runs for every
 /// [`Step::Send`](paceline::exchange::Step::Send). It follows no redirect and retries
 /// nothing: the client's Exchange decides all that.
+///
+/// A transport that knows when the response head arrived stamps it as a [`paceline::Now`]
+/// extension of the head ([`HttpTransport`] does): rate-limit headers speak of that moment,
+/// not of the body's end. Without one, the client reads the clock when `send` returns.
 pub trait Transport: Send + Sync + 'static {
     /// Sends `request` and reads the whole response, its body at most `body_limit` bytes.
     fn send(
@@ -344,7 +348,9 @@ async fn receive(
             ));
         }
     };
-    let (head, ()) = head.into_parts();
+    let (mut head, ()) = head.into_parts();
+    // The moment the server's headers speak of: the head's arrival, not the body's end.
+    head.extensions.insert(paceline_driver::clock());
     let result = match call.proceed().expect("a head was read") {
         RecvResponseResult::RecvBody(mut call) => {
             let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
