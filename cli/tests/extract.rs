@@ -1087,3 +1087,77 @@ fn a_sixty_second_outage_mid_list_is_waited_out_with_a_handful_of_probes() {
         started.elapsed().as_secs_f64()
     );
 }
+
+/// Issue 14, item 5, through the CLI: a run that stops on an outage (exit 3) keeps its
+/// breakers in the checkpoint's state file, and `--resume` starts from them: while the break
+/// it stopped in lasts, the resumed run sends nothing (a fresh breaker would have spent its
+/// attempts on a server still down); once it is over, one probe, and the list goes on.
+#[test]
+fn a_resumed_run_keeps_the_breaker_an_outage_opened() {
+    let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
+        let data: Vec<String> = ids.map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+        let next = next.map_or("null".to_string(), |n| format!("{n:?}"));
+        ScriptedResponse::new(200)
+            .json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
+    };
+    let mut responses = vec![page(0..3, Some("c2"))];
+    responses.push(ScriptedResponse::new(503));
+    responses.push(page(3..5, None));
+    let server =
+        LoopbackServer::start(paceline_testkit::Script::new().route("/items", responses)).unwrap();
+    let url = format!("{}/items", server.url());
+    let dir = temp_dir("breaker-resume");
+    let (out, state) = (dir.join("out.jsonl"), dir.join("state.json"));
+    let args = |max_outage: &'static str, resume: bool| {
+        let mut a = vec![
+            url.clone(),
+            "--paginate".into(),
+            "cursor".into(),
+            "--items".into(),
+            "/data".into(),
+            "--next".into(),
+            "/next".into(),
+            "--param".into(),
+            "cursor".into(),
+            "--max-attempts".into(),
+            "2".into(),
+            "--backoff-ms".into(),
+            "5".into(),
+            "--max-outage".into(),
+            max_outage.into(),
+            "-o".into(),
+            out.to_str().unwrap().into(),
+            "--checkpoint".into(),
+            state.to_str().unwrap().into(),
+        ];
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let run_with = |a: Vec<String>| run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    // Page 1, then a 503 opens the breaker (one failure in two calls; a 5 s break): more than
+    // --max-outage allows.
+    let first = run_with(args("0", false));
+    assert_eq!(first.status.code(), Some(3), "{}", text(&first.stderr));
+    assert_eq!(server.received().len(), 2, "{}", text(&first.stderr));
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(saved.contains(r#""breakers""#), "{saved}");
+
+    // Resumed at once: the break is still on, nothing is sent.
+    let second = run_with(args("0", true));
+    assert_eq!(second.status.code(), Some(3), "{}", text(&second.stderr));
+    assert_eq!(server.received().len(), 2, "{}", text(&second.stderr));
+
+    // Resumed with time to wait the break out: one probe, and the list is complete.
+    let third = run_with(args("30s", true));
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
+    assert_eq!(server.received().len(), 3, "{}", text(&third.stderr));
+    assert_eq!(ids_in_order(&out), [0, 1, 2, 3, 4]);
+    assert!(
+        !std::fs::read_to_string(&state)
+            .unwrap_or_default()
+            .contains("breakers")
+    );
+}

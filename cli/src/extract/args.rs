@@ -168,7 +168,8 @@ pub struct Extract {
     /// --resume): `90s`, `10m`, `1h`. A breaker per host opens when a page's attempts all
     /// fail (half of the last 2 × --max-attempts calls failing), then probes the server after
     /// 5 s, 10 s, 20 s… (at most 5 min apart); the page waits for the probe that finds the
-    /// server back. 0: give up at the first outage.
+    /// server back. 0: give up at the first outage. A run that gave up keeps its breakers in
+    /// the checkpoint: --resume waits for the probe it was waiting for, sending nothing before.
     #[arg(long, value_name = "DURATION", default_value_t = Span(Duration::from_secs(600)))]
     max_outage: Span,
     /// The largest response body read, in bytes or with a unit (`512KiB`, `10MiB`, `10MB`); a

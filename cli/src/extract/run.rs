@@ -48,7 +48,7 @@ pub fn execute(job: Job) -> (u8, u64) {
         },
         None => None,
     };
-    let saved = match (saved, resume) {
+    let mut saved = match (saved, resume) {
         (Some(saved), true) => Some(saved),
         (None, true) => {
             let path = checkpoint.as_deref().unwrap_or(Path::new("?"));
@@ -84,6 +84,10 @@ pub fn execute(job: Job) -> (u8, u64) {
         }
     }
     let keep = saved.as_ref().map_or(0, |s| s.output_bytes);
+    let breakers = saved
+        .as_mut()
+        .map(|s| std::mem::take(&mut s.breakers))
+        .unwrap_or_default();
     let out = match &output {
         Some(path) => match Output::file(path, keep) {
             Ok(o) => o,
@@ -121,6 +125,11 @@ pub fn execute(job: Job) -> (u8, u64) {
     }
 
     let _ = tracing::subscriber::set_global_default(stats::EventCounter::new(Arc::clone(&stats)));
+    // A run that stopped on an outage left its breakers: start from them (the probe it was
+    // waiting for), not from a closed breaker's full set of attempts.
+    if !breakers.is_empty() {
+        client.with_pacer(|p| p.restore_breaker_states(clock(), &breakers));
+    }
     if let Some(state) = &quota_state {
         match state.load() {
             Ok(used) => client.with_pacer(|p| p.restore_quota_usage(clock(), &used)),
@@ -159,6 +168,13 @@ pub fn execute(job: Job) -> (u8, u64) {
         if let Some(e) = saves.as_ref().and_then(StateFlush::error) {
             code = code::LOCAL;
             outcome = format!("cannot save the checkpoint: {e}");
+        } else if let (code::SERVER, Some(path)) = (code, &checkpoint)
+            && path.exists()
+        {
+            let breakers = client.with_pacer(|p| p.breaker_states(clock()));
+            if let Err(e) = state::save_breakers(path, breakers) {
+                eprintln!("paceline extract: cannot keep the breakers' state: {e}");
+            }
         }
         display.finish();
         eprint!(

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
+use paceline::breaker::BreakerState;
 use paceline::paginate::Checkpoint;
 use paceline_ureq::{CheckpointStore, write_atomically};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,11 @@ struct State {
     /// The output's length when `checkpoint` was taken.
     output_bytes: u64,
     checkpoint: serde_json::Value,
+    /// The Pacer's breakers when a run stopped on an outage (exit 3): a resumed run starts
+    /// from them, so it waits for the probe the stopped run was waiting for instead of
+    /// hammering a server that is still down with a fresh breaker's attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    breakers: Vec<BreakerState>,
 }
 
 /// A state file read back for `--resume`.
@@ -48,6 +54,8 @@ pub struct Saved {
     pub output_bytes: u64,
     /// The walk's checkpoint, as [`Checkpoint::to_bytes`] wrote it.
     pub checkpoint: Vec<u8>,
+    /// The breakers of a run that stopped on an outage.
+    pub breakers: Vec<BreakerState>,
 }
 
 /// Reads the state file at `path`: `Ok(None)` when there is none.
@@ -77,7 +85,22 @@ pub fn load(path: &Path) -> Result<Option<Saved>, String> {
         output: state.output,
         output_bytes: state.output_bytes,
         checkpoint: serde_json::to_vec(&state.checkpoint).expect("a JSON value serializes"),
+        breakers: state.breakers,
     }))
+}
+
+/// Adds the Pacer's breakers to the state file at `path` (after a run stopped on an outage,
+/// its last save written): replaced atomically, the rest as it was.
+///
+/// # Errors
+/// When the file cannot be read back or written.
+pub fn save_breakers(path: &Path, breakers: Vec<BreakerState>) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let mut state: State = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a paceline extract checkpoint: {e}", path.display()))?;
+    state.breakers = breakers;
+    let bytes = serde_json::to_vec(&state).expect("a state serializes");
+    write_atomically(path, &bytes).map_err(|e| e.to_string())
 }
 
 /// The walk's [`CheckpointStore`]: each save first makes the output durable, then replaces the
@@ -253,6 +276,7 @@ impl CheckpointStore for StateStore {
             output: self.output_name.clone(),
             output_bytes,
             checkpoint,
+            breakers: Vec::new(),
         };
         let bytes = serde_json::to_vec(&state).expect("the state serializes");
         if self.writer.is_none() {
