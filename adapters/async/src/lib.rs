@@ -50,11 +50,11 @@
 //!     exchange.poll(pacer, now) ─ Wait(t) ──────► Timer::at(t).await, poll again
 //!        │                      ─ WaitForPermit ► await the client's event (notified after
 //!        │                                        every report or cancel), poll again
-//!        │                      ─ Done(r) ──────► Ok(r)      ─ Fail(e) ─► Err(GaveUp)
+//!        │                      ─ Done(r) ──────► Ok(r)  ─ Fail(e) ─► Err(exchange.gave_up(e))
 //!        ▼ Send(request)
 //!     transport.send(request, body_limit).await     (the lock is never held here)
 //!        ▼
-//!     exchange.on_response / on_transport_error / on_body_error / on_body_too_large
+//!     exchange.report(pacer, head's arrival time, outcome)
 //!     then notify the waiting tasks; forward the Pacer's events to `tracing`
 //! drop of the future with an attempt sent ─► exchange.cancel (permit and reservation back)
 //! ```

@@ -32,19 +32,19 @@
 //! The loop [`Client::send`] runs, in full:
 //!
 //! ```text
-//! call = pacer.call(method, headers)
+//! exchange = Exchange::new(pacer, request)              (the lock held for each call only)
 //! loop:
-//!     poll_send(call, now)      ─ Wait(t) ─► sleep until t, read the clock, ask again
+//!     exchange.poll(pacer, now) ─ Wait(t) ─► sleep until t, read the clock, ask again
 //!        │                      ─ WaitForPermit ─► block until a request of this client
 //!        │                                         finishes, ask again
-//!        │                      ─ Reject(e) ─► Err(GaveUp)
-//!        ▼ Send
+//!        │                      ─ Done(r) ─► Ok(r)   (any status: a final 404 is a response)
+//!        │                      ─ Fail(e) ─► Err(exchange.gave_up(e)): every attempt listed
+//!        ▼ Send(request)
 //!     agent.run(request) ─► head arrives: now ─► body read in full
-//!        │
-//!     on_response_body(call, now, status, headers, body)   or   on_transport_error(call, now, e)
-//!        ├─ Done ─► Ok(response)          (any status: a final 404 is a response)
-//!        ├─ RetryAt(t) ─► sleep until t, back to poll_send
-//!        └─ Fail(e) ─► Err(GaveUp { error: e, attempts })
+//!        ▼
+//!     exchange.report(pacer, now, outcome)    (a response, no response, a body cut or over
+//!        │                                     the limit: the last ends it, BodyTooLarge)
+//!        └─ back to poll: a retry waits there, a redirect is followed there
 //! after each Pacer call: drain poll_event() into `tracing`
 //! ```
 //!
