@@ -1003,35 +1003,39 @@ fn a_daily_quota_is_remembered_across_runs() {
 /// An outage in the middle of a list: the breaker opens when page 2's attempts all fail, the
 /// extract waits for its probe (5 s) instead of giving up, and finishes with every record
 /// once; the server sees one probe during the outage, not a stream of retries.
+/// A page of the scripted cursor lists: records `{"id": i}` under `/data`, the next cursor
+/// (or `null`) at `/next`.
+fn cursor_page(ids: std::ops::Range<u32>, next: Option<&str>) -> ScriptedResponse {
+    let data: Vec<String> = ids.map(|i| format!(r#"{{"id":{i}}}"#)).collect();
+    let next = next.map_or("null".to_string(), |n| format!("{n:?}"));
+    ScriptedResponse::new(200).json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
+}
+
+/// How extract reads a scripted cursor list, two attempts a page, 5 ms backoff.
+const CURSOR_LIST: &[&str] = &[
+    "--paginate",
+    "cursor",
+    "--items",
+    "/data",
+    "--next",
+    "/next",
+    "--param",
+    "cursor",
+    "--max-attempts",
+    "2",
+    "--backoff-ms",
+    "5",
+];
+
 #[test]
 fn an_outage_mid_list_is_waited_out() {
-    let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
-        let data: Vec<String> = ids.map(|i| format!(r#"{{"id":{i}}}"#)).collect();
-        let next = next.map_or("null".to_string(), |n| format!("{n:?}"));
-        ScriptedResponse::new(200)
-            .json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
-    };
-    let mut responses = vec![page(0..3, Some("c2"))];
+    let mut responses = vec![cursor_page(0..3, Some("c2"))];
     responses.extend(vec![ScriptedResponse::new(503); 2]);
-    responses.push(page(3..5, None));
+    responses.push(cursor_page(3..5, None));
     let server =
         LoopbackServer::start(paceline_testkit::Script::new().route("/items", responses)).unwrap();
     let url = format!("{}/items", server.url());
-    let o = run(&[
-        &url,
-        "--paginate",
-        "cursor",
-        "--items",
-        "/data",
-        "--next",
-        "/next",
-        "--param",
-        "cursor",
-        "--max-attempts",
-        "2",
-        "--backoff-ms",
-        "5",
-    ]);
+    let o = run(&[&[url.as_str()][..], CURSOR_LIST].concat());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 5, "{}", text(&o.stdout));
     assert_eq!(
@@ -1094,42 +1098,27 @@ fn a_sixty_second_outage_mid_list_is_waited_out_with_a_handful_of_probes() {
 /// attempts on a server still down); once it is over, one probe, and the list goes on.
 #[test]
 fn a_resumed_run_keeps_the_breaker_an_outage_opened() {
-    let page = |ids: std::ops::Range<u32>, next: Option<&str>| {
-        let data: Vec<String> = ids.map(|i| format!(r#"{{"id":{i}}}"#)).collect();
-        let next = next.map_or("null".to_string(), |n| format!("{n:?}"));
-        ScriptedResponse::new(200)
-            .json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
-    };
-    let mut responses = vec![page(0..3, Some("c2"))];
+    let mut responses = vec![cursor_page(0..3, Some("c2"))];
     responses.push(ScriptedResponse::new(503));
-    responses.push(page(3..5, None));
+    responses.push(cursor_page(3..5, None));
     let server =
         LoopbackServer::start(paceline_testkit::Script::new().route("/items", responses)).unwrap();
     let url = format!("{}/items", server.url());
     let dir = temp_dir("breaker-resume");
     let (out, state) = (dir.join("out.jsonl"), dir.join("state.json"));
     let args = |max_outage: &'static str, resume: bool| {
-        let mut a = vec![
-            url.clone(),
-            "--paginate".into(),
-            "cursor".into(),
-            "--items".into(),
-            "/data".into(),
-            "--next".into(),
-            "/next".into(),
-            "--param".into(),
-            "cursor".into(),
-            "--max-attempts".into(),
-            "2".into(),
-            "--backoff-ms".into(),
-            "5".into(),
+        let mut a: Vec<String> = std::iter::once(url.as_str())
+            .chain(CURSOR_LIST.iter().copied())
+            .map(String::from)
+            .collect();
+        a.extend([
             "--max-outage".into(),
             max_outage.into(),
             "-o".into(),
             out.to_str().unwrap().into(),
             "--checkpoint".into(),
             state.to_str().unwrap().into(),
-        ];
+        ]);
         if resume {
             a.push("--resume".into());
         }
