@@ -913,6 +913,48 @@ fn concurrent_offset_pages_arrive_in_order_each_once() {
     assert!(closest < delay, "no two requests overlapped: {closest:?}");
 }
 
+/// The iterator is a pipeline, not rounds: with four pages in flight and the second one slow
+/// (1 s), the first page handed out frees its slot at once, so the fifth page is requested
+/// while the second is still on its way. Rounds of four would send the fifth only after the
+/// whole first round, the slow page included, had come back.
+#[test]
+fn a_slow_page_does_not_hold_back_the_refill() {
+    let slow = Duration::from_secs(1);
+    let server = LoopbackServer::start_with(move |r: &ReceivedRequest| {
+        let at: u64 = query(&r.path, "offset").map_or(0, |v| v.parse().unwrap());
+        let end = (at + 5).min(40);
+        let page = ScriptedResponse::new(200).json(&format!(
+            r#"{{"data":{},"total":40}}"#,
+            records(at.min(40), end)
+        ));
+        if at == 5 { page.delay(slow) } else { page }
+    })
+    .expect("loopback server");
+    let spec = PageSpec::offset("/data", 5).total("/total");
+    let client = client();
+    let pages = client
+        .pages(
+            Some(spec),
+            template(&server, "/items"),
+            PageOptions::new().concurrency(4),
+        )
+        .unwrap();
+    assert_eq!(walk_all(pages), (0..40).collect::<Vec<_>>());
+    let received = server.received();
+    let when = |offset: u64| {
+        received
+            .iter()
+            .find(|r| query(&r.path, "offset") == Some(offset.to_string()))
+            .map(|r| r.at)
+            .unwrap()
+    };
+    let gap = when(20).saturating_duration_since(when(5));
+    assert!(
+        gap < slow / 2,
+        "the fifth page waited for the slow second one: {gap:?} after it"
+    );
+}
+
 #[test]
 fn a_cursor_walk_ignores_concurrency() {
     let server = cursor_server(30);
