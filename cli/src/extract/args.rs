@@ -27,7 +27,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  complete: every record is in the output
   1  local failure: the output or the checkpoint could not be written
   2  bad input: usage, page spec, header, or a checkpoint that does not fit
-  3  server unavailable after retries, or a final error status
+  3  server unavailable after retries, or a final error status, or an answer that cannot be
+     used (a page over --max-body, a head over 64 KiB, a next-page pointer too long to send)
   4  quota exhausted (a --rate N/day quota, or the server's)
   5  interrupted (Ctrl-C) and resumable: run again with --resume
   6  stopped: by a guard (--max-pages, a repeated cursor, an origin not allowed; resumable),
