@@ -201,10 +201,14 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
     }
     .map_err(|e| bad(format!("{}: {e}", cmd.url)))?;
     let mut guards = Guards::default();
+    // Headers from the environment are credentials: dropped from a next page on another
+    // origin (the walk's guards) and from a redirect to one (the client's secret headers).
+    let mut secret = Vec::new();
     for arg in &cmd.headers {
         let h = headers::parse(arg, |name| std::env::var(name).ok()).map_err(bad)?;
         if h.from_env {
             guards = guards.credential_header(h.name.as_str());
+            secret.push(h.name.clone());
         }
         template = template.header(h.name, h.value);
     }
@@ -312,9 +316,12 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         .connect(cmd.connect_timeout.0)
         .idle(cmd.idle_timeout.0)
         .attempt(cmd.timeout.0);
-    let client = client(config, stats)
+    let mut client = client(config, stats)
         .timeouts(timeouts)
         .body_limit(cmd.max_body.0);
+    for name in secret {
+        client = client.secret_header(name);
+    }
 
     let checkpoint = cmd.checkpoint.clone().or_else(|| {
         cmd.output.as_ref().map(|o| {
