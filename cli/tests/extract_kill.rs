@@ -3,10 +3,11 @@
 //! byte for byte with the ground truth.
 //!
 //! The list is still (so the ground truth is one exact file, written here from the dataset's
-//! definition, not by another extract): 40,000 records, 100 a page, by offset, through a little
-//! chaos (500s, cut connections, truncated bodies). Each run uses a concurrency drawn from
-//! 1, 2, 4 and 8 (an offset list requests that many pages together), so runs resume each
-//! other's checkpoints across concurrencies, and kills land while several pages are in flight.
+//! definition, not by another extract): 40,000 records, 100 a page, through a little chaos
+//! (500s, cut connections, truncated bodies); by offset, and by cursor. Each run uses a
+//! concurrency drawn from 1, 2, 4 and 8 (an offset list requests that many pages together), so
+//! runs resume each other's checkpoints across concurrencies, and kills land while several
+//! pages are in flight.
 //!
 //! The moment of each kill: the run is let write a seeded random number of bytes past where
 //! the last run got (polled, bounded), then killed at once or after a seeded random delay of up
@@ -90,9 +91,21 @@ fn wait_for_length(path: &Path, target: u64, run: &mut Running) -> bool {
     panic!("{} did not reach {target} bytes in 30 s", path.display());
 }
 
+/// An offset list, 1 to 8 pages in flight.
 #[test]
 fn kill_9_at_twenty_random_moments_then_the_output_is_the_ground_truth() {
-    let mut data = DatasetSpec::new(DataStyle::Offset, RECORDS).page_size(PAGE);
+    twenty_kills(DataStyle::Offset, 0x17);
+}
+
+/// A cursor list (one page at a time, whatever the concurrency): the checkpoint holds the
+/// server's cursor.
+#[test]
+fn the_same_with_a_cursor_list() {
+    twenty_kills(DataStyle::Cursor, 0x18);
+}
+
+fn twenty_kills(style: DataStyle, seed: u64) {
+    let mut data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
     let (server, model) = LoopbackServer::start_model_at(|url| {
         data.base_url = url.to_owned();
         ServerModel::new(17, SystemTime::now())
@@ -111,7 +124,7 @@ fn kill_9_at_twenty_random_moments_then_the_output_is_the_ground_truth() {
     .unwrap();
     let truth = ground_truth();
 
-    let dir = temp_dir("kill20");
+    let dir = temp_dir(&format!("kill20-{}", style.as_str()));
     let out = dir.join("out.jsonl");
     let cp = dir.join("out.jsonl.checkpoint.json");
     let spec = dir.join("spec.json");
@@ -134,7 +147,7 @@ fn kill_9_at_twenty_random_moments_then_the_output_is_the_ground_truth() {
         c
     };
     let page_bytes = truth.len() as u64 / (RECORDS / PAGE);
-    let mut rng = fastrand::Rng::with_seed(0x17);
+    let mut rng = fastrand::Rng::with_seed(seed);
     // Per kill: the concurrency, the delay after the threshold (µs), what the checkpoint
     // covered and how long the file was.
     let mut kills: Vec<(u32, u64, u64, u64)> = Vec::new();
@@ -200,8 +213,9 @@ fn kill_9_at_twenty_random_moments_then_the_output_is_the_ground_truth() {
     );
     let mid_page = kills.iter().filter(|(_, _, c, l)| l > c).count();
     eprintln!(
-        "{mid_page} of {KILLS} kills left bytes past the checkpoint; {} requests; kills \
+        "{}: {mid_page} of {KILLS} kills left bytes past the checkpoint; {} requests; kills \
          (concurrency, delay µs, covered, length): {kills:?}",
+        style.as_str(),
         server.received().len()
     );
     // The truth as the server knows it: the same ids, none added or deleted.
