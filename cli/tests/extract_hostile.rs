@@ -45,6 +45,9 @@ struct Head {
 /// the test ends: endless behaviours check it).
 type Behave = dyn Fn(&Head, &mut TcpStream, &AtomicBool) + Send + Sync;
 
+/// The open connections (clones, to shut them down) and their threads.
+type Conns = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;
+
 /// A TCP server on 127.0.0.1 that reads one request head per connection and then does what
 /// its behaviour says (usually something no HTTP library would let it do). Stops on drop: the
 /// flag set, every connection shut down, every thread joined.
@@ -52,7 +55,7 @@ struct Hostile {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
     heads: Arc<Mutex<Vec<Head>>>,
-    conns: Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>,
+    conns: Conns,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -62,7 +65,7 @@ impl Hostile {
         let addr = listener.local_addr().unwrap();
         let stopping = Arc::new(AtomicBool::new(false));
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let conns: Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>> = Arc::default();
+        let conns: Conns = Arc::default();
         let behave: Arc<Behave> = Arc::new(behave);
         let acceptor = {
             let (stopping, heads, conns) = (
