@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderName, Method, Request, Response, StatusCode};
-use paceline::exchange::{Exchange, ExchangeConfig, ExchangeError, Step};
+use paceline::exchange::{Exchange, ExchangeConfig, ExchangeError, SecretHeaders, Step};
 use paceline::retry::{TransportError, TransportKind};
 use paceline::throttle::ThrottleConfig;
 use paceline::{Error, Now, Pacer, PacerConfig, RetrySafe};
@@ -90,6 +90,55 @@ fn a_redirect_to_another_origin_goes_without_credentials() {
     assert!(sent[2].headers().get("authorization").is_none());
     assert!(sent[2].headers().get("x-api-key").is_none());
     assert_eq!(exchange.attempts(), 3);
+}
+
+/// Secret headers named on the request itself ([`SecretHeaders`], as a page walk's requests
+/// carry their walk's credential headers) are dropped on a redirect to another origin too,
+/// and kept on one to the same origin; the configuration's still apply.
+#[test]
+fn secret_headers_named_by_the_request_are_dropped_on_another_origin() {
+    let mut pacer = Pacer::new(PacerConfig::default(), 1);
+    let config = ExchangeConfig::default().secret_header(HeaderName::from_static("x-other"));
+    let mut request = get("https://api.test/a");
+    request
+        .headers_mut()
+        .insert("x-other", "o".parse().unwrap());
+    request
+        .extensions_mut()
+        .insert(SecretHeaders(vec![HeaderName::from_static("x-api-key")]));
+    let mut exchange = Exchange::new(&pacer, request, &config).unwrap();
+    let (step, sent) = drive(
+        &mut pacer,
+        &mut exchange,
+        vec![
+            Ok(answer(302, &[("location", "/b")])),
+            Ok(answer(307, &[("location", "https://cdn.test/c")])),
+            Ok(answer(200, &[])),
+        ],
+    );
+    assert!(matches!(step, Step::Done(r) if r.status() == StatusCode::OK));
+    assert_eq!(
+        sent[1].headers().get("x-api-key").unwrap(),
+        "k",
+        "same origin"
+    );
+    for name in ["authorization", "x-api-key", "x-other"] {
+        assert!(
+            sent[2].headers().get(name).is_none(),
+            "{name} went to cdn.test"
+        );
+    }
+    // Without the extension, the same header goes along (the test can fail).
+    let mut exchange = plain(&pacer, "https://api.test/a");
+    let (_, sent) = drive(
+        &mut pacer,
+        &mut exchange,
+        vec![
+            Ok(answer(302, &[("location", "https://cdn.test/c")])),
+            Ok(answer(200, &[])),
+        ],
+    );
+    assert_eq!(sent[1].headers().get("x-api-key").unwrap(), "k");
 }
 
 #[test]

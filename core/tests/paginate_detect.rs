@@ -601,3 +601,62 @@ fn a_named_keyset_takes_over_from_offsets() {
     )));
     assert!(walk.drift().is_empty(), "{:?}", walk.drift());
 }
+
+/// A detected `Link` or next-URL walk remembers the first page's own URL (sent before the
+/// style was known) among those requested: a next URL leading back to it stops the walk,
+/// rather than delivering the first page's records a second time. Given a spec, the same
+/// holds (`paginate_styles.rs` `link_to_the_same_url_stops`).
+#[test]
+fn a_detected_walk_that_cycles_back_to_the_first_page_stops_before_it() {
+    let link = |url: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::LINK,
+            HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).unwrap(),
+        );
+        headers
+    };
+    for hints in [Hints::default(), Hints::default().style(StyleKind::Link)] {
+        // /a -> /b -> /a: the first page's URL comes back as the second page's next.
+        let walk = Walk::auto_with(
+            RequestTemplate::get("https://x.test/a").unwrap(),
+            hints.clone(),
+            Guards::default(),
+        )
+        .unwrap();
+        let (t, _) = drive(walk, |req| {
+            let (next, id) = if req.url.path() == "/a" {
+                ("https://x.test/b", 1)
+            } else {
+                ("https://x.test/a", 2)
+            };
+            Reply {
+                headers: link(next),
+                ..ok(json!([{ "id": id }]))
+            }
+        });
+        assert_eq!(t.ids, [1, 2], "{hints:?}: the first page once");
+        assert_eq!(t.urls.len(), 2, "{hints:?}: {:?}", t.urls);
+        assert!(
+            matches!(
+                t.end,
+                Some(WalkState::Stopped(GuardError::UrlRepeated { page: 2, .. }))
+            ),
+            "{hints:?}: {:?}",
+            t.end
+        );
+        // And a first page whose next URL is itself.
+        let walk = Walk::auto_with(
+            RequestTemplate::get("https://x.test/a?page=1").unwrap(),
+            hints.clone(),
+            Guards::default(),
+        )
+        .unwrap();
+        let (t, _) = drive(walk, |_| Reply {
+            headers: link("https://x.test/a?page=1"),
+            ..ok(json!([{ "id": 1 }]))
+        });
+        assert_eq!(t.ids, [1], "{hints:?}");
+        assert_eq!(t.urls.len(), 1, "{hints:?}: {:?}", t.urls);
+    }
+}

@@ -27,7 +27,8 @@ const EXIT_CODES: &str = "Exit codes:
   0  complete: every record is in the output
   1  local failure: the output or the checkpoint could not be written
   2  bad input: usage, page spec, header, or a checkpoint that does not fit
-  3  server unavailable after retries, or a final error status
+  3  server unavailable after retries, or a final error status, or an answer that cannot be
+     used (a page over --max-body, a head over 64 KiB, a next-page pointer too long to send)
   4  quota exhausted (a --rate N/day quota, or the server's)
   5  interrupted (Ctrl-C) and resumable: run again with --resume
   6  stopped: by a guard (--max-pages, a repeated cursor, an origin not allowed; resumable),
@@ -201,10 +202,14 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
     }
     .map_err(|e| bad(format!("{}: {e}", cmd.url)))?;
     let mut guards = Guards::default();
+    // Headers from the environment are credentials: dropped from a next page on another
+    // origin (the walk's guards) and from a redirect to one (the client's secret headers).
+    let mut secret = Vec::new();
     for arg in &cmd.headers {
         let h = headers::parse(arg, |name| std::env::var(name).ok()).map_err(bad)?;
         if h.from_env {
             guards = guards.credential_header(h.name.as_str());
+            secret.push(h.name.clone());
         }
         template = template.header(h.name, h.value);
     }
@@ -312,9 +317,12 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         .connect(cmd.connect_timeout.0)
         .idle(cmd.idle_timeout.0)
         .attempt(cmd.timeout.0);
-    let client = client(config, stats)
+    let mut client = client(config, stats)
         .timeouts(timeouts)
         .body_limit(cmd.max_body.0);
+    for name in secret {
+        client = client.secret_header(name);
+    }
 
     let checkpoint = cmd.checkpoint.clone().or_else(|| {
         cmd.output.as_ref().map(|o| {

@@ -334,6 +334,14 @@ fn describe(e: &PagesError) -> String {
             "{e}; to read it, raise --max-body (now {})",
             ByteSize(*limit)
         ),
+        PagesError::Request {
+            error: paceline_ureq::Error::InvalidRequest(_),
+            page,
+            ..
+        } if *page > 1 => format!(
+            "{e}; it is built from the server's pointer to the page (its cursor, token or next \
+             URL), which makes a request that cannot be sent"
+        ),
         PagesError::Request { error, .. }
             if matches!(
                 error.pacer_error(),
@@ -358,7 +366,10 @@ fn describe(e: &PagesError) -> String {
 /// The exit code for a walk that ended early.
 fn exit_code(e: &PagesError) -> u8 {
     match e {
-        PagesError::Request { error, .. } => match error {
+        PagesError::Request { error, page, .. } => match error {
+            // The first page's request is the user's; a later one is built from what the
+            // server sent (a cursor, a token, a next URL), which the user cannot fix.
+            paceline_ureq::Error::InvalidRequest(_) if *page > 1 => code::SERVER,
             paceline_ureq::Error::InvalidRequest(_) => code::BAD_INPUT,
             _ => match error.pacer_error() {
                 Some(paceline::Error::QuotaExhausted { .. }) => code::QUOTA,

@@ -89,6 +89,20 @@ impl ExchangeConfig {
     }
 }
 
+/// A request extension naming headers that are secrets of this request alone, removed (like
+/// [`ExchangeConfig::secret_headers`]) when a redirect leads to another origin. A page walk's
+/// requests carry their walk's credential headers this way
+/// ([`crate::paginate::PageRequest::to_http`]), so no driver has to pass them on.
+///
+/// ```
+/// let mut request = http::Request::get("https://api.example.com/items").body(Vec::<u8>::new()).unwrap();
+/// request
+///     .extensions_mut()
+///     .insert(paceline::exchange::SecretHeaders(vec![http::HeaderName::from_static("x-api-key")]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretHeaders(pub Vec<HeaderName>);
+
 /// What to do next, from [`Exchange::poll`].
 #[derive(Debug)]
 #[must_use]
@@ -174,6 +188,10 @@ impl Exchange {
         }
         let retry_safe = parts.extensions.get::<RetrySafe>().is_some();
         let call = new_call(pacer, &parts, retry_safe);
+        let mut config = config.clone();
+        if let Some(SecretHeaders(more)) = parts.extensions.get::<SecretHeaders>() {
+            config.secret_headers.extend(more.iter().cloned());
+        }
         Ok(Exchange {
             parts,
             body,
@@ -184,7 +202,7 @@ impl Exchange {
             hops: 0,
             attempts: 0,
             records: Vec::new(),
-            config: config.clone(),
+            config,
         })
     }
 

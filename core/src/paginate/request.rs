@@ -199,11 +199,15 @@ pub(crate) fn without_credentials(headers: &HeaderMap, extra: &[String]) -> Head
 /// [`super::Guards::credential_headers`] keeps them); a name that is not a header name names
 /// nothing that could be sent.
 fn strip(headers: &mut HeaderMap, secret: &[String]) {
-    let secret: Vec<HeaderName> = secret
+    crate::redirect::strip_credentials(headers, &names(secret));
+}
+
+/// Header names as text, as headers (those that are not header names dropped).
+fn names(secret: &[String]) -> Vec<HeaderName> {
+    secret
         .iter()
         .filter_map(|n| HeaderName::from_bytes(n.to_ascii_lowercase().as_bytes()).ok())
-        .collect();
-    crate::redirect::strip_credentials(headers, &secret);
+        .collect()
 }
 
 impl PageRequest {
@@ -212,6 +216,9 @@ impl PageRequest {
     /// its method: a GraphQL or search POST may be sent again). When the request may not carry
     /// credentials (a next page on another origin), `Authorization`, `Proxy-Authorization`,
     /// `Cookie` and the `secret` headers are removed again here, whatever was added since.
+    /// The `secret` names also go along as a [`crate::exchange::SecretHeaders`] extension, so
+    /// that an [`crate::exchange::Exchange`] following a redirect to another origin drops them
+    /// too.
     ///
     /// ```
     /// use paceline::paginate::{PageSpec, RequestTemplate, Walk};
@@ -239,6 +246,13 @@ impl PageRequest {
         request.extensions_mut().insert(crate::RetrySafe);
         if !self.credentials {
             strip(request.headers_mut(), secret);
+        }
+        // A redirect to another origin drops them too (the exchange reads this).
+        let names = names(secret);
+        if !names.is_empty() {
+            request
+                .extensions_mut()
+                .insert(crate::exchange::SecretHeaders(names));
         }
         Ok(request)
     }

@@ -42,6 +42,10 @@ pub struct Chaos {
     pub p_repeat_cursor: f64,
     /// A last page whose cursor points at itself (pagination).
     pub p_self_cursor: f64,
+    /// The `Retry-After` of a chaos 429 or 503, seconds, drawn per response uniformly from
+    /// `[lo, hi]` (`0` allowed: "retry now"). Unset: 1 s. Outages and limiters are unaffected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_s: Option<[u64; 2]>,
 }
 
 /// The server is down from `from_s` for `for_s` seconds (of the model's time): every request
@@ -160,6 +164,15 @@ impl Chaos {
         After::Normal
     }
 
+    /// The `Retry-After` of a chaos 429 or 503, seconds ([`Chaos::retry_after_s`]).
+    pub fn retry_after(&self, rng: &mut fastrand::Rng) -> u64 {
+        match self.retry_after_s {
+            None => 1,
+            Some([lo, hi]) if hi > lo => rng.u64(lo..=hi),
+            Some([lo, _]) => lo,
+        }
+    }
+
     /// Extra latency, ns.
     pub fn slow(&self, rng: &mut fastrand::Rng) -> u64 {
         if self.p_slow > 0.0 && rng.f64() < self.p_slow {
@@ -189,6 +202,23 @@ mod tests {
         let o = Outage::new(f64::NAN, f64::INFINITY);
         assert!(o.covers(0) && o.covers(u64::MAX - 1));
         assert!(!Outage::new(-5.0, 0.0).covers(0));
+    }
+
+    #[test]
+    fn a_chaos_retry_after_is_drawn_from_its_range() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert_eq!(Chaos::default().retry_after(&mut rng), 1);
+        let c: Chaos = toml::from_str("retry_after_s = [0, 1]").unwrap();
+        let drawn: Vec<u64> = (0..100).map(|_| c.retry_after(&mut rng)).collect();
+        assert!(drawn.contains(&0) && drawn.contains(&1) && drawn.iter().all(|s| *s <= 1));
+        let c: Chaos = toml::from_str("retry_after_s = [3, 3]").unwrap();
+        assert_eq!(c.retry_after(&mut rng), 3);
+        // Unset, it is not written (scenario snapshots stay as they were).
+        assert!(
+            !toml::to_string(&Chaos::default())
+                .unwrap()
+                .contains("retry_after_s")
+        );
     }
 
     #[test]

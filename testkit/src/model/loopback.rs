@@ -27,12 +27,21 @@ pub struct Answers {
     pub resets: u64,
     /// Responses a limiter of the model refused (whatever status the dialect gives them).
     pub refused: u64,
+    /// Responses sent with a `Retry-After` header, by status.
+    pub with_retry_after: BTreeMap<u16, u64>,
+    /// `200`s whose body chaos cut short.
+    pub truncated: u64,
 }
 
 impl Answers {
     /// Responses sent with `status`.
     pub fn status(&self, status: u16) -> u64 {
         self.statuses.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Responses sent with `status` and a `Retry-After` header.
+    pub fn with_retry_after(&self, status: u16) -> u64 {
+        self.with_retry_after.get(&status).copied().unwrap_or(0)
     }
 
     /// Requests answered in all (responses and cut connections).
@@ -81,6 +90,14 @@ impl Responder for ModelResponder {
             return ScriptedResponse::drop_connection();
         }
         *self.answers.statuses.entry(answer.status).or_insert(0) += 1;
+        if answer.headers.contains_key(http::header::RETRY_AFTER) {
+            *self
+                .answers
+                .with_retry_after
+                .entry(answer.status)
+                .or_insert(0) += 1;
+        }
+        self.answers.truncated += u64::from(answer.truncated);
         let mut response = ScriptedResponse::new(answer.status).body(answer.body);
         for (name, value) in &answer.headers {
             if let Ok(v) = value.to_str() {

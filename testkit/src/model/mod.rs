@@ -73,6 +73,8 @@ pub struct ModelResponse {
     pub fate: Fate,
     /// Which limiter refused it, if one did (index in the model's limiters).
     pub refused_by: Option<usize>,
+    /// Whether chaos cut this `200`'s body short ([`Chaos::p_truncated`]).
+    pub truncated: bool,
 }
 
 /// Per-request pagination misbehaviour chosen by chaos, for the [`App`] to apply.
@@ -279,6 +281,7 @@ impl ServerModel {
             latency_ns: latency,
             fate: Fate::Respond,
             refused_by: None,
+            truncated: false,
         };
         if let Some(outage) = self.chaos.outage
             && outage.covers(now_ns)
@@ -356,7 +359,10 @@ impl ServerModel {
             After::Status(status, retry_after) => {
                 response.status = status;
                 if retry_after {
-                    put_retry_after(&mut response.headers, 1_000_000_000);
+                    let s = self.chaos.retry_after(&mut self.rng);
+                    response
+                        .headers
+                        .insert(http::header::RETRY_AFTER, HeaderValue::from(s));
                 }
                 response.body = br#"{"error":"chaos"}"#.to_vec();
                 return response;
@@ -378,6 +384,7 @@ impl ServerModel {
             if self.chaos.p_truncated > 0.0 && self.rng.f64() < self.chaos.p_truncated {
                 let keep = response.body.len() / 2;
                 response.body.truncate(keep);
+                response.truncated = true;
             } else if self.chaos.p_invalid_json > 0.0 && self.rng.f64() < self.chaos.p_invalid_json
             {
                 response.body = b"<html>upstream error</html>".to_vec();

@@ -76,6 +76,14 @@ impl Walk {
             if d.cap.is_some() {
                 self.cap = d.cap;
             }
+            // The first request went before the style was known, so `restart` could not note
+            // its URL: a next URL leading back to it is a repeat too (else the first page's
+            // records would be delivered again).
+            if let Some(Mech::Link { .. } | Mech::NextUrl) = self.plan.as_ref().map(|p| &p.mech)
+                && let Some(h) = Position::Url(base.to_string()).repeat_hash()
+            {
+                self.seen.insert(h);
+            }
             detected = Some(d);
         }
         let new_probe = detected.as_ref().and_then(|d| d.probe.clone());
