@@ -45,6 +45,7 @@ impl<T: Transport> std::fmt::Debug for Client<T> {
 }
 
 type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+type Store = Arc<dyn crate::SharedStore>;
 
 struct Shared<T> {
     transport: T,
@@ -54,6 +55,7 @@ struct Shared<T> {
     body_limit: u64,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    store: Option<Store>,
 }
 
 /// Builds a [`Client`]: [`Client::builder`].
@@ -63,6 +65,7 @@ pub struct ClientBuilder<T: Transport = HttpTransport> {
     body_limit: u64,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    store: Option<Store>,
 }
 
 impl Client {
@@ -80,6 +83,7 @@ impl Client {
             body_limit: DEFAULT_BODY_LIMIT,
             exchange: ExchangeConfig::default(),
             observer: None,
+            store: None,
         }
     }
 }
@@ -92,6 +96,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit,
             exchange,
             observer,
+            store,
             ..
         } = self;
         ClientBuilder {
@@ -100,6 +105,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit,
             exchange,
             observer,
+            store,
         }
     }
 
@@ -135,6 +141,15 @@ impl<T: Transport> ClientBuilder<T> {
         self
     }
 
+    /// Keeps the Pacer's shared budget ([`paceline::PacerConfig::shared`]) in `store`
+    /// (`paceline_redis::AsyncRedisStore`, say): asked before every attempt, outside the
+    /// lock, and told the pauses this client's responses ask for. Without a store, a shared
+    /// budget finds its store unreachable and applies its failure mode.
+    pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client<T> {
         let shared = Shared {
@@ -144,6 +159,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit: self.body_limit,
             exchange: self.exchange,
             observer: self.observer,
+            store: self.store,
         };
         Client {
             shared: Arc::new(shared),
@@ -186,7 +202,9 @@ impl<T: Transport> Client<T> {
                 Step::Send(request) => request,
                 Step::Done(response) => return Ok(response),
                 Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
-                Step::Wait(_) | Step::WaitForPermit => unreachable!("Shared::step waits"),
+                Step::Wait(_) | Step::WaitForPermit | Step::Reserve(_) => {
+                    unreachable!("Shared::step waits and reserves")
+                }
             };
             let outcome = shared.transport.send(request, shared.body_limit).await;
             let (now, exchange) = (clock(), &mut pending.exchange);
@@ -194,6 +212,7 @@ impl<T: Transport> Client<T> {
                 Ok(response) => {
                     attempts.push(AttemptRecord::status(response.status()));
                     shared.finish(|p| exchange.on_response(p, now, response));
+                    shared.publish().await;
                 }
                 Err(Failure::NoResponse(error, detail)) => {
                     attempts.push(failed(None, error, detail));
@@ -202,6 +221,7 @@ impl<T: Transport> Client<T> {
                 Err(Failure::Body(head, error, detail)) => {
                     attempts.push(failed(Some(head.status), error, detail));
                     shared.finish(|p| exchange.on_body_error(p, now, &head, error));
+                    shared.publish().await;
                 }
                 Err(Failure::TooLarge(head)) => {
                     let error = TransportError::after_send(TransportKind::Other);
@@ -241,6 +261,11 @@ impl<T> Shared<T> {
             match (step, listener) {
                 (Step::Wait(until), _) => drop(Timer::at(until).await),
                 (Step::WaitForPermit, Some(listener)) => listener.await,
+                (Step::Reserve(r), _) => {
+                    let reply = crate::shared::reserve(self.store.as_deref(), &r).await;
+                    let now = clock();
+                    self.finish(|p| exchange.on_reserved(p, now, reply));
+                }
                 (step, _) => return step,
             }
         }
@@ -257,6 +282,19 @@ impl<T> Shared<T> {
         self.finished.notify(usize::MAX);
         self.forward(queued);
         result
+    }
+
+    /// Publishes the signals the Pacer queued (after a report) to the shared store, lock
+    /// released.
+    async fn publish(&self) {
+        let Some(store) = &self.store else { return };
+        let signals: Vec<_> = {
+            let mut pacer = self.lock();
+            std::iter::from_fn(|| pacer.poll_shared()).collect()
+        };
+        for signal in &signals {
+            store.publish(signal).await;
+        }
     }
 
     fn forward(&self, queued: Vec<Event>) {

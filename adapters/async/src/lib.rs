@@ -116,6 +116,7 @@ mod client;
 mod error;
 mod events;
 mod pages;
+mod shared;
 mod timeouts;
 mod transport;
 
@@ -124,6 +125,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
 pub use pages::{EVENTS_KEPT, PageOptions, Pages, PagesError};
+pub use shared::{SharedStore, StoreFuture};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };

@@ -46,6 +46,18 @@ pub struct Client {
     timeouts: Timeouts,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    /// Where a shared budget lives ([`Client::shared_store`]).
+    store: Option<Store>,
+}
+
+/// The client's shared-budget store (see [`Client::shared_store`]).
+#[derive(Clone)]
+struct Store(std::sync::Arc<dyn crate::SharedStore>);
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
 }
 
 /// A caller's function that sees every Pacer event (see [`Client::on_event`]).
@@ -84,7 +96,17 @@ impl Client {
             timeouts: Timeouts::default(),
             exchange: ExchangeConfig::default(),
             observer: None,
+            store: None,
         }
+    }
+
+    /// Keeps the Pacer's shared budget ([`paceline::PacerConfig::shared`]) in `store`
+    /// (`paceline_redis::RedisStore`, say): asked before every attempt, outside the lock, and
+    /// told the pauses this client's responses ask for. Without a store, a shared budget
+    /// finds its store unreachable and applies its failure mode.
+    pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
+        self.store = Some(Store(std::sync::Arc::new(store)));
+        self
     }
 
     /// Calls `f` with every event the Pacer raises (a quota threshold crossed, a pause, a
@@ -210,6 +232,13 @@ impl Client {
                     continue;
                 }
                 Step::WaitForPermit => unreachable!("Client::step waits for permits"),
+                Step::Reserve(reservation) => {
+                    let reply =
+                        crate::shared::reserve(self.store.as_ref().map(|s| &*s.0), &reservation);
+                    let now = clock();
+                    self.with_pacer(|p| exchange.on_reserved(p, now, reply));
+                    continue;
+                }
                 Step::Done(response) => return Ok(response),
                 Step::Fail(error) => return Err(Error::GaveUp { error, attempts }),
             };
@@ -218,6 +247,7 @@ impl Client {
                 Attempt::Response(now, response) => {
                     attempts.push(AttemptRecord::status(response.status()));
                     self.finish(|p| exchange.on_response(p, now, response));
+                    crate::shared::publish(self, self.store.as_ref().map(|s| &*s.0));
                 }
                 Attempt::Transport(now, error, detail) => {
                     attempts.push(failed(None, error, detail));
@@ -226,6 +256,7 @@ impl Client {
                 Attempt::BodyFailed(now, head, error, detail) => {
                     attempts.push(failed(Some(head.status), error, detail));
                     self.finish(|p| exchange.on_body_error(p, now, &head, error));
+                    crate::shared::publish(self, self.store.as_ref().map(|s| &*s.0));
                 }
                 Attempt::TooLarge(now, head, detail) => {
                     let error = paceline::retry::TransportError::after_send(

@@ -175,6 +175,7 @@ mod client;
 mod error;
 mod events;
 mod pages;
+mod shared;
 mod timeouts;
 mod transport;
 
@@ -184,6 +185,7 @@ pub use client::{Client, DEFAULT_BODY_LIMIT};
 pub use error::{AttemptRecord, Error};
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
 pub use pages::{DEFAULT_PAGE_RETRIES, EVENTS_KEPT, PageOptions, Pages};
+pub use shared::SharedStore;
 
 /// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
 /// [`Error`] for a failed request. After an error the iterator is over (it returns `None`).
