@@ -106,8 +106,11 @@ pub enum OnUnreachable {
     #[default]
     Wait,
     /// Fail open: requests draw from a local bucket with this fraction of the shared rate
-    /// (burst 1), asking the store again every [`SharedBudget::probe_every`]. With `n`
-    /// processes, `1/n` keeps the whole within the budget.
+    /// (burst 1: the processes switch at about the same moment, and their bursts would add
+    /// up; a request costing more waits for the store), asking the store again every
+    /// [`SharedBudget::probe_every`]. With `n` processes, `1/n` keeps the whole within the
+    /// budget. The local bucket starts after the last turn the store granted this Pacer:
+    /// the turns reserved before the outage are spent first.
     Local {
         /// The fraction of the shared rate, in (0, 1].
         fraction: f64,

@@ -252,3 +252,34 @@ fn without_a_shared_budget_the_store_is_never_asked() {
     let _ = p.on_response(&mut call, start(), StatusCode::TOO_MANY_REQUESTS, &h);
     assert_eq!(p.poll_shared(), None);
 }
+
+#[test]
+fn fail_open_starts_after_the_turns_already_reserved() {
+    // Four turns reserved ahead (at 0, 100, 200, 300 ms); the store then goes away: the local
+    // quarter-rate bucket (400 ms apart) starts after the last reserved turn, not beside it.
+    let budget = SharedBudget::new("k", Limit::per_second(10))
+        .on_unreachable(OnUnreachable::Local { fraction: 0.25 })
+        .probe_every(Duration::from_secs(10));
+    let mut p = pacer(budget, 1);
+    let mut store = BucketState::default();
+    let t0 = start();
+    let mut calls: Vec<Call> = Vec::new();
+    for _ in 0..4 {
+        let mut call = p.call(&Method::GET, &HeaderMap::new());
+        let Begin::Reserve(r) = p.poll_send(&mut call, t0) else {
+            panic!()
+        };
+        let reply = store.reserve(store_us(t0, t0), &r);
+        p.on_reserved(&mut call, t0, reply);
+        calls.push(call);
+    }
+    let mut late = p.call(&Method::GET, &HeaderMap::new());
+    let Begin::Reserve(_) = p.poll_send(&mut late, t0) else {
+        panic!()
+    };
+    p.on_reserved(&mut late, t0, Reply::Unreachable);
+    assert_eq!(
+        p.poll_send(&mut late, t0),
+        Begin::Wait(t0.mono + Duration::from_millis(300))
+    );
+}

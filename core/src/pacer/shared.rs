@@ -21,6 +21,11 @@ pub(super) struct SharedState {
     local: Option<Gcra>,
     /// While the store is unreachable: since when, and when to ask it again.
     down: Option<(Instant, Instant)>,
+    /// The latest turn the store granted this Pacer: the fail-open bucket starts after it,
+    /// so that the turns reserved before an outage and the local fraction do not add up.
+    last_turn: Option<Instant>,
+    /// When the fail-open bucket may start (see `last_turn`).
+    local_from: Option<Instant>,
     /// Whether the bucket's pause was announced (once per pause).
     paused: bool,
     outbox: VecDeque<SharedSignal>,
@@ -38,9 +43,9 @@ impl SharedState {
                 };
                 let per = Duration::try_from_secs_f64(cfg.limit.per.as_secs_f64() / f)
                     .unwrap_or(Duration::MAX);
-                // The same fraction of the burst, at least one unit.
-                let burst = ((bucket.burst as f64) * f).ceil().max(1.0) as u64;
-                Some(Gcra::new(&Limit::new(cfg.limit.count, per).burst(burst)))
+                // Burst 1: every process switches to its local bucket at about the same
+                // moment, and their bursts would add up.
+                Some(Gcra::new(&Limit::new(cfg.limit.count, per)))
             }
             OnUnreachable::Wait => None,
         };
@@ -49,6 +54,8 @@ impl SharedState {
             bucket,
             local,
             down: None,
+            last_turn: None,
+            local_from: None,
             paused: false,
             outbox: VecDeque::new(),
             cfg,
@@ -79,6 +86,11 @@ impl Pacer {
             let Some(local) = &mut shared.local else {
                 return Some(Begin::Wait(probe_at));
             };
+            if let Some(from) = shared.local_from
+                && now.mono < from
+            {
+                return Some(Begin::Wait(from.min(probe_at)));
+            }
             return match local.earliest_with_slack(now_ns, cost, 0) {
                 Some(at) if at <= now_ns => {
                     local.consume(now_ns, cost);
@@ -89,7 +101,7 @@ impl Pacer {
                     let at = epoch.and_then(|e| e.mono.checked_add(Duration::from_nanos(at)));
                     Some(Begin::Wait(at.map_or(probe_at, |t| t.min(probe_at))))
                 }
-                // More than the local burst: only the store can grant it.
+                // A cost of more than one unit: only the store can grant it.
                 None => Some(Begin::Wait(probe_at)),
             };
         }
@@ -119,6 +131,7 @@ impl Pacer {
                 let since = match shared.down {
                     Some((since, _)) => since,
                     None => {
+                        shared.local_from = shared.last_turn.filter(|&t| t > now.mono);
                         self.events.push_back(Event::SharedUnreachable {
                             key: shared.cfg.key.clone(),
                             fallback: shared.cfg.on_unreachable,
@@ -146,6 +159,9 @@ impl Pacer {
         }
         shared.paused = paused;
         call.shared_granted = granted;
+        if granted && let Some(turn) = now.mono.checked_add(wait) {
+            shared.last_turn = Some(shared.last_turn.map_or(turn, |t| t.max(turn)));
+        }
         if !wait.is_zero()
             && let Some(at) = now.mono.checked_add(wait)
         {
