@@ -571,11 +571,11 @@ mod tests {
             }
             turns.sort_unstable();
             turns.iter().enumerate().all(|(i, &t)| {
-                turns[i..]
+                let n = turns[i..]
                     .iter()
                     .take_while(|&&x| x < t + 1_000_000)
-                    .count() as u64
-                    <= count + burst - 1
+                    .count() as u64;
+                n < count + burst
             })
         }
         QuickCheck::new()
