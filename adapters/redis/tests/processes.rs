@@ -7,7 +7,7 @@
 //! line with what it counted.
 //!
 //! - `four_processes_share_one_hundred_per_second`: 4 processes × 8 workers, 100 req/s
-//!   burst 10, 20 s. Every request the server received, in every 1 s window: at most 100 +
+//!   burst 10 (paced 2 % under, as `paceline extract --rate` is), 20 s. Every request the server received, in every 1 s window: at most 100 +
 //!   the burst; admitted ÷ (100/s × the run) ≥ 95 %; no 429.
 //! - `redis_killed_mid_run_fail_closed` / `…_fail_open`: 2 processes × 4 workers at 50 req/s;
 //!   Redis killed 1.5 s in and started again 2 s later. Closed: nothing reaches the API once
@@ -48,7 +48,11 @@ fn child_worker() {
         0.0 => OnUnreachable::Wait,
         fraction => OnUnreachable::Local { fraction },
     };
-    let budget = SharedBudget::new(&var("KEY"), Limit::per_second(rate).burst(burst))
+    // Paced a hair under, as `paceline extract` paces its --rate: what the server sees is
+    // the send times plus the network's and the scheduler's jitter, and a limit at exactly
+    // the server's rate has no room for it.
+    let limit = Limit::per_second(rate).burst(burst).with_margin();
+    let budget = SharedBudget::new(&var("KEY"), limit)
         .on_unreachable(on_unreachable)
         .probe_every(Duration::from_millis(250));
     let counts: Arc<[AtomicU64; 4]> = Arc::new(Default::default());
@@ -334,7 +338,12 @@ fn outage(fraction: f64, test: &str) -> Option<(Seen, (f64, f64))> {
         (0, 0),
         "the server refused some"
     );
-    assert!(busiest_second(&seen.arrivals) as u64 <= run.rate + run.burst);
+    // Failing closed, never more than the limit. Failing open, a Redis that comes back empty
+    // (nothing is persisted here) has forgotten what was spent and grants its whole burst
+    // again, on top of the requests the local fractions just sent: one burst more.
+    let bursts = if fraction > 0.0 { 2 } else { 1 };
+    let busiest = busiest_second(&seen.arrivals) as u64;
+    assert!(busiest <= run.rate + bursts * run.burst, "{busiest} in one second");
     // The run went on after Redis came back.
     assert!(seen.arrivals.iter().any(|&t| t > bounds.1 + 0.5));
     Some((seen, bounds))
@@ -370,7 +379,8 @@ fn redis_killed_mid_run_fail_open() {
         .count() as f64;
     let span = up - down - 1.1;
     assert!(
-        local >= 0.8 * 40.0 * span && local <= 40.0 * span + 2.0,
+        // Two buckets of burst 1, and an arrival's jitter at each end of the window.
+        local >= 0.8 * 40.0 * span && local <= 40.0 * span + 4.0,
         "{local} requests in {span:.2} s while Redis was down"
     );
 }
