@@ -77,6 +77,7 @@ fn exchange(pacer: &mut Pacer, request: Request<Vec<u8>>) -> Result<Response<Vec
                 std::thread::sleep(until.saturating_duration_since(Instant::now()))
             }
             Step::WaitForPermit => unreachable!("one request at a time"),
+            Step::Reserve(_) => unreachable!("no shared budget configured"),
             Step::Done(response) => return Ok(response),
             Step::Fail(e) => return Err(e.into()),
         }

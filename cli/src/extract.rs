@@ -21,6 +21,7 @@ mod output;
 mod progress;
 mod quota_state;
 mod run;
+mod shared_budget;
 mod state;
 mod stats;
 mod units;

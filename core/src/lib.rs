@@ -17,6 +17,8 @@
 //! - [`Pacer`]: the object you hold, asked before each request and told after (retry,
 //!   throttle and, when configured, a breaker per host, composed);
 //! - [`batch`]: bulk writes in chunks, per-record results, only the failed records again;
+//! - [`shared`]: a budget shared by many processes through a store (Redis): the Pacer asks
+//!   the store for tokens before each attempt ([`Begin::Reserve`]), the driver asks it;
 //! - [`exchange`]: one request through the Pacer, start to final answer (attempts, waits,
 //!   permits, redirects): the loop every driver would otherwise write;
 //! - [`paginate`]: one machine per walk through a list endpoint, every record exactly once,
@@ -40,6 +42,7 @@
 //!         Begin::Wait(t) => { now = now.at(t); continue } // sleep until t
 //!         Begin::Reject(e) => panic!("{e}"),
 //!         Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
+//!         Begin::Reserve(_) => unreachable!("no shared budget configured"),
 //!     }
 //!     let status = server.next().unwrap();                // send the request
 //!     match pacer.on_response(&mut call, now, status, &HeaderMap::new()) {
@@ -65,6 +68,7 @@ pub mod paginate;
 pub mod redirect;
 pub mod retry;
 mod serde_secs;
+pub mod shared;
 pub mod throttle;
 mod time;
 #[cfg(feature = "tracing")]

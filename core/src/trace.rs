@@ -67,6 +67,23 @@ pub fn forward(event: &Event) {
             } => tracing::warn!(code, host = %host, "paceline: {event}"),
             _ => tracing::info!(code, host = %host, "paceline: {event}"),
         },
+        Event::SharedUnreachable { key, fallback } => tracing::warn!(
+            code,
+            key = %key,
+            fallback = ?fallback,
+            "paceline: the shared budget's store is unreachable"
+        ),
+        Event::SharedRecovered { key, down_for } => tracing::info!(
+            code,
+            key = %key,
+            down_ms = millis(*down_for),
+            "paceline: the shared budget's store is reachable again"
+        ),
+        Event::SharedPaused { key } => tracing::warn!(
+            code,
+            key = %key,
+            "paceline: the shared budget is paused by a server's signal"
+        ),
     }
 }
 

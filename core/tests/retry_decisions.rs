@@ -64,6 +64,7 @@ fn run(
                 break;
             }
             Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
+            Begin::Reserve(_) => unreachable!("no shared budget configured"),
         }
         let reply = replies.next().expect("script long enough");
         let finish = match reply {
@@ -439,7 +440,7 @@ fn drive(
                 continue;
             }
             Begin::Reject(_) => return true,
-            Begin::WaitForPermit => return false,
+            Begin::WaitForPermit | Begin::Reserve(_) => return false,
         }
         let Some(Outcome(reply)) = outcomes.next() else {
             return true;

@@ -17,10 +17,12 @@
 
 pub mod dataset;
 pub mod model;
+mod redis_server;
 pub mod scenario;
 pub mod server;
 pub mod sim;
 
+pub use redis_server::RedisServer;
 pub use server::{
     LoopbackServer, ReceivedRequest, Responder, Script, ScriptedResponse, Stall, StallingServer,
 };

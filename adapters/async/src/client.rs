@@ -42,6 +42,7 @@ impl<T: Transport> std::fmt::Debug for Client<T> {
 }
 
 type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+type Store = Arc<dyn crate::SharedStore>;
 
 struct Shared<T> {
     transport: T,
@@ -51,6 +52,7 @@ struct Shared<T> {
     body_limit: u64,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    store: Option<Store>,
 }
 
 /// Builds a [`Client`]: [`Client::builder`].
@@ -60,6 +62,7 @@ pub struct ClientBuilder<T: Transport = HttpTransport> {
     body_limit: u64,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    store: Option<Store>,
 }
 
 impl Client {
@@ -77,6 +80,7 @@ impl Client {
             body_limit: DEFAULT_BODY_LIMIT,
             exchange: ExchangeConfig::default(),
             observer: None,
+            store: None,
         }
     }
 }
@@ -89,6 +93,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit,
             exchange,
             observer,
+            store,
             ..
         } = self;
         ClientBuilder {
@@ -97,6 +102,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit,
             exchange,
             observer,
+            store,
         }
     }
 
@@ -132,6 +138,15 @@ impl<T: Transport> ClientBuilder<T> {
         self
     }
 
+    /// Keeps the Pacer's shared budget ([`paceline::PacerConfig::shared`]) in `store`
+    /// (`paceline_redis::AsyncRedisStore`, say): asked before every attempt, outside the
+    /// lock, and told the pauses this client's responses ask for. Without a store, a shared
+    /// budget finds its store unreachable and applies its failure mode.
+    pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
     /// The client.
     pub fn build(self) -> Client<T> {
         let shared = Shared {
@@ -141,6 +156,7 @@ impl<T: Transport> ClientBuilder<T> {
             body_limit: self.body_limit,
             exchange: self.exchange,
             observer: self.observer,
+            store: self.store,
         };
         Client {
             shared: Arc::new(shared),
@@ -182,7 +198,9 @@ impl<T: Transport> Client<T> {
                 Step::Send(request) => request,
                 Step::Done(response) => return Ok(response),
                 Step::Fail(error) => return Err(pending.exchange.gave_up(error)),
-                Step::Wait(_) | Step::WaitForPermit => unreachable!("Shared::step waits"),
+                Step::Wait(_) | Step::WaitForPermit | Step::Reserve(_) => {
+                    unreachable!("Shared::step waits and reserves")
+                }
             };
             let limit = shared.body_limit;
             let outcome = match shared.transport.send(request, limit).await {
@@ -205,8 +223,13 @@ impl<T: Transport> Client<T> {
                 Outcome::NoResponse { .. } => None,
             };
             let (now, exchange) = (now.copied().unwrap_or_else(clock), &mut pending.exchange);
+            // A response's headers may carry signals other processes share.
+            let heard = matches!(outcome, Outcome::Response(_) | Outcome::BodyFailed { .. });
             if let Some(error) = shared.finish(|p| exchange.report(p, now, outcome)) {
                 return Err(error);
+            }
+            if heard {
+                shared.publish().await;
             }
         }
     }
@@ -228,6 +251,11 @@ impl<T> Shared<T> {
             match (step, listener) {
                 (Step::Wait(until), _) => drop(Timer::at(until).await),
                 (Step::WaitForPermit, Some(listener)) => listener.await,
+                (Step::Reserve(r), _) => {
+                    let reply = crate::shared::reserve(self.store.as_deref(), &r).await;
+                    let now = clock();
+                    self.finish(|p| exchange.on_reserved(p, now, reply));
+                }
                 (step, _) => return step,
             }
         }
@@ -244,6 +272,19 @@ impl<T> Shared<T> {
         self.finished.notify(usize::MAX);
         self.forward(queued);
         result
+    }
+
+    /// Publishes the signals the Pacer queued (after a report) to the shared store, lock
+    /// released.
+    async fn publish(&self) {
+        let Some(store) = &self.store else { return };
+        let signals: Vec<_> = {
+            let mut pacer = self.lock();
+            std::iter::from_fn(|| pacer.poll_shared()).collect()
+        };
+        for signal in &signals {
+            store.publish(signal).await;
+        }
     }
 
     fn forward(&self, queued: Vec<Event>) {

@@ -114,6 +114,7 @@
 mod client;
 mod events;
 mod pages;
+mod shared;
 mod timeouts;
 mod transport;
 
@@ -131,6 +132,7 @@ pub type Error = paceline::exchange::SendError<String>;
 pub use paceline::paginate::EVENTS_KEPT;
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
 pub use pages::{Pages, PagesError};
+pub use shared::{SharedStore, StoreFuture};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };

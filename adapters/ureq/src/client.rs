@@ -46,6 +46,18 @@ pub struct Client {
     timeouts: Timeouts,
     exchange: ExchangeConfig,
     observer: Option<Observer>,
+    /// Where a shared budget lives ([`Client::shared_store`]).
+    store: Option<Store>,
+}
+
+/// The client's shared-budget store (see [`Client::shared_store`]).
+#[derive(Clone)]
+struct Store(std::sync::Arc<dyn crate::SharedStore>);
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
 }
 
 /// A caller's function that sees every Pacer event (see [`Client::on_event`]).
@@ -84,7 +96,17 @@ impl Client {
             timeouts: Timeouts::default(),
             exchange: ExchangeConfig::default(),
             observer: None,
+            store: None,
         }
+    }
+
+    /// Keeps the Pacer's shared budget ([`paceline::PacerConfig::shared`]) in `store`
+    /// (`paceline_redis::RedisStore`, say): asked before every attempt, outside the lock, and
+    /// told the pauses this client's responses ask for. Without a store, a shared budget
+    /// finds its store unreachable and applies its failure mode.
+    pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
+        self.store = Some(Store(std::sync::Arc::new(store)));
+        self
     }
 
     /// Calls `f` with every event the Pacer raises (a quota threshold crossed, a pause, a
@@ -209,14 +231,26 @@ impl Client {
                     continue;
                 }
                 Step::WaitForPermit => unreachable!("Client::step waits for permits"),
+                Step::Reserve(reservation) => {
+                    let reply =
+                        crate::shared::reserve(self.store.as_ref().map(|s| &*s.0), &reservation);
+                    let now = clock();
+                    self.with_pacer(|p| exchange.on_reserved(p, now, reply));
+                    continue;
+                }
                 Step::Done(response) => return Ok(response),
                 Step::Fail(error) => return Err(exchange.gave_up(error)),
             };
             let (parts, body) = request.into_parts();
             // Dropping the exchange unreported gives its permit back.
             let (now, outcome) = self.attempt(&parts, &body).map_err(Error::InvalidRequest)?;
+            // A response's headers may carry signals other processes share.
+            let heard = matches!(outcome, Outcome::Response(_) | Outcome::BodyFailed { .. });
             if let Some(error) = self.finish(|p| exchange.report(p, now, outcome)) {
                 return Err(error);
+            }
+            if heard {
+                crate::shared::publish(self, self.store.as_ref().map(|s| &*s.0));
             }
         }
     }

@@ -173,6 +173,7 @@ mod batch;
 mod client;
 mod events;
 mod pages;
+mod shared;
 mod timeouts;
 mod transport;
 
@@ -191,6 +192,7 @@ pub type Error = paceline::exchange::SendError<ureq::Error>;
 pub use paceline::paginate::EVENTS_KEPT;
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
 pub use pages::Pages;
+pub use shared::SharedStore;
 
 /// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
 /// [`Error`] for a failed request. After an error the iterator is over (it returns `None`).

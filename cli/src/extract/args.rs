@@ -114,6 +114,17 @@ pub struct Extract {
     /// stops the extract (exit 4). Repeatable.
     #[arg(long, value_name = "LIMIT")]
     rate: Vec<String>,
+    /// Share the --rate (the one under a day) with every process given the same URL, on any
+    /// machine: a bucket kept in Redis, `redis://HOST:PORT/KEY` (`?db=N` for another
+    /// database). Each request asks Redis for its turn first; a 429's Retry-After pauses the
+    /// bucket for every sharer. While Redis is unreachable, requests wait for it (or see
+    /// --shared-fail-open).
+    #[arg(long, value_name = "URL")]
+    shared_budget: Option<String>,
+    /// While the --shared-budget's Redis is unreachable, go on at this fraction of the rate
+    /// (`0.25` for one of four sharers) instead of waiting for it.
+    #[arg(long, value_name = "FRACTION", requires = "shared_budget")]
+    shared_fail_open: Option<f64>,
     /// Where what `--rate N/day` quotas spent is kept between runs, by origin, so that a
     /// resumed or repeated extract respects what the day already used; default
     /// `$XDG_STATE_HOME/paceline/quotas.json` (else `~/.local/state/paceline/quotas.json`).
@@ -253,6 +264,7 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
 
     let mut throttle = ThrottleConfig::default();
     let mut limits = Limits::default();
+    let mut rates = Vec::new();
     for text in &cmd.rate {
         let limit: Limit = text
             .parse()
@@ -268,7 +280,10 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         } else {
             // Paced a hair under (2 %, at most 1 ms a request): limiters that count in whole
             // milliseconds refuse a request a fraction early.
-            throttle = throttle.limit(limit.with_margin());
+            if cmd.shared_budget.is_none() {
+                throttle = throttle.limit(limit.with_margin());
+            }
+            rates.push(limit);
             let rate = limit.rate();
             if limits.rate.as_ref().is_none_or(|(r, _)| rate < *r) {
                 limits.rate = Some((rate, text.clone()));
@@ -317,11 +332,24 @@ pub(super) fn build(cmd: Extract, stats: &Arc<Stats>) -> Result<Job, Fatal> {
         .connect(cmd.connect_timeout.0)
         .idle(cmd.idle_timeout.0)
         .attempt(cmd.timeout.0);
+    let shared = match &cmd.shared_budget {
+        Some(url) => {
+            Some(super::shared_budget::shared(url, &rates, cmd.shared_fail_open).map_err(bad)?)
+        }
+        None => None,
+    };
+    let config = match &shared {
+        Some((budget, _)) => config.shared(budget.clone()),
+        None => config,
+    };
     let mut client = client(config, stats)
         .timeouts(timeouts)
         .body_limit(cmd.max_body.0);
     for name in secret {
         client = client.secret_header(name);
+    }
+    if let Some((_, store)) = shared {
+        client = client.shared_store(store);
     }
 
     let checkpoint = cmd.checkpoint.clone().or_else(|| {

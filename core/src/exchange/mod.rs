@@ -29,6 +29,7 @@
 //!         }
 //!         Step::Wait(until) => now = now.at(until), // a driver sleeps here
 //!         Step::WaitForPermit => unreachable!("no concurrency limit configured"),
+//!         Step::Reserve(_) => unreachable!("no shared budget configured"),
 //!         Step::Done(response) => break response,
 //!         Step::Fail(e) => panic!("{e}"),
 //!     }
@@ -120,6 +121,10 @@ pub enum Step {
     Done(Response<Vec<u8>>),
     /// The Pacer gave up or refused; no response to hand back. Terminal.
     Fail(Error),
+    /// Ask the shared budget's store for these tokens (only with a
+    /// [`crate::PacerConfig::shared`] budget), report its answer with
+    /// [`Exchange::on_reserved`], then poll again.
+    Reserve(crate::shared::Reservation),
 }
 
 #[derive(Debug)]
@@ -237,6 +242,10 @@ impl Exchange {
                         return Step::WaitForPermit;
                     }
                     Begin::Reject(e) => return Step::Fail(e),
+                    Begin::Reserve(r) => {
+                        self.state = State::Ready;
+                        return Step::Reserve(r);
+                    }
                 },
                 State::RetryAt(t) if now.mono < t => {
                     self.state = State::RetryAt(t);
@@ -282,6 +291,14 @@ impl Exchange {
             Finish::RetryAt(t) => State::RetryAt(t),
             Finish::Fail(e) => State::Failed(e),
         };
+    }
+
+    /// The shared store's answer to the [`Step::Reserve`] polled, as it arrived at `now`
+    /// ([`Pacer::on_reserved`]). Ignored unless the exchange is waiting to send.
+    pub fn on_reserved(&mut self, pacer: &mut Pacer, now: Now, reply: crate::shared::Reply) {
+        if matches!(self.state, State::Ready) {
+            pacer.on_reserved(&mut self.call, now, reply);
+        }
     }
 
     /// No response to the attempt sent (a refused connection, a reset, a timeout).

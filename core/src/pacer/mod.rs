@@ -30,6 +30,7 @@
 //!         Begin::Wait(until) => { now = now.at(until); continue; } // a driver sleeps here
 //!         Begin::Reject(e) => panic!("{e}"),
 //!         Begin::WaitForPermit => unreachable!("no concurrency limit configured"),
+//!         Begin::Reserve(_) => unreachable!("no shared budget configured"),
 //!     }
 //!     let (status, retry_after) = replies.pop().unwrap(); // a driver sends here
 //!     let mut headers = HeaderMap::new();
@@ -47,6 +48,7 @@
 
 mod persist;
 mod retrying;
+mod shared;
 mod types;
 
 use retrying::contains_any;
@@ -120,6 +122,8 @@ pub struct Pacer {
     breaker_wait: Duration,
     last_signal: Signal,
     events: VecDeque<Event>,
+    /// The budget shared with other processes, if configured ([`PacerConfig::shared`]).
+    shared: Option<shared::SharedState>,
 }
 
 impl Pacer {
@@ -142,6 +146,7 @@ impl Pacer {
             breaker_wait: config.breaker_wait,
             last_signal: Signal::default(),
             events: VecDeque::new(),
+            shared: config.shared.map(shared::SharedState::new),
         }
     }
 
@@ -215,6 +220,7 @@ impl Pacer {
             breaker_key: self.breakers.as_ref().map(|b| b.shared_key(host)),
             permit: None,
             outage_since: None,
+            shared_granted: false,
         }
     }
 
@@ -251,7 +257,9 @@ impl Pacer {
             .and_then(|e| e.mono.checked_add(Duration::from_nanos(ns)))
     }
 
-    /// Before each attempt: send now, wait until an instant, wait for a permit, or reject.
+    /// Before each attempt: send now, wait until an instant, wait for a permit, reject, or
+    /// (with a [`PacerConfig::shared`] budget) ask the shared store first
+    /// ([`Begin::Reserve`], answered with [`Pacer::on_reserved`]).
     /// A `Wait` may be followed by more `Wait`s (another request's response can extend a pause).
     /// Deciding allocates nothing.
     pub fn poll_send(&mut self, call: &mut Call, now: Now) -> Begin {
@@ -283,6 +291,11 @@ impl Pacer {
                 return Begin::Wait(next);
             }
             return Begin::Reject(rejected);
+        }
+        if self.shared.is_some()
+            && let Some(begin) = self.shared_begin(call, now, now_ns)
+        {
+            return begin;
         }
         let events = &mut self.events;
         let admission = self.throttle.send(&mut call.ticket, now_ns, &mut |n| {
@@ -321,6 +334,7 @@ impl Pacer {
             self.tokens.on_request(&self.retry.budget, now_ns);
         }
         call.attempts += 1;
+        call.shared_granted = false;
         call.started.get_or_insert(now.mono);
         Begin::Send
     }
@@ -420,6 +434,7 @@ impl Pacer {
         self.throttle.release(&mut call.ticket);
         if must_wait > Duration::ZERO || signal.quota_exhausted {
             self.hold(now.mono, &signal, must_wait);
+            self.share_pause(must_wait);
         }
         let server_wait = signal
             .retry_after

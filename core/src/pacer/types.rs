@@ -33,6 +33,9 @@ pub struct PacerConfig {
     /// Strings that, found in a 429's body, mark it as a quota (not a rate limit): the error
     /// codes an API uses for "daily limit reached". Empty by default.
     pub quota_codes: Vec<String>,
+    /// A budget shared with other processes through a store (see [`crate::shared`]).
+    /// `None` by default: every budget is this Pacer's own.
+    pub shared: Option<crate::shared::SharedBudget>,
 }
 
 impl PacerConfig {
@@ -60,6 +63,12 @@ impl PacerConfig {
         self
     }
 
+    /// Shares a budget with other processes ([`PacerConfig::shared`]).
+    pub fn shared(mut self, budget: crate::shared::SharedBudget) -> Self {
+        self.shared = Some(budget);
+        self
+    }
+
     /// Adds a body code that marks a 429 as a quota.
     pub fn quota_code(mut self, code: &str) -> Self {
         self.quota_codes.push(code.into());
@@ -81,6 +90,9 @@ pub enum Begin {
     WaitForPermit,
     /// Do not send it at all.
     Reject(Error),
+    /// Ask the shared budget's store for these tokens (only with [`PacerConfig::shared`]),
+    /// then tell the Pacer its answer with [`super::Pacer::on_reserved`] and ask again.
+    Reserve(crate::shared::Reservation),
 }
 
 /// After a request: what happens next.
@@ -163,6 +175,27 @@ pub enum Event {
         /// What happened.
         event: BreakerEvent,
     },
+    /// The shared budget's store could not be reached: requests now wait for it, or draw
+    /// from a local fraction of the budget, as `fallback` says. Told once per outage.
+    SharedUnreachable {
+        /// The bucket's key.
+        key: String,
+        /// What requests do until the store is back.
+        fallback: crate::shared::OnUnreachable,
+    },
+    /// The shared budget's store answered again after being unreachable.
+    SharedRecovered {
+        /// The bucket's key.
+        key: String,
+        /// How long it was unreachable (from the first failure seen to this answer).
+        down_for: Duration,
+    },
+    /// The shared bucket is paused by a signal (a `Retry-After` or an exhausted window that
+    /// this or another process saw). Told once per pause.
+    SharedPaused {
+        /// The bucket's key.
+        key: String,
+    },
 }
 
 impl Event {
@@ -180,6 +213,9 @@ impl Event {
             Event::RouteDropped { .. } => "route_dropped",
             Event::Adapted { .. } => "adapted",
             Event::Breaker { .. } => "breaker",
+            Event::SharedUnreachable { .. } => "shared_unreachable",
+            Event::SharedRecovered { .. } => "shared_recovered",
+            Event::SharedPaused { .. } => "shared_paused",
         }
     }
 }
@@ -211,6 +247,8 @@ pub struct Call {
     pub(super) permit: Option<Permit>,
     /// When this request first found its breaker open (the outage it waits through).
     pub(super) outage_since: Option<Instant>,
+    /// Whether the shared budget granted this attempt its tokens (see [`crate::shared`]).
+    pub(super) shared_granted: bool,
 }
 
 /// A request extension (`http::Request::extensions_mut().insert(RetrySafe)`) saying that the

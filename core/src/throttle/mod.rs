@@ -61,7 +61,7 @@ pub use quota::QuotaUse;
 use table::{Learned, NamedWindow, route_key};
 
 use adaptive::Adaptive;
-use gcra::Gcra;
+pub(crate) use gcra::Gcra;
 use quota::Quota;
 use server_window::ServerWindow;
 

@@ -193,6 +193,8 @@ impl Sim {
             })
             .collect();
         let mut queue: BinaryHeap<Reverse<(u64, u64, Ev)>> = BinaryHeap::new();
+        // A shared budget's store, in virtual time: the core's reference bucket.
+        let mut store = paceline::shared::BucketState::default();
         let mut seq = 0u64;
         let mut push = |q: &mut BinaryHeap<Reverse<(u64, u64, Ev)>>, t: u64, ev: Ev| {
             seq += 1;
@@ -386,6 +388,11 @@ impl Sim {
                     }
                     Begin::Wait(at) => push(&mut queue, clock.ns(at).max(now), Ev::Wake(w)),
                     Begin::WaitForPermit => ws[wi].parked = true,
+                    Begin::Reserve(res) => {
+                        let reply = store.reserve(now / 1_000, &res);
+                        self.pacer.on_reserved(call, t, reply);
+                        push(&mut queue, now, Ev::Wake(w));
+                    }
                     Begin::Reject(e) => {
                         r.rejected += 1;
                         let line = || format!("{:>10.3}s w{w} rejected: {e}", now as f64 / 1e9);
@@ -409,6 +416,14 @@ impl Sim {
                         }
                     }
                 }
+            }
+            while let Some(paceline::shared::SharedSignal::Pause { wait, .. }) =
+                self.pacer.poll_shared()
+            {
+                store.pause(
+                    now / 1_000,
+                    u64::try_from(wait.as_micros()).unwrap_or(u64::MAX),
+                );
             }
             while let Some(e) = self.pacer.poll_event() {
                 if let (Some(o), Event::Breaker { event, .. }) = (&mut outage, &e) {

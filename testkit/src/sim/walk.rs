@@ -210,6 +210,7 @@ impl WalkSim {
             max_ns: self.max_ns,
             body_params: body_params(&self.spec),
             pacer: Pacer::new(self.config.clone(), self.seed),
+            store: paceline::shared::BucketState::default(),
         };
         let mut counts: HashMap<u64, u32> = HashMap::new();
         let mut delivered = Vec::new();
@@ -457,6 +458,8 @@ struct Exchanges {
     max_ns: u64,
     body_params: Vec<Pointer>,
     pacer: Pacer,
+    /// A shared budget's store, in virtual time: the core's reference bucket.
+    store: paceline::shared::BucketState,
 }
 
 impl Exchanges {
@@ -521,6 +524,11 @@ impl Exchanges {
                     continue;
                 }
                 Step::WaitForPermit => return Paced::Failed("no concurrency permit".to_owned()),
+                Step::Reserve(r) => {
+                    let reply = self.store.reserve(self.t / 1_000, &r);
+                    exchange.on_reserved(&mut self.pacer, now, reply);
+                    continue;
+                }
                 Step::Fail(e) => {
                     self.r.rejected += 1;
                     return Paced::Failed(e.to_string());
@@ -563,6 +571,12 @@ impl Exchanges {
                     "reset".into()
                 }
             };
+            while let Some(paceline::shared::SharedSignal::Pause { wait, .. }) =
+                self.pacer.poll_shared()
+            {
+                let wait = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+                self.store.pause(self.t / 1_000, wait);
+            }
             while let Some(e) = self.pacer.poll_event() {
                 self.r.note_event(&e);
             }
