@@ -7,7 +7,8 @@
 //! - a head trickled a byte a second (the attempt deadline `--timeout`, not the idle timer),
 //! - `Retry-After` of years (seconds and HTTP-date) on 429 and 503: refused at once,
 //! - cursors of megabytes (`--max-body` bounds them; a walk of them stops at `--max-pages`),
-//! - a `Link` to itself (and a two-page cycle): the walk's repeated-URL guard,
+//! - a `Link` to itself, a two-page cycle, and that cycle across a resume: the walk's
+//!   repeated-URL guard (exit 6), nothing written twice,
 //! - a total that changes every page (an offset list): never a clean exit with records
 //!   missing; an endless growing total stops at `--max-pages`.
 //!
