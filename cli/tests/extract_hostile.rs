@@ -7,7 +7,8 @@
 //! - a head trickled a byte a second (the attempt deadline `--timeout`, not the idle timer),
 //! - `Retry-After` of years (seconds and HTTP-date) on 429 and 503: refused at once,
 //! - cursors of megabytes (`--max-body` bounds them; a walk of them stops at `--max-pages`),
-//! - a `Link` to itself (and a two-page cycle): the walk's repeated-URL guard,
+//! - a `Link` to itself, a two-page cycle, and that cycle across a resume: the walk's
+//!   repeated-URL guard (exit 6), nothing written twice,
 //! - a total that changes every page (an offset list): never a clean exit with records
 //!   missing; an endless growing total stops at `--max-pages`.
 //!
@@ -631,4 +632,37 @@ fn a_total_that_changes_every_page_is_never_a_clean_loss() {
     assert_eq!(o.status.code(), Some(6), "{stderr}");
     assert_eq!(server.heads().len(), 30, "{stderr}");
     assert_eq!(text(&o.stdout).lines().count(), 300);
+}
+
+/// A `Link` cycle that spans a resume: /a → /b, stopped after /a, resumed: /b → /a.
+#[test]
+fn a_link_cycle_across_a_resume_writes_nothing_twice() {
+    let server = Hostile::start(|head, s, _| {
+        let (next, ids) = if head.target.starts_with("/a") {
+            ("/b", r#"[{"id":1}]"#)
+        } else {
+            ("/a", r#"[{"id":2}]"#)
+        };
+        respond(
+            s,
+            "200 OK",
+            &[("Link", &format!("<{next}>; rel=\"next\""))],
+            ids,
+        );
+    });
+    let dir = temp_dir("hostile-cycle-resume");
+    let out = dir.join("out.jsonl");
+    let url = format!("{}/a", server.url());
+    let base = ["--paginate", "link", "-o", out.to_str().unwrap()];
+    let (o, _) = extract(&url, &[&base[..], &["--max-pages", "1"]].concat());
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));
+    let (o, _) = extract(&url, &[&base[..], &["--resume"]].concat());
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("walk stopped"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "{\"id\":1}\n{\"id\":2}\n"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

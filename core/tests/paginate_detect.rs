@@ -660,3 +660,61 @@ fn a_detected_walk_that_cycles_back_to_the_first_page_stops_before_it() {
         assert_eq!(t.urls.len(), 1, "{hints:?}: {:?}", t.urls);
     }
 }
+
+/// The same cycle across a resume: stopped after /a (its checkpoint pointing at /b), resumed,
+/// /b's next URL back to /a stops the walk; /a's record is not delivered again. With the
+/// spec given and detected alike.
+#[test]
+fn a_resumed_walk_that_cycles_back_to_the_first_page_stops_before_it() {
+    let link = |url: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::LINK,
+            HeaderValue::from_str(&format!("<{url}>; rel=\"next\"")).unwrap(),
+        );
+        headers
+    };
+    let server = |req: &PageRequest| {
+        let (next, id) = if req.url.path() == "/a" {
+            ("https://x.test/b", 1)
+        } else {
+            ("https://x.test/a", 2)
+        };
+        Reply {
+            headers: link(next),
+            ..ok(json!([{ "id": id }]))
+        }
+    };
+    let template = || RequestTemplate::get("https://x.test/a").unwrap();
+    for detected in [false, true] {
+        let guards = Guards::default().max_pages(1);
+        let first = if detected {
+            Walk::auto(template(), guards).unwrap()
+        } else {
+            Walk::new(PageSpec::link("").guards(guards), template()).unwrap()
+        };
+        let (t, first) = drive(first, server);
+        assert_eq!(t.ids, [1], "detected: {detected}");
+        let checkpoint = first.checkpoint();
+        let resumed = if detected {
+            Walk::resume_auto(template(), Guards::default(), &checkpoint).unwrap()
+        } else {
+            Walk::resume(Some(PageSpec::link("")), template(), &checkpoint).unwrap()
+        };
+        let (t, _) = drive(resumed, server);
+        assert_eq!(
+            t.ids,
+            [2],
+            "detected: {detected}: /a again after the resume"
+        );
+        assert_eq!(t.urls, ["https://x.test/b"], "detected: {detected}");
+        assert!(
+            matches!(
+                t.end,
+                Some(WalkState::Stopped(GuardError::UrlRepeated { page: 2, .. }))
+            ),
+            "detected: {detected}: {:?}",
+            t.end
+        );
+    }
+}

@@ -222,6 +222,15 @@ impl Walk {
         if let Some(h) = walk.position.repeat_hash() {
             walk.seen.insert(h);
         }
+        // The first page's own URL, as an uninterrupted walk remembers it: a next URL leading
+        // back to the start is a repeat after a resume too. (The URLs between are not kept in
+        // a checkpoint: a cycle back to one of them is caught one round later.)
+        if let Some(Mech::Link { .. } | Mech::NextUrl) = walk.plan.as_ref().map(|p| &p.mech)
+            && let Some(h) =
+                Position::Url(walk.request_for(&Position::Start).url.to_string()).repeat_hash()
+        {
+            walk.seen.insert(h);
+        }
         walk.restart();
         if walk.pending.is_some() && walk.pages >= walk.guards.max_pages {
             walk.pending = None;
