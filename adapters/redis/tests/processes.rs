@@ -343,7 +343,10 @@ fn outage(fraction: f64, test: &str) -> Option<(Seen, (f64, f64))> {
     // again, on top of the requests the local fractions just sent: one burst more.
     let bursts = if fraction > 0.0 { 2 } else { 1 };
     let busiest = busiest_second(&seen.arrivals) as u64;
-    assert!(busiest <= run.rate + bursts * run.burst, "{busiest} in one second");
+    assert!(
+        busiest <= run.rate + bursts * run.burst,
+        "{busiest} in one second"
+    );
     // The run went on after Redis came back.
     assert!(seen.arrivals.iter().any(|&t| t > bounds.1 + 0.5));
     Some((seen, bounds))
