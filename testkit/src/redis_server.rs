@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 /// How long a started server has to accept connections.
 const READY_WITHIN: Duration = Duration::from_secs(10);
 
-/// A running `redis-server` (see the [module docs](self)).
+/// A running `redis-server` of a test's own: on a free loopback port, in a temp dir,
+/// persisting nothing (`--save '' --appendonly no`), killed and waited for when dropped, pass
+/// or fail. `redis-server` is the Debian package of that name (`.ci/run` installs it); ask
+/// [`RedisServer::available`] first.
 #[derive(Debug)]
 pub struct RedisServer {
     binary: PathBuf,

@@ -184,7 +184,8 @@ impl<T: Transport> Client<T> {
     ///
     /// The loop pumps the core's [`Exchange`] and decides nothing: `Send` (one attempt
     /// through the transport, then report it), `Wait(t)` (`Timer::at(t)`), `WaitForPermit`
-    /// (until another request of this client reports or is cancelled), `Done`, `Fail`.
+    /// (until another request of this client reports or is cancelled), `Reserve` (ask the
+    /// [shared store](ClientBuilder::shared_store), feed its answer back), `Done`, `Fail`.
     ///
     /// Cancel-safe: dropping the future mid-attempt cancels the exchange
     /// ([`Exchange::cancel`]), so its concurrency permit and budget reservation go back.

@@ -161,13 +161,15 @@ fn execute(
     let started = Instant::now();
     let end = SystemTime::now() + Duration::from_secs_f64(run.seconds);
     let key = format!("run-{}", std::process::id());
-    let mut children: Vec<Child> = (0..run.processes)
-        .map(|_| spawn(run, redis, &url, &key, end))
-        .collect();
+    let mut children = Children(
+        (0..run.processes)
+            .map(|_| spawn(run, redis, &url, &key, end))
+            .collect(),
+    );
     during(redis, started);
     let deadline = started + Duration::from_secs_f64(run.seconds + 20.0);
     let mut results = Vec::new();
-    for child in &mut children {
+    for child in &mut children.0 {
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
@@ -213,6 +215,20 @@ fn execute(
         refused: answers.refused,
         too_many: answers.status(429),
         children: results,
+    }
+}
+
+/// The worker processes, killed (and waited for) if the test ends before they do.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
     }
 }
 
@@ -343,7 +359,10 @@ fn outage(fraction: f64, test: &str) -> Option<(Seen, (f64, f64))> {
     // again, on top of the requests the local fractions just sent: one burst more.
     let bursts = if fraction > 0.0 { 2 } else { 1 };
     let busiest = busiest_second(&seen.arrivals) as u64;
-    assert!(busiest <= run.rate + bursts * run.burst, "{busiest} in one second");
+    assert!(
+        busiest <= run.rate + bursts * run.burst,
+        "{busiest} in one second"
+    );
     // The run went on after Redis came back.
     assert!(seen.arrivals.iter().any(|&t| t > bounds.1 + 0.5));
     Some((seen, bounds))

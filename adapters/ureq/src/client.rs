@@ -212,7 +212,8 @@ impl Client {
     /// The loop pumps the core's [`Exchange`] and holds no policy of its own: `Send` (send
     /// it; read the clock as soon as the response head arrives; read the body; report),
     /// `Wait(t)` (sleep until `t`), `WaitForPermit` (block until another request of this
-    /// client finishes), `Done` or `Fail`. See the crate docs for how ureq errors are sorted.
+    /// client finishes), `Reserve` (ask the [shared store](Client::shared_store), feed its
+    /// answer back), `Done` or `Fail`. See the crate docs for how ureq errors are sorted.
     ///
     /// After every Pacer call its events are drained and forwarded to `tracing`.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
