@@ -9,7 +9,8 @@
 //! the host on every request, pooled connection or not, and with a resolve timeout set (the
 //! client's `Timeouts::default()` sets one) it does so on a new thread each time, even for an
 //! IP literal. The pairs tell that cost (ureq's, paid by any caller who sets timeouts) from
-//! the driver's own.
+//! the driver's own. Each pair runs interleaved, a request of one then of the other (see
+//! `core/benches/support/paired.rs`).
 
 use std::time::Duration;
 
@@ -20,52 +21,62 @@ use paceline_ureq::Timeouts;
 use paceline_ureq::ureq::Agent;
 use paceline_ureq::ureq::config::RedirectAuthHeaders;
 
+#[path = "../../../core/benches/support/paired.rs"]
+mod support;
+use support::paired;
+
 fn overhead(c: &mut Criterion) {
     let server =
         LoopbackServer::start_with(|_: &ReceivedRequest| ScriptedResponse::new(200).body("ok"))
             .expect("a loopback server");
     let url = format!("{}/ok", server.url());
-    let mut g = c.benchmark_group("ureq driver");
+    let group = "ureq driver";
+    let mut g = c.benchmark_group(group);
+    let bare_get = |agent: &Agent| {
+        let mut response = agent.get(&url).call().expect("a response");
+        let body = response.body_mut().read_to_vec().expect("a body");
+        assert_eq!(body, b"ok");
+    };
+    let send = |client: &paceline_ureq::Client| {
+        let request = http::Request::get(&url).body(Vec::new()).unwrap();
+        let response = client.send(request).expect("a response");
+        assert_eq!(response.body(), b"ok");
+    };
 
     let t = Timeouts::default();
-    let bare: [(&str, Agent); 2] = [
-        ("bare ureq Agent", agent(None)),
-        (
-            "bare ureq Agent, the client's default timeouts",
-            agent(Some(t)),
-        ),
-    ];
-    for (name, agent) in bare {
-        g.bench_function(name, |b| {
-            b.iter(|| {
-                let mut response = agent.get(&url).call().expect("a response");
-                let body = response.body_mut().read_to_vec().expect("a body");
-                assert_eq!(body, b"ok");
-            })
-        });
-    }
-
-    let clients = [
-        (
-            "paceline-ureq Client::send",
-            paceline_ureq::Client::new(PacerConfig::default()),
-        ),
-        (
-            "paceline-ureq Client::send, Timeouts::none()",
-            paceline_ureq::Client::new(PacerConfig::default()).timeouts(Timeouts::none()),
-        ),
-    ];
-    for (name, client) in &clients {
-        g.bench_function(*name, |b| {
-            b.iter(|| {
-                let request = http::Request::get(&url).body(Vec::new()).unwrap();
-                let response = client.send(request).expect("a response");
-                assert_eq!(response.body(), b"ok");
-            })
-        });
-    }
+    let (with, without) = (agent(Some(t)), agent(None));
+    let client = paceline_ureq::Client::new(PacerConfig::default());
+    paired(
+        &mut g,
+        group,
+        1,
+        "paceline-ureq Client::send",
+        || send(&client),
+        "bare ureq Agent, the client's default timeouts",
+        || bare_get(&with),
+    );
+    let untimed = paceline_ureq::Client::new(PacerConfig::default()).timeouts(Timeouts::none());
+    paired(
+        &mut g,
+        group,
+        1,
+        "paceline-ureq Client::send, Timeouts::none()",
+        || send(&untimed),
+        "bare ureq Agent",
+        || bare_get(&without),
+    );
+    // ureq alone, with and without the timeouts: the cost of its resolve thread.
+    paired(
+        &mut g,
+        group,
+        1,
+        "bare ureq Agent with timeouts, beside none",
+        || bare_get(&with),
+        "bare ureq Agent without timeouts, beside some",
+        || bare_get(&without),
+    );
     g.finish();
-    drop(clients);
+    drop((client, untimed));
     server.shutdown();
 }
 
@@ -90,10 +101,9 @@ fn agent(timeouts: Option<Timeouts>) -> Agent {
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
-        // Long enough that load from other processes, on a shared machine, falls on every
-        // function alike rather than on one.
-        .measurement_time(Duration::from_secs(10))
-        .sample_size(60)
+        // Each measurement runs both sides (interleaved), so it takes twice this.
+        .measurement_time(Duration::from_secs(5))
+        .sample_size(40)
 }
 
 criterion_group! {
