@@ -1,7 +1,9 @@
 //! Simulator speed: simulated requests per second of wall time.
-//! `cargo bench -p paceline-testkit --bench sim`; the figure is `thrpt` (elements = requests).
+//! `cargo bench -p paceline-testkit --bench sim`; the figure is `thrpt` (elements = requests),
+//! which `scripts/bench` writes into BENCHMARKS.md.
 
 use std::path::Path;
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use paceline_testkit::scenario::Scenario;
@@ -37,5 +39,15 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bench
+}
 criterion_main!(benches);
