@@ -13,7 +13,6 @@
 //! default floor of 0.5/s a walk of these 100 pages took 73-313 s through `paceline extract`).
 //! The floor keeps each walk to seconds; what is checked is what reaches the caller.
 
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use paceline::PacerConfig;
@@ -167,37 +166,8 @@ fn chaos_list(style: DataStyle, seed: u64) -> (LoopbackServer, SharedModel, Data
 /// list did change (inserts at both ends, deletes) while it was read.
 #[track_caller]
 fn assert_exactly_once(what: &str, got: &[u64], truth: &Truth) {
-    let mut seen: HashMap<u64, u32> = HashMap::new();
-    for id in got {
-        *seen.entry(*id).or_insert(0) += 1;
-    }
-    let missing: Vec<u64> = truth
-        .must_deliver
-        .iter()
-        .filter(|id| !seen.contains_key(id))
-        .copied()
-        .collect();
-    let twice: Vec<u64> = seen
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(id, _)| *id)
-        .collect();
-    let ever: HashSet<u64> = truth.ever.iter().copied().collect();
-    let invented: Vec<u64> = seen
-        .keys()
-        .filter(|id| !ever.contains(id))
-        .copied()
-        .collect();
-    assert!(
-        missing.is_empty() && twice.is_empty() && invented.is_empty(),
-        "{what}: {} missing {:?}, {} twice {:?}, {} invented {:?}",
-        missing.len(),
-        &missing[..missing.len().min(10)],
-        twice.len(),
-        &twice[..twice.len().min(10)],
-        invented.len(),
-        &invented[..invented.len().min(10)]
-    );
+    let found = truth.compare(got.iter().copied());
+    assert!(found.is_exact(), "{what}: {found}");
     let head = truth.ever.iter().filter(|id| **id < 1_000_000).count();
     let tail = truth
         .ever

@@ -130,17 +130,8 @@ fn ids(path: &Path) -> HashMap<u64, u32> {
 
 /// Every record that existed throughout is there, each once, and none was invented.
 fn assert_exactly_once(path: &Path, truth: &Truth) {
-    let seen = ids(path);
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "duplicated: {twice:?}");
-    let missing: Vec<_> = truth
-        .must_deliver
-        .iter()
-        .filter(|id| !seen.contains_key(id))
-        .collect();
-    assert!(missing.is_empty(), "{} missing: {missing:?}", missing.len());
-    let ever: std::collections::HashSet<_> = truth.ever.iter().collect();
-    assert!(seen.keys().all(|id| ever.contains(id)), "invented records");
+    let found = truth.compare(ids_in_order(path));
+    assert!(found.is_exact(), "{found}");
 }
 
 #[test]

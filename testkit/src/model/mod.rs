@@ -108,6 +108,84 @@ pub struct Truth {
     pub ever: Vec<u64>,
 }
 
+impl Truth {
+    /// How the ids a client delivered (in any order, repeats included) compare with the truth.
+    ///
+    /// ```
+    /// use paceline_testkit::model::Truth;
+    ///
+    /// let truth = Truth { must_deliver: vec![1, 2, 3], ever: vec![1, 2, 3, 4] };
+    /// let c = truth.compare([1, 2, 2, 4, 9]);
+    /// assert!(!c.is_exact());
+    /// assert_eq!((c.missing, c.twice, c.invented), (vec![3], vec![2], vec![9]));
+    /// assert!(truth.compare([3, 1, 2]).is_exact());
+    /// ```
+    pub fn compare(&self, delivered: impl IntoIterator<Item = u64>) -> Comparison {
+        let mut seen: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
+        for id in delivered {
+            *seen.entry(id).or_insert(0) += 1;
+        }
+        let ever: std::collections::HashSet<u64> = self.ever.iter().copied().collect();
+        let mut twice: Vec<u64> = seen
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut invented: Vec<u64> = seen
+            .keys()
+            .filter(|id| !ever.contains(id))
+            .copied()
+            .collect();
+        twice.sort_unstable();
+        invented.sort_unstable();
+        Comparison {
+            missing: self
+                .must_deliver
+                .iter()
+                .filter(|id| !seen.contains_key(id))
+                .copied()
+                .collect(),
+            twice,
+            invented,
+        }
+    }
+}
+
+/// What [`Truth::compare`] found: each list sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Records that existed for the whole walk and were not delivered.
+    pub missing: Vec<u64>,
+    /// Records delivered more than once.
+    pub twice: Vec<u64>,
+    /// Records delivered that never existed.
+    pub invented: Vec<u64>,
+}
+
+impl Comparison {
+    /// Nothing missing, twice or invented.
+    pub fn is_exact(&self) -> bool {
+        self.missing.is_empty() && self.twice.is_empty() && self.invented.is_empty()
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    /// `"2 missing [3, 7], 0 twice [], 0 invented []"`: the counts, and the first ten of each.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let first = |v: &[u64]| v[..v.len().min(10)].to_vec();
+        write!(
+            f,
+            "{} missing {:?}, {} twice {:?}, {} invented {:?}",
+            self.missing.len(),
+            first(&self.missing),
+            self.twice.len(),
+            first(&self.twice),
+            self.invented.len(),
+            first(&self.invented)
+        )
+    }
+}
+
 /// What an endpoint serves.
 pub trait App: Send {
     /// Answers a request the limiters admitted, at `now_ns`.
