@@ -13,7 +13,7 @@ use paceline_testkit::model::{
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Responder as _, ScriptedResponse};
 
 mod support;
-use support::{temp_dir, text};
+use support::{CURSOR_FLAGS, temp_dir, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -1002,21 +1002,8 @@ fn cursor_page(ids: std::ops::Range<u32>, next: Option<&str>) -> ScriptedRespons
     ScriptedResponse::new(200).json(&format!(r#"{{"data":[{}],"next":{next}}}"#, data.join(",")))
 }
 
-/// How extract reads a scripted cursor list, two attempts a page, 5 ms backoff.
-const CURSOR_LIST: &[&str] = &[
-    "--paginate",
-    "cursor",
-    "--items",
-    "/data",
-    "--next",
-    "/next",
-    "--param",
-    "cursor",
-    "--max-attempts",
-    "2",
-    "--backoff-ms",
-    "5",
-];
+/// Two attempts a page, 5 ms apart: the outage tests' retries.
+const RETRIES: &[&str] = &["--max-attempts", "2", "--backoff-ms", "5"];
 
 #[test]
 fn an_outage_mid_list_is_waited_out() {
@@ -1026,7 +1013,7 @@ fn an_outage_mid_list_is_waited_out() {
     let server =
         LoopbackServer::start(paceline_testkit::Script::new().route("/items", responses)).unwrap();
     let url = format!("{}/items", server.url());
-    let o = run(&[&[url.as_str()][..], CURSOR_LIST].concat());
+    let o = run(&[&[url.as_str()][..], CURSOR_FLAGS, RETRIES].concat());
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout).lines().count(), 5, "{}", text(&o.stdout));
     assert_eq!(
@@ -1099,7 +1086,7 @@ fn a_resumed_run_keeps_the_breaker_an_outage_opened() {
     let (out, state) = (dir.join("out.jsonl"), dir.join("state.json"));
     let args = |max_outage: &'static str, resume: bool| {
         let mut a: Vec<String> = std::iter::once(url.as_str())
-            .chain(CURSOR_LIST.iter().copied())
+            .chain(CURSOR_FLAGS.iter().chain(RETRIES).copied())
             .map(String::from)
             .collect();
         a.extend([

@@ -26,7 +26,7 @@ use std::process::{Command, Output};
 use paceline_testkit::{LoopbackServer, ReceivedRequest, ScriptedResponse};
 
 mod support;
-use support::{temp_dir, text};
+use support::{CURSOR_FLAGS, temp_dir, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -271,15 +271,7 @@ fn checkpoint_and_state_files_never_hold_a_header_value() {
     let cp = state.join("walk.checkpoint.json");
     let quotas = state.join("quotas.json");
     let url = format!("{}/items", server.url());
-    let base = [
-        "--paginate",
-        "cursor",
-        "--items",
-        "/data",
-        "--next",
-        "/next",
-        "--param",
-        "cursor",
+    let files = [
         "-o",
         out.to_str().unwrap(),
         "--checkpoint",
@@ -289,6 +281,7 @@ fn checkpoint_and_state_files_never_hold_a_header_value() {
         "--quota-state",
         quotas.to_str().unwrap(),
     ];
+    let base = [CURSOR_FLAGS, &files[..]].concat();
     // Stopped mid-walk (a checkpoint pointing at page 3), then resumed to the end.
     let o = extract(&url, &[&base[..], &["--max-pages", "2"]].concat());
     assert_eq!(o.status.code(), Some(6), "{}", text(&o.stderr));

@@ -28,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{temp_dir, text};
+use support::{CURSOR_FLAGS, temp_dir, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -433,21 +433,12 @@ fn megabyte_cursors(mib: usize) -> Hostile {
 
 #[test]
 fn cursors_of_megabytes_are_bounded_by_max_body_and_max_pages() {
-    let flags = [
-        "--paginate",
-        "cursor",
-        "--items",
-        "/data",
-        "--next",
-        "/next",
-        "--param",
-        "cursor",
-    ];
+    let flags = CURSOR_FLAGS;
     // A 3 MiB cursor in a page allowed 1 MiB: the page is refused, the cursor never sent.
     let server = megabyte_cursors(3);
     let (o, _) = extract(
         &format!("{}/items", server.url()),
-        &[&flags[..], &["--max-body", "1MiB"]].concat(),
+        &[flags, &["--max-body", "1MiB"]].concat(),
     );
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
@@ -461,7 +452,7 @@ fn cursors_of_megabytes_are_bounded_by_max_body_and_max_pages() {
     let out = dir.join("out.jsonl");
     let (o, took) = extract(
         &format!("{}/items", server.url()),
-        &[&flags[..], &["-o", out.to_str().unwrap()]].concat(),
+        &[flags, &["-o", out.to_str().unwrap()]].concat(),
     );
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
@@ -490,11 +481,7 @@ fn cursors_of_megabytes_are_bounded_by_max_body_and_max_pages() {
     let _ = std::fs::remove_file(dir.join("out.jsonl.checkpoint.json"));
     let (o, _) = extract(
         &format!("{}/items", server.url()),
-        &[
-            &flags[..],
-            &["--max-pages", "4", "-o", out.to_str().unwrap()],
-        ]
-        .concat(),
+        &[flags, &["--max-pages", "4", "-o", out.to_str().unwrap()]].concat(),
     );
     let stderr = text(&o.stderr);
     assert_eq!(o.status.code(), Some(6), "{stderr}");

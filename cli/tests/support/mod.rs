@@ -8,6 +8,20 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A fresh, empty directory under the system's temp dir, named for the test and the process.
+/// How extract reads the tests' scripted cursor lists: records under `/data`, the next cursor
+/// at `/next`, sent back as `?cursor=`.
+#[allow(dead_code)] // not every test binary reads a cursor list
+pub const CURSOR_FLAGS: &[&str] = &[
+    "--paginate",
+    "cursor",
+    "--items",
+    "/data",
+    "--next",
+    "/next",
+    "--param",
+    "cursor",
+];
+
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("paceline-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
