@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use libfuzzer_sys::fuzz_target;
 use paceline::retry::{TransportError, TransportKind};
+use paceline::shared::Reply;
 use paceline::{Begin, Finish, Now, Pacer, PacerConfig};
 
 fuzz_target!(|data: &[u8]| {
@@ -35,11 +36,24 @@ fuzz_target!(|data: &[u8]| {
     for method in [Method::GET, Method::POST] {
         let mut call = pacer.call_to(&method, "/items", &HeaderMap::new());
         let mut answers = answers.iter();
-        for _ in 0..16 {
+        for step in 0..16 {
             match pacer.poll_send(&mut call, now) {
                 Begin::Send => {}
                 Begin::Wait(t) => {
                     now = now.at(t);
+                    continue;
+                }
+                // A shared budget: the store grants, or cannot be reached, by turns.
+                Begin::Reserve(_) => {
+                    let reply = if step % 3 == 2 {
+                        Reply::Unreachable
+                    } else {
+                        Reply::Granted {
+                            wait: Duration::from_millis(step),
+                            paused: false,
+                        }
+                    };
+                    pacer.on_reserved(&mut call, now, reply);
                     continue;
                 }
                 Begin::Reject(_) | Begin::WaitForPermit => break,
