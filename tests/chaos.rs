@@ -21,7 +21,7 @@ use paceline::retry::RetryPolicy;
 use paceline::throttle::{AdaptiveConfig, ThrottleConfig};
 use paceline_testkit::LoopbackServer;
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Shares, Truth};
 use serde_json::Value;
 
 /// Records at the start.
@@ -117,26 +117,18 @@ impl Driver {
     }
 }
 
-/// Chaos as fractions of *all* requests. The model draws in order — a reset before anything,
-/// then a 429 with `Retry-After`, one without, a 500, then (on a 200) a truncated body — each
-/// probability applying to what the earlier draws left, so each is divided by what is left.
+/// 20 % 429s (half with a `Retry-After` of 0-1 s), 10 % 500s, 5 % cut connections, 2 %
+/// truncated bodies: shares of all requests.
 fn chaos() -> Chaos {
-    let reset = 0.05;
-    let left = 1.0 - reset;
-    let p_429 = 0.10 / left;
-    let left = left * (1.0 - p_429);
-    let p_429_without = 0.10 / left;
-    let left = left * (1.0 - p_429_without);
-    let p_500 = 0.10 / left;
-    let left = left * (1.0 - p_500);
     Chaos {
-        p_reset_before: reset,
-        p_429,
-        p_429_without_retry_after: p_429_without,
-        p_500,
-        p_truncated: 0.02 / left,
         retry_after_s: Some([0, 1]),
-        ..Chaos::default()
+        ..Chaos::from_shares(Shares {
+            reset_before: 0.05,
+            with_retry_after: 0.10,
+            without_retry_after: 0.10,
+            status_500: 0.10,
+            truncated: 0.02,
+        })
     }
 }
 
@@ -168,17 +160,10 @@ fn chaos_list(style: DataStyle, seed: u64) -> (LoopbackServer, SharedModel, Data
 fn assert_exactly_once(what: &str, got: &[u64], truth: &Truth) {
     let found = truth.compare(got.iter().copied());
     assert!(found.is_exact(), "{what}: {found}");
-    let head = truth.ever.iter().filter(|id| **id < 1_000_000).count();
-    let tail = truth
-        .ever
-        .iter()
-        .filter(|id| **id >= 1_000_000 + RECORDS)
-        .count();
-    let deleted = truth.ever.len() - truth.must_deliver.len() - head - tail;
+    let c = truth.changes(RECORDS);
     assert!(
-        head >= 100 && tail >= 100 && deleted >= 100,
-        "{what}: too few changes to mean anything: {head} head and {tail} tail inserts, \
-         {deleted} deletes"
+        c.head >= 100 && c.tail >= 100 && c.deleted >= 100,
+        "{what}: too few changes to mean anything: {c:?}"
     );
 }
 

@@ -18,14 +18,13 @@
 //! a seed took 73-313 s (`the_same_in_pages_of_a_thousand`, ignored); at 5,000 (some 35
 //! requests), 27-70 s, the three seeds at once. Exactness is what is checked, not speed.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
 use paceline_testkit::LoopbackServer;
 use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Shares, Truth};
 
 mod support;
 use support::{temp_dir, text};
@@ -46,26 +45,18 @@ const RUNS: [(u64, DataStyle); 3] = [
     (3, DataStyle::Token),
 ];
 
-/// Chaos as fractions of *all* requests. The model draws in order — a reset before anything,
-/// then a 429 with `Retry-After`, one without, a 500, then (on a 200) a truncated body — each
-/// probability applying to what the earlier draws left, so each is divided by what is left.
+/// 20 % 429s (half with a `Retry-After` of 0-1 s), 10 % 500s, 5 % cut connections, 2 %
+/// truncated bodies: shares of all requests.
 fn chaos() -> Chaos {
-    let reset = 0.05;
-    let left = 1.0 - reset;
-    let p_429 = 0.10 / left;
-    let left = left * (1.0 - p_429);
-    let p_429_without = 0.10 / left;
-    let left = left * (1.0 - p_429_without);
-    let p_500 = 0.10 / left;
-    let left = left * (1.0 - p_500);
     Chaos {
-        p_reset_before: reset,
-        p_429,
-        p_429_without_retry_after: p_429_without,
-        p_500,
-        p_truncated: 0.02 / left,
         retry_after_s: Some([0, 1]),
-        ..Chaos::default()
+        ..Chaos::from_shares(Shares {
+            reset_before: 0.05,
+            with_retry_after: 0.10,
+            without_retry_after: 0.10,
+            status_500: 0.10,
+            truncated: 0.02,
+        })
     }
 }
 
@@ -105,38 +96,29 @@ impl ChaosList {
     }
 }
 
-/// Each record's id in the file, with its count.
-fn ids(path: &Path) -> HashMap<u64, u32> {
-    let mut seen = HashMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let v: serde_json::Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
-        let id = v["id"].as_u64().unwrap_or_else(|| panic!("no id: {line}"));
-        *seen.entry(id).or_insert(0) += 1;
-    }
-    seen
+/// Each record's id in the file, in its order.
+fn ids(path: &Path) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line: {line:?}: {e}"));
+            v["id"].as_u64().unwrap_or_else(|| panic!("no id: {line}"))
+        })
+        .collect()
 }
 
 /// Asserts the output against the truth: nothing missing, twice or invented; and that the list
 /// did change (inserts at both ends, deletes) while it was read.
 #[track_caller]
-fn assert_exactly_once(what: &str, seen: &HashMap<u64, u32>, truth: &Truth) {
-    let delivered = seen
-        .iter()
-        .flat_map(|(id, n)| std::iter::repeat_n(*id, *n as usize));
-    let found = truth.compare(delivered);
+fn assert_exactly_once(what: &str, seen: &[u64], truth: &Truth) {
+    let found = truth.compare(seen.iter().copied());
     assert!(found.is_exact(), "{what}: {found}");
-    let head = truth.ever.iter().filter(|id| **id < 1_000_000).count();
-    let tail = truth
-        .ever
-        .iter()
-        .filter(|id| **id >= 1_000_000 + RECORDS)
-        .count();
-    let deleted = truth.ever.len() - truth.must_deliver.len() - head - tail;
+    let c = truth.changes(RECORDS);
     assert!(
-        head >= 50 && tail >= 50 && deleted >= 50,
-        "{what}: too few changes to mean anything: {head} head and {tail} tail inserts, \
-         {deleted} deletes"
+        c.head >= 50 && c.tail >= 50 && c.deleted >= 50,
+        "{what}: too few changes to mean anything: {c:?}"
     );
     assert!(truth.must_deliver.len() as u64 > RECORDS - 1_000, "{what}");
 }

@@ -136,7 +136,54 @@ pub enum After {
     Reset,
 }
 
+/// Chaos given as shares of *all* requests, for [`Chaos::from_shares`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Shares {
+    /// Connections reset before the request is processed.
+    pub reset_before: f64,
+    /// 429s with `Retry-After`.
+    pub with_retry_after: f64,
+    /// 429s without `Retry-After`.
+    pub without_retry_after: f64,
+    /// 500s.
+    pub status_500: f64,
+    /// 200s whose body is cut short.
+    pub truncated: f64,
+}
+
 impl Chaos {
+    /// The chaos that gives these shares of all requests. The model draws in order (a reset
+    /// before anything, then a 429 with `Retry-After`, one without, a 500, then on a 200 a
+    /// truncated body), each probability applying to what the earlier draws left, so each
+    /// share is divided by what is left.
+    ///
+    /// ```
+    /// use paceline_testkit::model::{Chaos, Shares};
+    ///
+    /// let c = Chaos::from_shares(Shares { reset_before: 0.5, status_500: 0.25, ..Shares::default() });
+    /// assert_eq!((c.p_reset_before, c.p_500), (0.5, 0.5));
+    /// ```
+    pub fn from_shares(s: Shares) -> Chaos {
+        let mut left = 1.0 - s.reset_before;
+        let mut draw = |share: f64| {
+            let p = if left > 0.0 { share / left } else { 0.0 };
+            left *= 1.0 - p;
+            p
+        };
+        let p_429 = draw(s.with_retry_after);
+        let p_429_without_retry_after = draw(s.without_retry_after);
+        let p_500 = draw(s.status_500);
+        let p_truncated = draw(s.truncated);
+        Chaos {
+            p_reset_before: s.reset_before,
+            p_429,
+            p_429_without_retry_after,
+            p_500,
+            p_truncated,
+            ..Chaos::default()
+        }
+    }
+
     /// Draws the pre-processing fate.
     pub fn before(&self, rng: &mut fastrand::Rng) -> Before {
         if self.p_reset_before > 0.0 && rng.f64() < self.p_reset_before {

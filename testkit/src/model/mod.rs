@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-pub use chaos::{After, Before, Chaos, Outage};
+pub use chaos::{After, Before, Chaos, Outage, Shares};
 pub use dialect::{Dialect, Shown};
 pub use limiter::{Limiter, LimiterKind, LimiterSpec, Report, path_matches};
 pub use loopback::{Answers, ModelResponder, SharedModel};
@@ -149,6 +149,37 @@ impl Truth {
             invented,
         }
     }
+}
+
+impl Truth {
+    /// How a [`Dataset`](crate::dataset::Dataset) list of `initial` records changed while it
+    /// was read: its ids start at [`FIRST_ID`](crate::dataset::FIRST_ID), head inserts take
+    /// ids below it, tail inserts ids past the initial ones.
+    pub fn changes(&self, initial: u64) -> Changes {
+        use crate::dataset::FIRST_ID;
+        let head = self.ever.iter().filter(|id| **id < FIRST_ID).count();
+        let tail = self
+            .ever
+            .iter()
+            .filter(|id| **id >= FIRST_ID + initial)
+            .count();
+        Changes {
+            head,
+            tail,
+            deleted: self.ever.len() - self.must_deliver.len() - head - tail,
+        }
+    }
+}
+
+/// What [`Truth::changes`] counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Records inserted at the head.
+    pub head: usize,
+    /// Records inserted at the tail.
+    pub tail: usize,
+    /// Records deleted.
+    pub deleted: usize,
 }
 
 /// What [`Truth::compare`] found: each list sorted.
