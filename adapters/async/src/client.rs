@@ -6,12 +6,13 @@ use async_io::Timer;
 use event_listener::Event as Notify;
 use http::{HeaderName, Request, Response};
 use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
+use paceline::shared::SharedSignal;
 use paceline::{Event, Now, Pacer, PacerConfig};
 
 use crate::Error;
 use crate::events;
 use crate::transport::{Failure, HttpTransport, Transport};
-use paceline_driver::{clock, drain, os_seed};
+use paceline_driver::{clock, drain, drain_shared, os_seed};
 
 /// The largest response body read by default: 10 MiB, as `paceline-ureq` (ureq's own default).
 pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
@@ -224,13 +225,12 @@ impl<T: Transport> Client<T> {
                 Outcome::NoResponse { .. } => None,
             };
             let (now, exchange) = (now.copied().unwrap_or_else(clock), &mut pending.exchange);
-            // A response's headers may carry signals other processes share.
-            let heard = matches!(outcome, Outcome::Response(_) | Outcome::BodyFailed { .. });
-            if let Some(error) = shared.finish(|p| exchange.report(p, now, outcome)) {
+            // The report and the signals it queued for other sharers, under one lock.
+            let (failed, signals) =
+                shared.finish(|p| (exchange.report(p, now, outcome), drain_shared(p)));
+            shared.publish(&signals).await;
+            if let Some(error) = failed {
                 return Err(error);
-            }
-            if heard {
-                shared.publish().await;
             }
         }
     }
@@ -275,16 +275,13 @@ impl<T> Shared<T> {
         result
     }
 
-    /// Publishes the signals the Pacer queued (after a report) to the shared store, lock
-    /// released.
-    async fn publish(&self) {
-        let Some(store) = &self.store else { return };
-        let signals: Vec<_> = {
-            let mut pacer = self.lock();
-            std::iter::from_fn(|| pacer.poll_shared()).collect()
-        };
-        for signal in &signals {
-            store.publish(signal).await;
+    /// Publishes the signals the Pacer queued (after a report) to the shared store, if there
+    /// is one, lock released.
+    async fn publish(&self, signals: &[SharedSignal]) {
+        if let Some(store) = &self.store {
+            for signal in signals {
+                store.publish(signal).await;
+            }
         }
     }
 

@@ -168,3 +168,10 @@ pub fn os_seed() -> u64 {
 pub fn drain(pacer: &mut Pacer) -> Vec<Event> {
     std::iter::from_fn(|| pacer.poll_event()).collect()
 }
+
+/// Takes the signals the Pacer queued for the other sharers of a shared budget, to publish
+/// once its lock is released (allocates only when there are some): see
+/// [`Pacer::poll_shared`].
+pub fn drain_shared(pacer: &mut Pacer) -> Vec<paceline::shared::SharedSignal> {
+    std::iter::from_fn(|| pacer.poll_shared()).collect()
+}

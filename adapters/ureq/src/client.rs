@@ -13,7 +13,7 @@ use crate::Error;
 use crate::events;
 use crate::timeouts::Timeouts;
 use crate::transport::{Failure, classify_run_error, transport_error};
-use paceline_driver::{clock, drain, os_seed};
+use paceline_driver::{clock, drain, drain_shared, os_seed};
 
 /// The largest response body [`Client::send`] reads by default: 10 MiB, ureq's own default for
 /// `read_to_vec`.
@@ -52,7 +52,7 @@ pub struct Client {
 
 /// The client's shared-budget store (see [`Client::shared_store`]).
 #[derive(Clone)]
-struct Store(std::sync::Arc<dyn crate::SharedStore>);
+struct Store(Arc<dyn crate::SharedStore>);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,7 +105,7 @@ impl Client {
     /// told the pauses this client's responses ask for. Without a store, a shared budget
     /// finds its store unreachable and applies its failure mode.
     pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
-        self.store = Some(Store(std::sync::Arc::new(store)));
+        self.store = Some(Store(Arc::new(store)));
         self
     }
 
@@ -245,13 +245,14 @@ impl Client {
             let (parts, body) = request.into_parts();
             // Dropping the exchange unreported gives its permit back.
             let (now, outcome) = self.attempt(&parts, &body).map_err(Error::InvalidRequest)?;
-            // A response's headers may carry signals other processes share.
-            let heard = matches!(outcome, Outcome::Response(_) | Outcome::BodyFailed { .. });
-            if let Some(error) = self.finish(|p| exchange.report(p, now, outcome)) {
-                return Err(error);
+            // The report and the signals it queued for other sharers, under one lock.
+            let (failed, signals) =
+                self.finish(|p| (exchange.report(p, now, outcome), drain_shared(p)));
+            if let Some(Store(store)) = &self.store {
+                signals.iter().for_each(|s| store.publish(s));
             }
-            if heard {
-                crate::shared::publish(self, self.store.as_ref().map(|s| &*s.0));
+            if let Some(error) = failed {
+                return Err(error);
             }
         }
     }

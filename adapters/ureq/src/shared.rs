@@ -39,13 +39,3 @@ pub(crate) fn reserve(store: Option<&dyn SharedStore>, reservation: &Reservation
         }
     }
 }
-
-/// Publishes the signals the Pacer queued (after a report), lock released.
-pub(crate) fn publish(client: &crate::Client, store: Option<&dyn SharedStore>) {
-    let Some(store) = store else { return };
-    let signals: Vec<SharedSignal> =
-        client.with_pacer(|p| std::iter::from_fn(|| p.poll_shared()).collect());
-    for signal in &signals {
-        store.publish(signal);
-    }
-}
