@@ -308,3 +308,29 @@ fn runs_under_async_std() {
         ));
     assert_eq!(response.unwrap().body(), b"ok");
 }
+
+/// The time the Pacer is told of a response is the head's arrival, stamped by the transport
+/// (`paceline::Now` in the response's extensions), not the body's end: here the body comes a
+/// byte every 60 ms after the head, and the stamp is at least the body's length earlier than
+/// the moment `get` returns. Stamped at the body's end, the two would be microseconds apart.
+#[test]
+fn the_response_time_is_the_heads_arrival_not_the_bodys_end() {
+    let every = Duration::from_millis(60);
+    let body = b"[1,2,3]".to_vec();
+    let trickled = every * body.len() as u32;
+    let server = StallingServer::start(Stall::Trickle { every, body }).unwrap();
+    let client = Client::new(PacerConfig::default());
+    let response = future::block_on(client.get(&format!("{}/items", server.url()))).unwrap();
+    let returned = Instant::now();
+    assert_eq!(response.body(), b"[1,2,3]");
+    let head = response
+        .extensions()
+        .get::<paceline::Now>()
+        .expect("the transport stamps the head's arrival")
+        .mono;
+    assert!(
+        returned - head >= trickled - every,
+        "stamped {:?} before the body's end",
+        returned - head
+    );
+}
