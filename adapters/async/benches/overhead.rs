@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use paceline::PacerConfig;
+use paceline::exchange::Outcome;
 use paceline_async::{DEFAULT_BODY_LIMIT, HttpTransport, Transport};
 use paceline_testkit::{LoopbackServer, ReceivedRequest, ScriptedResponse};
 
@@ -43,10 +44,10 @@ fn overhead(c: &mut Criterion) {
         "bare HttpTransport::send",
         || {
             smol::block_on(async {
-                let response = transport
-                    .send(request(), DEFAULT_BODY_LIMIT)
-                    .await
-                    .expect("a response");
+                let outcome = transport.send(request(), DEFAULT_BODY_LIMIT).await;
+                let Ok(Outcome::Response(response)) = outcome else {
+                    panic!("a response: {outcome:?}");
+                };
                 assert_eq!(response.body(), b"ok");
             })
         },

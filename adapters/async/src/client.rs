@@ -1,18 +1,15 @@
 //! The client: a [`Transport`] with one shared [`Pacer`] applied to every request.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use async_io::Timer;
-use event_listener::Event as Notify;
 use http::{HeaderName, Request, Response};
-use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
-use paceline::shared::SharedSignal;
-use paceline::{Event, Now, Pacer, PacerConfig};
+use paceline::exchange::{ExchangeConfig, Step};
+use paceline::{Event, Pacer, PacerConfig};
 
 use crate::Error;
-use crate::events;
-use crate::transport::{Failure, HttpTransport, Transport};
-use paceline_driver::{clock, drain, drain_shared, os_seed};
+use crate::transport::{HttpTransport, Transport};
+use paceline_driver::{Observer, Paced, SharedPacer, clock, no_store, os_seed};
 
 /// The largest response body read by default: 10 MiB, as `paceline-ureq` (ureq's own default).
 pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
@@ -37,33 +34,31 @@ impl<T: Transport> Clone for Client<T> {
 impl<T: Transport> std::fmt::Debug for Client<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("body_limit", &self.shared.body_limit)
+            .field("body_limit", &self.shared.settings.body_limit)
             .finish_non_exhaustive()
     }
 }
 
-type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
 type Store = Arc<dyn crate::SharedStore>;
 
 struct Shared<T> {
     transport: T,
-    pacer: Mutex<Pacer>,
-    /// Notified after every report or cancel: a permit may be free.
-    finished: Notify,
+    pacer: SharedPacer,
+    settings: Settings,
+}
+
+/// What a [`ClientBuilder`] sets beside the transport.
+struct Settings {
     body_limit: u64,
     exchange: ExchangeConfig,
-    observer: Option<Observer>,
     store: Option<Store>,
 }
 
 /// Builds a [`Client`]: [`Client::builder`].
 pub struct ClientBuilder<T: Transport = HttpTransport> {
     transport: T,
-    pacer: Pacer,
-    body_limit: u64,
-    exchange: ExchangeConfig,
-    observer: Option<Observer>,
-    store: Option<Store>,
+    pacer: SharedPacer,
+    settings: Settings,
 }
 
 impl Client {
@@ -77,11 +72,12 @@ impl Client {
     pub fn builder(config: PacerConfig) -> ClientBuilder {
         ClientBuilder {
             transport: HttpTransport::default(),
-            pacer: Pacer::new(config, os_seed()),
-            body_limit: DEFAULT_BODY_LIMIT,
-            exchange: ExchangeConfig::default(),
-            observer: None,
-            store: None,
+            pacer: SharedPacer::new(Pacer::new(config, os_seed())),
+            settings: Settings {
+                body_limit: DEFAULT_BODY_LIMIT,
+                exchange: ExchangeConfig::default(),
+                store: None,
+            },
         }
     }
 }
@@ -89,53 +85,43 @@ impl Client {
 impl<T: Transport> ClientBuilder<T> {
     /// Sends through `transport` instead.
     pub fn transport<U: Transport>(self, transport: U) -> ClientBuilder<U> {
-        let ClientBuilder {
-            pacer,
-            body_limit,
-            exchange,
-            observer,
-            store,
-            ..
-        } = self;
+        let (pacer, settings) = (self.pacer, self.settings);
         ClientBuilder {
             transport,
             pacer,
-            body_limit,
-            exchange,
-            observer,
-            store,
+            settings,
         }
     }
 
     /// Uses this Pacer (built and seeded by the caller) instead.
-    pub fn pacer(mut self, pacer: Pacer) -> Self {
-        self.pacer = pacer;
+    pub fn pacer(self, pacer: Pacer) -> Self {
+        self.pacer.with(false, |p| *p = pacer);
         self
     }
 
     /// The largest response body read (default [`DEFAULT_BODY_LIMIT`]); a longer one is
     /// [`Error::BodyTooLarge`], not retried.
     pub fn body_limit(mut self, bytes: u64) -> Self {
-        self.body_limit = bytes;
+        self.settings.body_limit = bytes;
         self
     }
 
     /// A header removed, beside `Authorization`, `Proxy-Authorization` and `Cookie`, when a
     /// redirect leads to another origin ([`ExchangeConfig::secret_headers`]).
     pub fn secret_header(mut self, name: HeaderName) -> Self {
-        self.exchange.secret_headers.push(name);
+        self.settings.exchange.secret_headers.push(name);
         self
     }
 
     /// Redirects followed at most ([`ExchangeConfig::max_redirects`], default 10).
     pub fn max_redirects(mut self, n: u32) -> Self {
-        self.exchange.max_redirects = n;
+        self.settings.exchange.max_redirects = n;
         self
     }
 
     /// Calls `f` with every Pacer event, after forwarding it to `tracing`, outside the lock.
-    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Arc::new(f));
+    pub fn on_event(self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.pacer.set_observer(Observer(Arc::new(f)));
         self
     }
 
@@ -144,7 +130,7 @@ impl<T: Transport> ClientBuilder<T> {
     /// lock, and told the pauses this client's responses ask for. Without a store, a shared
     /// budget finds its store unreachable and applies its failure mode.
     pub fn shared_store(mut self, store: impl crate::SharedStore + 'static) -> Self {
-        self.store = Some(Arc::new(store));
+        self.settings.store = Some(Arc::new(store));
         self
     }
 
@@ -152,12 +138,8 @@ impl<T: Transport> ClientBuilder<T> {
     pub fn build(self) -> Client<T> {
         let shared = Shared {
             transport: self.transport,
-            pacer: Mutex::new(self.pacer),
-            finished: Notify::new(),
-            body_limit: self.body_limit,
-            exchange: self.exchange,
-            observer: self.observer,
-            store: self.store,
+            pacer: self.pacer,
+            settings: self.settings,
         };
         Client {
             shared: Arc::new(shared),
@@ -169,7 +151,7 @@ impl<T: Transport> Client<T> {
     /// Runs `f` on the shared Pacer (to read [`Pacer::status`], say), under the lock every
     /// request takes: keep it short.
     pub fn with_pacer<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
-        self.shared.finish(f)
+        self.shared.pacer.with(true, f)
     }
 
     /// A GET of `url`, through [`Client::send`].
@@ -183,135 +165,53 @@ impl<T: Transport> Client<T> {
     /// a pause), retries when told, follows redirects, and returns the response the Pacer is
     /// done with (any status) or why it gave up, with every attempt's outcome.
     ///
-    /// The loop pumps the core's [`Exchange`] and decides nothing: `Send` (one attempt
+    /// The loop pumps the core's [`Exchange`](paceline::exchange::Exchange) (through
+    /// [`Paced`], the pump both drivers share) and decides nothing: `Send` (one attempt
     /// through the transport, then report it), `Wait(t)` (`Timer::at(t)`), `WaitForPermit`
     /// (until another request of this client reports or is cancelled), `Reserve` (ask the
     /// [shared store](ClientBuilder::shared_store), feed its answer back), `Done`, `Fail`.
     ///
     /// Cancel-safe: dropping the future mid-attempt cancels the exchange
-    /// ([`Exchange::cancel`]), so its concurrency permit and budget reservation go back.
+    /// ([`Paced`]'s drop), so its concurrency permit and budget reservation go back.
     pub async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let shared = &*self.shared;
-        let exchange = Exchange::new(&shared.lock(), request, &shared.exchange)
+        let (transport, settings) = (&self.shared.transport, &self.shared.settings);
+        let mut paced = Paced::new(&self.shared.pacer, request, &settings.exchange)
             .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        let mut pending = Pending { shared, exchange };
         loop {
-            let request = match shared.step(&mut pending.exchange).await {
-                Step::Send(request) => request,
-                Step::Done(response) => return Ok(response),
-                Step::Fail(error) => return Err(pending.exchange.gave_up(error)),
-                Step::Wait(_) | Step::WaitForPermit | Step::Reserve(_) => {
-                    unreachable!("Shared::step waits and reserves")
+            let request = match paced.poll() {
+                (Step::Send(request), _) => request,
+                (Step::Wait(until), _) => {
+                    Timer::at(until).await;
+                    continue;
                 }
-            };
-            let limit = shared.body_limit;
-            let outcome = match shared.transport.send(request, limit).await {
-                Ok(response) => Outcome::Response(response),
-                Err(Failure::NoResponse(error, detail)) => Outcome::NoResponse { error, detail },
-                Err(Failure::Body(head, error, detail)) => Outcome::BodyFailed {
-                    head,
-                    error,
-                    detail,
-                },
-                Err(Failure::TooLarge(head)) => Outcome::TooLarge { head, limit },
-                // Dropping the exchange unreported gives its permit back.
-                Err(Failure::Invalid(e)) => return Err(Error::InvalidRequest(e)),
-            };
-            let now = match &outcome {
-                Outcome::Response(r) => r.extensions().get::<Now>(),
-                Outcome::BodyFailed { head, .. } | Outcome::TooLarge { head, .. } => {
-                    head.extensions.get::<Now>()
+                (Step::WaitForPermit, listener) => {
+                    listener.expect("a permit's listener").await;
+                    continue;
                 }
-                Outcome::NoResponse { .. } => None,
+                (Step::Reserve(r), _) => {
+                    paced.on_reserved(match &settings.store {
+                        Some(store) => store.reserve(&r).await,
+                        None => no_store(&r),
+                    });
+                    continue;
+                }
+                (Step::Done(response), _) => return Ok(response),
+                (Step::Fail(error), _) => return Err(paced.gave_up(error)),
             };
-            let (now, exchange) = (now.copied().unwrap_or_else(clock), &mut pending.exchange);
+            // Dropping the exchange unreported gives its permit back.
+            let outcome = transport.send(request, settings.body_limit).await;
+            let outcome = outcome.map_err(Error::InvalidRequest)?;
+            let now = outcome.arrival().unwrap_or_else(clock);
             // The report and the signals it queued for other sharers, under one lock.
-            let (failed, signals) =
-                shared.finish(|p| (exchange.report(p, now, outcome), drain_shared(p)));
-            shared.publish(&signals).await;
+            let (failed, signals) = paced.report(now, outcome);
+            if let Some(store) = &settings.store {
+                for signal in &signals {
+                    store.publish(signal).await;
+                }
+            }
             if let Some(error) = failed {
                 return Err(error);
             }
-        }
-    }
-}
-
-impl<T> Shared<T> {
-    /// Polls the exchange until it says `Send`, `Done` or `Fail`, waiting (lock released) on
-    /// the timer for `Wait` and on the next report for `WaitForPermit`.
-    async fn step(&self, exchange: &mut Exchange) -> Step {
-        loop {
-            let (step, listener, queued) = {
-                let mut pacer = self.lock();
-                let step = exchange.poll(&mut pacer, clock());
-                // Listening before the lock is released: no report since the decision is missed.
-                let listener = matches!(step, Step::WaitForPermit).then(|| self.finished.listen());
-                (step, listener, drain(&mut pacer))
-            };
-            self.forward(queued);
-            match (step, listener) {
-                (Step::Wait(until), _) => drop(Timer::at(until).await),
-                (Step::WaitForPermit, Some(listener)) => listener.await,
-                (Step::Reserve(r), _) => {
-                    let reply = crate::shared::reserve(self.store.as_deref(), &r).await;
-                    let now = clock();
-                    self.finish(|p| exchange.on_reserved(p, now, reply));
-                }
-                (step, _) => return step,
-            }
-        }
-    }
-
-    /// Runs a Pacer call that may free a permit (a report, a cancel) under the lock, wakes the
-    /// requests waiting for one, then forwards the events, lock released.
-    fn finish<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
-        let (result, queued) = {
-            let mut pacer = self.lock();
-            let result = f(&mut pacer);
-            (result, drain(&mut pacer))
-        };
-        self.finished.notify(usize::MAX);
-        self.forward(queued);
-        result
-    }
-
-    /// Publishes the signals the Pacer queued (after a report) to the shared store, if there
-    /// is one, lock released.
-    async fn publish(&self, signals: &[SharedSignal]) {
-        if let Some(store) = &self.store {
-            for signal in signals {
-                store.publish(signal).await;
-            }
-        }
-    }
-
-    fn forward(&self, queued: Vec<Event>) {
-        for e in &queued {
-            events::forward(e);
-            if let Some(f) = &self.observer {
-                f(e);
-            }
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Pacer> {
-        // The Pacer never panics mid-update: a poisoned lock is still consistent.
-        self.pacer.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// An exchange, cancelled when dropped with an attempt sent but not reported (the `send`
-/// future dropped mid-flight, a panic), so its permit and reservation go back.
-struct Pending<'a, T> {
-    shared: &'a Shared<T>,
-    exchange: Exchange,
-}
-
-impl<T> Drop for Pending<'_, T> {
-    fn drop(&mut self) {
-        if self.exchange.is_sent() {
-            let exchange = &mut self.exchange;
-            self.shared.finish(|p| exchange.cancel(p, clock()));
         }
     }
 }

@@ -63,7 +63,8 @@
 //! Pacer, so every task of the client waits, not only the one that saw it.
 //!
 //! ## Runtimes
-//! Timers are `async-io`'s ([`async_io::Timer`]), sockets `async-io`'s `Async<TcpStream>`,
+//! Timers are `async-io`'s ([`async_io::Timer`]), sockets `async-net`'s (`async-io`'s
+//! `Async<TcpStream>`, with host names resolved on the blocking pool),
 //! futures `futures-lite`'s; the crate has no executor of its own and spawns nothing (DNS
 //! lookups of host names and checkpoint writes run on the [`blocking`] pool). It runs under
 //! `smol` and under `async-std` (both on the `async-io` reactor; the tests run under both).
@@ -101,8 +102,9 @@
 //! in `tests/pages.rs`).
 //!
 //! ## Events
-//! The Pacer's events go to `tracing` exactly as `paceline-ureq` forwards them (the same
-//! mapping, copied: it could move to a shared place), the page machine's with their codes.
+//! The Pacer's events go to `tracing` by the core's forwarder ([`paceline::trace::forward`]),
+//! then to [`ClientBuilder::on_event`]'s observer, from the pump both drivers share
+//! ([`paceline_driver::SharedPacer`]); the page machine's go to `tracing` with their codes.
 //!
 //! ## Features
 //! - `tls` (default): HTTPS through rustls (`futures-rustls`, the ring provider, the webpki
@@ -112,7 +114,6 @@
 #![deny(missing_docs)]
 
 mod client;
-mod events;
 mod pages;
 mod shared;
 mod timeouts;
@@ -136,4 +137,4 @@ pub use shared::{SharedStore, StoreFuture};
 pub use timeouts::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
 };
-pub use transport::{Failure, HttpTransport, MAX_IDLE_AGE, MAX_IDLE_PER_ORIGIN, Transport};
+pub use transport::{HttpTransport, MAX_IDLE_AGE, MAX_IDLE_PER_ORIGIN, Transport};

@@ -12,13 +12,14 @@ use std::task::Poll;
 use futures_lite::{Stream, future, stream};
 use http::{Request, Response};
 use paceline::paginate::{
-    Delivered, Handout, Next, PageEvent, PageSpec, Record, RecordPage, RequestTemplate, Resume,
-    Save, Slot, Walk,
+    Delivered, Handout, Next, PageEvent, PageSpec, Record, RecordPage, RequestTemplate, Save, Slot,
+    Walk,
 };
 
 use crate::client::Client;
 use crate::transport::{HttpTransport, Transport};
 use crate::{CheckpointStore, Error, PageOptions};
+use paceline_driver::load_checkpoint;
 
 /// Why [`Pages`] stopped: the core's [`paceline::paginate::PagesError`] with this client's
 /// [`Error`] for a failed request. After an error the walk is over.
@@ -47,17 +48,12 @@ impl<T: Transport> Client<T> {
     ) -> Result<Pages<T>, PagesError> {
         let (config, held, store) = options.into_parts();
         let store: Option<Store> = store.map(|s| Arc::new(Mutex::new(s)));
-        let saved = match (&store, config.resume) {
-            (Some(store), Resume::IfPresent | Resume::Required) => {
-                let store = Arc::clone(store);
-                blocking::unblock(move || lock(&store).load())
-                    .await
-                    .map_err(|error| PagesError::Checkpoint {
-                        error,
-                        delivered: Delivered::default(),
-                    })?
+        let (saved, resume) = (store.clone(), config.resume);
+        let saved = match saved {
+            Some(s) => {
+                blocking::unblock(move || load_checkpoint(lock(&s).as_mut(), resume)).await?
             }
-            _ => None,
+            None => None,
         };
         let lost = || Error::InvalidRequest("the exchange's error was already reported".into());
         Ok(Pages {
@@ -118,18 +114,7 @@ impl<T: Transport> Pages<T> {
         if !self.walk.commit() && self.saving.is_none() {
             return Ok(false);
         }
-        loop {
-            if self.saving.is_some() {
-                self.wait().await;
-                return match self.walk.poll() {
-                    Next::End(Some(error)) => Err(error),
-                    Next::Send(slot, request) => {
-                        self.start(slot, request);
-                        Ok(true)
-                    }
-                    _ => Ok(true),
-                };
-            }
+        while self.saving.is_none() {
             match self.walk.poll() {
                 Next::Save(save) => self.save(&save),
                 Next::Send(slot, request) => self.start(slot, request),
@@ -137,6 +122,15 @@ impl<T: Transport> Pages<T> {
                 // Nothing else comes before a delivered page's save.
                 Next::Ready | Next::Wait | Next::End(None) => return Ok(false),
             }
+        }
+        self.wait().await;
+        match self.walk.poll() {
+            Next::End(Some(error)) => Err(error),
+            Next::Send(slot, request) => {
+                self.start(slot, request);
+                Ok(true)
+            }
+            _ => Ok(true),
         }
     }
 
@@ -198,10 +192,7 @@ impl<T: Transport> Pages<T> {
         if let Some((page, task)) = &mut self.saving {
             let (page, saved) = (*page, task.await);
             self.saving = None;
-            match saved {
-                Ok(()) => self.walk.on_saved(page),
-                Err(e) => self.walk.on_save_failed(page, e),
-            }
+            self.walk.on_save_done(page, saved);
             return;
         }
         assert!(
@@ -210,27 +201,16 @@ impl<T: Transport> Pages<T> {
         );
         let in_flight = &mut self.in_flight;
         let (slot, outcome) = future::poll_fn(|cx| {
-            let ready =
-                in_flight
-                    .iter_mut()
-                    .enumerate()
-                    .find_map(|(i, f)| match f.as_mut().poll(cx) {
-                        Poll::Ready(out) => Some((i, out)),
-                        Poll::Pending => None,
-                    });
-            ready.map_or(Poll::Pending, |(i, out)| {
-                drop(in_flight.swap_remove(i));
-                Poll::Ready(out)
-            })
+            for i in 0..in_flight.len() {
+                if let Poll::Ready(out) = in_flight[i].as_mut().poll(cx) {
+                    drop(in_flight.swap_remove(i));
+                    return Poll::Ready(out);
+                }
+            }
+            Poll::Pending
         })
         .await;
-        match outcome {
-            Ok(response) => {
-                let (head, body) = response.into_parts();
-                self.walk.on_response(slot, head.status, head.headers, body);
-            }
-            Err(error) => self.walk.on_send_failed(slot, error),
-        }
+        self.walk.on_sent(slot, outcome);
     }
 }
 

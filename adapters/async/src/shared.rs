@@ -22,17 +22,3 @@ pub trait SharedStore: Send + Sync {
     /// Publishes a signal to every sharer (best effort: a failure is the store's to log).
     fn publish<'a>(&'a self, signal: &'a SharedSignal) -> StoreFuture<'a, ()>;
 }
-
-/// The store's answer, or `Unreachable` without a store (logged).
-pub(crate) async fn reserve(store: Option<&dyn SharedStore>, reservation: &Reservation) -> Reply {
-    match store {
-        Some(store) => store.reserve(reservation).await,
-        None => {
-            tracing::warn!(
-                key = %reservation.key,
-                "paceline: a shared budget is configured but the client has no store"
-            );
-            Reply::Unreachable
-        }
-    }
-}

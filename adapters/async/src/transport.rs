@@ -4,21 +4,21 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use async_io::{Async, Timer};
+use async_io::Timer;
+use async_net::TcpStream;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
-use http::{Request, Response, Uri, header, response};
+use http::{Method, Request, Response, Uri, header, response};
+use paceline::exchange::Outcome;
 use paceline::retry::{TransportError, TransportKind};
 use ureq_proto::BodyMode;
-use ureq_proto::client::state::{RecvResponse, SendBody};
-use ureq_proto::client::{
-    Await100Result, Call, RecvBodyResult, RecvResponseResult, SendRequestResult,
-};
+use ureq_proto::client::RecvResponseResult as Recv;
+use ureq_proto::client::state::{RecvResponse, SendRequest};
+use ureq_proto::client::{Await100Result, Call, RecvBodyResult, SendRequestResult};
 
 use crate::timeouts::Timeouts;
 
@@ -30,27 +30,16 @@ use crate::timeouts::Timeouts;
 /// extension of the head ([`HttpTransport`] does): rate-limit headers speak of that moment,
 /// not of the body's end. Without one, the client reads the clock when `send` returns.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends `request` and reads the whole response, its body at most `body_limit` bytes.
+    /// Sends `request` and reads the whole response, its body at most `body_limit` bytes:
+    /// what came of it, as the Pacer is told ([`Outcome`]: a response; no response; a head
+    /// whose body was cut short or over the limit). `Err` when the request cannot be sent at
+    /// all (an unsupported scheme, an invalid header): the caller's to fix, with a
+    /// description, never told to the Pacer.
     fn send(
         &self,
         request: Request<Vec<u8>>,
         body_limit: u64,
-    ) -> impl Future<Output = Result<Response<Vec<u8>>, Failure>> + Send;
-}
-
-/// Why an attempt produced no complete response.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Failure {
-    /// The request cannot be sent at all (an unsupported scheme, an invalid header): the
-    /// caller's to fix, never told to the Pacer.
-    Invalid(String),
-    /// No response: a transport error, sent or not, with a description.
-    NoResponse(TransportError, String),
-    /// A head arrived, its body could not be read: the head's headers still count.
-    Body(Box<response::Parts>, TransportError, String),
-    /// A head arrived with a body over the limit.
-    TooLarge(Box<response::Parts>),
+    ) -> impl Future<Output = Result<Outcome, String>> + Send;
 }
 
 /// The provided [`Transport`]: HTTP/1.1 by [ureq-proto](ureq_proto) (the sans-IO machine
@@ -89,6 +78,13 @@ type Conn = Box<dyn Io>;
 /// Idle connections by origin, each with the time it was put back.
 type Pool = Arc<Mutex<HashMap<String, Vec<(Conn, Instant)>>>>;
 
+/// Why an attempt ended before a whole response: a request that cannot be sent (`Err` of
+/// [`Transport::send`]), or the outcome the Pacer is told.
+enum Early {
+    Invalid(String),
+    Told(Box<Outcome>),
+}
+
 impl Default for HttpTransport {
     fn default() -> Self {
         HttpTransport::new(Timeouts::default())
@@ -108,44 +104,39 @@ impl HttpTransport {
 
     /// One attempt: a connection from the pool or a new one, the exchange, the connection
     /// back to the pool when the response allows.
-    async fn attempt(
-        &self,
-        request: Request<Vec<u8>>,
-        limit: u64,
-    ) -> Result<Response<Vec<u8>>, Failure> {
+    async fn attempt(&self, request: Request<Vec<u8>>, limit: u64) -> Result<Outcome, Early> {
         let (parts, body) = request.into_parts();
-        let origin = origin(&parts.uri)?;
-        let needs_length = !body.is_empty()
-            || matches!(
-                parts.method,
-                http::Method::POST | http::Method::PUT | http::Method::PATCH
-            );
-        let has_length = parts.headers.contains_key(header::CONTENT_LENGTH)
-            || parts.headers.contains_key(header::TRANSFER_ENCODING);
-        let uri = parts.uri.clone();
+        let (https, host, port, origin) = target(&parts.uri)?;
+        // As paceline-ureq: without a body, GET and the like go without `Content-Length`;
+        // POST, PUT and PATCH always carry one, as some servers answer 411 otherwise.
+        let length = (!body.is_empty()
+            || [Method::POST, Method::PUT, Method::PATCH].contains(&parts.method))
+            && !parts.headers.contains_key(header::CONTENT_LENGTH)
+            && !parts.headers.contains_key(header::TRANSFER_ENCODING);
         let mut call = Call::new(Request::from_parts(parts, ())).map_err(invalid)?;
-        if needs_length && !has_length {
+        if length {
             call.header(header::CONTENT_LENGTH, body.len())
                 .map_err(invalid)?;
         }
+        let (bytes, call) = encode(call.proceed(), &body)?;
         let mut conn = match self.idle(&origin) {
             Some(conn) => conn,
-            None => self.connect(&uri).await?,
+            None => self.connect(https, &host, port).await?,
         };
         let idle = self.timeouts.idle;
+        let written = async {
+            conn.write_all(&bytes).await?;
+            conn.flush().await
+        };
+        timed(idle, written, io_timeout)
+            .await
+            .map_err(|e| io_failure(&e, "sending"))?;
         let mut input = Vec::new();
-        let call = send(&mut conn, call.proceed(), &body, idle).await?;
-        let (head, result) = receive(&mut conn, call, &mut input, limit, idle).await?;
-        match result {
-            Ok((body, reusable)) => {
-                if reusable && input.is_empty() {
-                    self.put(origin, conn);
-                }
-                Ok(Response::from_parts(head, body))
-            }
-            Err(None) => Err(Failure::TooLarge(Box::new(head))),
-            Err(Some((error, detail))) => Err(Failure::Body(Box::new(head), error, detail)),
+        let (outcome, reusable) = receive(&mut conn, call, &mut input, limit, idle).await?;
+        if reusable && input.is_empty() {
+            self.put(origin, conn);
         }
+        Ok(outcome)
     }
 
     /// A pooled connection to `origin` that is still open, if any.
@@ -174,24 +165,23 @@ impl HttpTransport {
         }
     }
 
-    /// Resolves and connects (TCP, then TLS for `https`) within the connect timeout.
-    async fn connect(&self, uri: &Uri) -> Result<Conn, Failure> {
-        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
-        let host = uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = timed(self.timeouts.connect, tcp_connect(host.to_owned(), port))
+    /// Resolves (on the blocking pool) and connects, TCP then TLS for `https`, within the
+    /// connect timeout.
+    async fn connect(&self, https: bool, host: &str, port: u16) -> Result<Conn, Early> {
+        let connecting = TcpStream::connect((host, port));
+        let tcp = timed(self.timeouts.connect, connecting, io_timeout)
             .await
             .map_err(|e| {
                 let kind = match e.kind() {
                     io::ErrorKind::TimedOut => TransportKind::Timeout,
                     _ => TransportKind::Connect,
                 };
-                Failure::NoResponse(TransportError::before_send(kind), e.to_string())
+                told(TransportError::before_send(kind), e.to_string())
             })?;
+        // A request goes in one write, but a body too large for one segment would wait for
+        // Nagle's acknowledgement.
+        tcp.set_nodelay(true)
+            .map_err(|e| io_failure(&e, "connecting"))?;
         if !https {
             return Ok(Box::new(tcp));
         }
@@ -199,130 +189,89 @@ impl HttpTransport {
         {
             use futures_rustls::pki_types::ServerName;
             let name = ServerName::try_from(host.to_owned()).map_err(invalid)?;
-            let tls = timed(self.timeouts.connect, self.tls.connect(name, tcp)).await;
-            Ok(Box::new(tls.map_err(|e| transport(&e, "TLS handshake"))?))
+            let tls = self.tls.connect(name, tcp);
+            let tls = timed(self.timeouts.connect, tls, io_timeout).await;
+            Ok(Box::new(tls.map_err(|e| io_failure(&e, "TLS handshake"))?))
         }
         #[cfg(not(feature = "tls"))]
-        Err(Failure::Invalid("https needs the `tls` feature".into()))
+        Err(Early::Invalid("https needs the `tls` feature".into()))
     }
 }
 
 impl Transport for HttpTransport {
-    async fn send(
-        &self,
-        request: Request<Vec<u8>>,
-        limit: u64,
-    ) -> Result<Response<Vec<u8>>, Failure> {
-        timed_failure(self.timeouts.attempt, self.attempt(request, limit)).await
+    async fn send(&self, request: Request<Vec<u8>>, limit: u64) -> Result<Outcome, String> {
+        let timeout = |limit| {
+            let error = TransportError::after_send(TransportKind::Timeout);
+            Err(told(error, format!("the attempt took over {limit:?}")))
+        };
+        match timed(self.timeouts.attempt, self.attempt(request, limit), timeout).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Early::Told(outcome)) => Ok(*outcome),
+            Err(Early::Invalid(e)) => Err(e),
+        }
     }
 }
 
-/// `scheme://host:port`, the pool's key.
-fn origin(uri: &Uri) -> Result<String, Failure> {
-    let scheme = uri.scheme_str().unwrap_or_default();
-    match (scheme, uri.host()) {
-        ("http" | "https", Some(host)) => {
-            let port = uri
-                .port_u16()
-                .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            Ok(format!("{scheme}://{host}:{port}"))
-        }
-        _ => Err(Failure::Invalid(format!(
-            "cannot send to {uri}: http or https only"
-        ))),
-    }
-}
-
-async fn tcp_connect(host: String, port: u16) -> io::Result<Async<TcpStream>> {
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => {
-            blocking::unblock(move || (host.as_str(), port).to_socket_addrs().map(Vec::from_iter))
-                .await?
-        }
+/// Whether `uri` is `https`, its host (without an IPv6 literal's brackets), its port, and its
+/// origin (`scheme://host:port`, the pool's key).
+fn target(uri: &Uri) -> Result<(bool, String, u16, String), Early> {
+    let (https, host) = match (uri.scheme_str(), uri.host()) {
+        (Some("http"), Some(host)) => (false, host),
+        (Some("https"), Some(host)) => (true, host),
+        _ => return Err(invalid(format!("cannot send to {uri}: not http(s)"))),
     };
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-    for addr in addrs {
-        match Async::<TcpStream>::connect(addr).await {
-            Ok(tcp) => {
-                // Head and body are written separately: Nagle would hold the second.
-                tcp.get_ref().set_nodelay(true)?;
-                return Ok(tcp);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let scheme = if https { "https" } else { "http" };
+    let origin = format!("{scheme}://{host}:{port}");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((https, host.to_owned(), port, origin))
 }
 
-/// Writes the request head and body.
-async fn send(
-    conn: &mut Conn,
-    mut call: Call<ureq_proto::client::state::SendRequest>,
-    body: &[u8],
-    idle: Option<Duration>,
-) -> Result<Call<RecvResponse>, Failure> {
-    let mut out = vec![0; CHUNK];
+/// The request's head and body, encoded for one write, and the call awaiting the response.
+fn encode(
+    mut call: Call<SendRequest>,
+    mut body: &[u8],
+) -> Result<(Vec<u8>, Call<RecvResponse>), Early> {
+    let (mut bytes, mut out) = (Vec::new(), vec![0; CHUNK]);
     while !call.can_proceed() {
         let n = call.write(&mut out).map_err(invalid)?;
-        timed(idle, conn.write_all(&out[..n]))
-            .await
-            .map_err(|e| transport(&e, "sending"))?;
+        bytes.extend_from_slice(&out[..n]);
     }
-    let body_call = match call.proceed().map_err(invalid)? {
-        Some(SendRequestResult::RecvResponse(call)) => return Ok(call),
-        Some(SendRequestResult::SendBody(call)) => call,
-        Some(SendRequestResult::Await100(call)) => match call.proceed().map_err(invalid)? {
+    let proceeded = call.proceed().map_err(invalid)?;
+    let mut call = match proceeded.expect("the head is written") {
+        SendRequestResult::RecvResponse(call) => return Ok((bytes, call)),
+        SendRequestResult::SendBody(call) => call,
+        SendRequestResult::Await100(call) => match call.proceed().map_err(invalid)? {
             Await100Result::SendBody(call) => call,
-            Await100Result::RecvResponse(call) => return Ok(call),
+            Await100Result::RecvResponse(call) => return Ok((bytes, call)),
         },
-        None => unreachable!("the head is written"),
     };
-    send_body(conn, body_call, body, &mut out, idle).await
-}
-
-async fn send_body(
-    conn: &mut Conn,
-    mut call: Call<SendBody>,
-    mut body: &[u8],
-    out: &mut [u8],
-    idle: Option<Duration>,
-) -> Result<Call<RecvResponse>, Failure> {
     while !call.can_proceed() {
         let max = call.calculate_max_input(out.len());
-        let (used, n) = call
-            .write(&body[..body.len().min(max)], out)
-            .map_err(invalid)?;
+        let input = &body[..body.len().min(max)];
+        let (used, n) = call.write(input, &mut out).map_err(invalid)?;
         if used == 0 && n == 0 {
-            return Err(Failure::Invalid(
-                "the body does not match its Content-Length".into(),
-            ));
+            return Err(invalid("the body does not match its Content-Length"));
         }
         body = &body[used..];
-        timed(idle, conn.write_all(&out[..n]))
-            .await
-            .map_err(|e| transport(&e, "sending"))?;
+        bytes.extend_from_slice(&out[..n]);
     }
-    timed(idle, conn.flush())
-        .await
-        .map_err(|e| transport(&e, "sending"))?;
-    Ok(call.proceed().expect("the body is written"))
+    Ok((bytes, call.proceed().expect("the body is written")))
 }
 
-/// What reading a body gave: the body and whether the connection may be reused, `None` for a
-/// body over the limit, or a transport error.
-type BodyResult = Result<(Vec<u8>, bool), Option<(TransportError, String)>>;
-
-/// Reads the response head, then its body.
+/// Reads the response head (stamped with its arrival: the moment the server's headers speak
+/// of), then its body up to `limit`; with the outcome, whether the connection may be reused.
 async fn receive(
     conn: &mut Conn,
     mut call: Call<RecvResponse>,
     input: &mut Vec<u8>,
     limit: u64,
     idle: Option<Duration>,
-) -> Result<(response::Parts, BodyResult), Failure> {
+) -> Result<(Outcome, bool), Early> {
     let head = loop {
-        let (used, head) = call.try_response(input, false).map_err(|e| protocol(&e))?;
+        let (used, head) = call
+            .try_response(input, false)
+            .map_err(|e| told(other(), format!("protocol error: {e}")))?;
         input.drain(..used);
         if let Some(head) = head {
             break head;
@@ -331,74 +280,75 @@ async fn receive(
             continue; // an interim 1xx
         }
         if input.len() > MAX_HEAD {
-            return Err(Failure::NoResponse(
-                other(),
-                "the response head is too large".into(),
-            ));
+            return Err(told(other(), "the response head is too large".into()));
         }
-        if read_more(conn, input, idle)
-            .await
-            .map_err(|e| transport(&e, "awaiting the head"))?
-            == 0
-        {
-            let reset = TransportError::after_send(TransportKind::Reset);
-            return Err(Failure::NoResponse(
-                reset,
-                "closed before the response head".into(),
-            ));
+        match read_more(conn, input, idle).await {
+            Ok(0) => return Err(told(reset(), "closed before the response head".into())),
+            Ok(_) => {}
+            Err(e) => return Err(io_failure(&e, "awaiting the head")),
         }
     };
     let (mut head, ()) = head.into_parts();
-    // The moment the server's headers speak of: the head's arrival, not the body's end.
     head.extensions.insert(paceline_driver::clock());
-    let result = match call.proceed().expect("a head was read") {
-        RecvResponseResult::RecvBody(mut call) => {
-            let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
-            let mut body = Vec::new();
-            let mut out = vec![0; CHUNK];
-            let read = loop {
-                if !close_delimited && call.can_proceed() {
-                    break Ok(());
-                }
-                if !input.is_empty() {
-                    match call.read(input, &mut out) {
-                        Ok((used, n)) => {
-                            input.drain(..used);
-                            body.extend_from_slice(&out[..n]);
-                            if body.len() as u64 > limit {
-                                break Err(None);
-                            }
-                            if used > 0 || n > 0 {
-                                continue;
-                            }
-                        }
-                        Err(e) => break Err(Some((other(), e.to_string()))),
-                    }
-                }
-                match read_more(conn, input, idle).await {
-                    Ok(0) if close_delimited => break Ok(()),
-                    Ok(0) => {
-                        let reset = TransportError::after_send(TransportKind::Reset);
-                        break Err(Some((reset, "closed within the body".into())));
-                    }
-                    Ok(_) => {}
-                    Err(e) => break Err(Some((io_error(&e), format!("reading the body: {e}")))),
-                }
-            };
-            read.map(|()| {
-                let reusable = !close_delimited
-                    && match call.proceed() {
-                        Some(RecvBodyResult::Cleanup(c)) => !c.must_close_connection(),
-                        Some(RecvBodyResult::Redirect(r)) => !r.must_close_connection(),
-                        None => false,
-                    };
-                (body, reusable)
-            })
-        }
-        RecvResponseResult::Redirect(r) => Ok((Vec::new(), !r.must_close_connection())),
-        RecvResponseResult::Cleanup(c) => Ok((Vec::new(), !c.must_close_connection())),
+    let mut call = match call.proceed().expect("a head was read") {
+        Recv::RecvBody(call) => call,
+        Recv::Redirect(r) => return Ok((whole(head, vec![]), !r.must_close_connection())),
+        Recv::Cleanup(c) => return Ok((whole(head, vec![]), !c.must_close_connection())),
     };
-    Ok((head, result))
+    let close_delimited = call.body_mode() == BodyMode::CloseDelimited;
+    let (mut body, mut out) = (Vec::new(), vec![0; CHUNK]);
+    while close_delimited || !call.can_proceed() {
+        if !input.is_empty() {
+            let (used, n) = match call.read(input, &mut out) {
+                Ok(read) => read,
+                Err(e) => return Ok(cut(head, other(), e.to_string())),
+            };
+            input.drain(..used);
+            body.extend_from_slice(&out[..n]);
+            if body.len() as u64 > limit {
+                return Ok((
+                    Outcome::TooLarge {
+                        head: Box::new(head),
+                        limit,
+                    },
+                    false,
+                ));
+            }
+            if used > 0 || n > 0 {
+                continue;
+            }
+        }
+        match read_more(conn, input, idle).await {
+            Ok(0) if close_delimited => break,
+            Ok(0) => return Ok(cut(head, reset(), "closed within the body".into())),
+            Ok(_) => {}
+            Err(e) => return Ok(cut(head, io_error(&e), format!("reading the body: {e}"))),
+        }
+    }
+    let reusable = !close_delimited
+        && match call.proceed() {
+            Some(RecvBodyResult::Cleanup(c)) => !c.must_close_connection(),
+            Some(RecvBodyResult::Redirect(r)) => !r.must_close_connection(),
+            None => false,
+        };
+    Ok((whole(head, body), reusable))
+}
+
+fn whole(head: response::Parts, body: Vec<u8>) -> Outcome {
+    Outcome::Response(Response::from_parts(head, body))
+}
+
+/// A head whose body could not be read: the connection is not reused.
+fn cut(head: response::Parts, error: TransportError, detail: String) -> (Outcome, bool) {
+    let head = Box::new(head);
+    (
+        Outcome::BodyFailed {
+            head,
+            error,
+            detail,
+        },
+        false,
+    )
 }
 
 async fn read_more(
@@ -408,58 +358,49 @@ async fn read_more(
 ) -> io::Result<usize> {
     let len = input.len();
     input.resize(len + CHUNK, 0);
-    let read = timed(idle, conn.read(&mut input[len..])).await;
+    let read = timed(idle, conn.read(&mut input[len..]), io_timeout).await;
     input.truncate(len + read.as_ref().map_or(0, |n| *n));
     read
 }
 
-/// `f`, or a `TimedOut` error once `limit` has passed.
+/// `f`, or `timeout(limit)` once `limit` has passed without it finishing.
 async fn timed<T>(
     limit: Option<Duration>,
-    f: impl Future<Output = io::Result<T>>,
-) -> io::Result<T> {
+    f: impl Future<Output = T>,
+    timeout: impl FnOnce(Duration) -> T,
+) -> T {
     let Some(limit) = limit else { return f.await };
     future::or(f, async {
         Timer::after(limit).await;
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no progress in {limit:?}"),
-        ))
+        timeout(limit)
     })
     .await
 }
 
-/// The whole attempt under its deadline: in doubt, sent.
-async fn timed_failure<T>(
-    limit: Option<Duration>,
-    f: impl Future<Output = Result<T, Failure>>,
-) -> Result<T, Failure> {
-    let Some(limit) = limit else { return f.await };
-    future::or(f, async {
-        Timer::after(limit).await;
-        let timeout = TransportError::after_send(TransportKind::Timeout);
-        Err(Failure::NoResponse(
-            timeout,
-            format!("the attempt took over {limit:?}"),
-        ))
-    })
-    .await
+fn io_timeout<T>(limit: Duration) -> io::Result<T> {
+    let detail = format!("no progress in {limit:?}");
+    Err(io::Error::new(io::ErrorKind::TimedOut, detail))
 }
 
-fn invalid(e: impl std::fmt::Display) -> Failure {
-    Failure::Invalid(e.to_string())
+fn invalid(e: impl std::fmt::Display) -> Early {
+    Early::Invalid(e.to_string())
+}
+
+fn told(error: TransportError, detail: String) -> Early {
+    Early::Told(Box::new(Outcome::NoResponse { error, detail }))
 }
 
 fn other() -> TransportError {
     TransportError::after_send(TransportKind::Other)
 }
 
-fn protocol(e: &ureq_proto::Error) -> Failure {
-    Failure::NoResponse(other(), format!("protocol error: {e}"))
+fn reset() -> TransportError {
+    TransportError::after_send(TransportKind::Reset)
 }
 
-fn transport(e: &io::Error, phase: &str) -> Failure {
-    Failure::NoResponse(io_error(e), format!("{phase}: {e}"))
+/// No response, for an I/O error once connected.
+fn io_failure(e: &io::Error, phase: &str) -> Early {
+    told(io_error(e), format!("{phase}: {e}"))
 }
 
 /// The transport error an I/O error stands for, once connected (ureq's rules: in doubt, sent).

@@ -1,6 +1,10 @@
 //! What every paceline driver shares beyond the sans-IO core: where a page walk's checkpoints
 //! are kept ([`CheckpointStore`], and [`CheckpointFile`], which replaces its file atomically),
-//! and how a walk is asked for ([`PageOptions`]).
+//! how a walk is asked for ([`PageOptions`]), and how one request's exchange is pumped under
+//! the Pacer all the client's requests share ([`SharedPacer`], [`Paced`]: the lock held only
+//! for a decision, the requests waiting for a concurrency permit woken after every report,
+//! the events forwarded; a blocking driver waits on the permit listener, an async one awaits
+//! it).
 //!
 //! The core decides everything about a walk (its machine, [`paceline::paginate::Handout`],
 //! says what to send, deliver and save); a driver does the I/O. The one piece of I/O that
@@ -33,11 +37,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use paceline::{Event, Now, Pacer};
 
 pub use paceline::paginate::Resume;
-use paceline::paginate::{Guards, Hints, PagesConfig};
+use paceline::paginate::{Delivered, Guards, Hints, PagesConfig, PagesError};
 
 mod checkpoint;
+mod pacer;
 
 pub use checkpoint::{CheckpointFile, CheckpointStore, write_atomically};
+pub use event_listener::{EventListener, Listener};
+pub use pacer::{Observer, Paced, SharedPacer, no_store};
 
 /// How many times a page whose body is truncated or not JSON is requested again, by default:
 /// [`paceline::paginate::DEFAULT_RESENDS`] (2: three responses in all).
@@ -146,6 +153,24 @@ impl fmt::Debug for PageOptions {
             .field("already_delivered", &self.held.len())
             .finish()
     }
+}
+
+/// The checkpoint a walk resumes from: `store`'s, unless `resume` is [`Resume::Never`]. A
+/// store that cannot load is the walk's [`PagesError::Checkpoint`], before any request.
+///
+/// # Errors
+/// [`PagesError::Checkpoint`], with the store's error.
+pub fn load_checkpoint<E>(
+    store: &mut dyn CheckpointStore,
+    resume: Resume,
+) -> Result<Option<Vec<u8>>, PagesError<E>> {
+    if resume == Resume::Never {
+        return Ok(None);
+    }
+    store.load().map_err(|error| PagesError::Checkpoint {
+        error,
+        delivered: Delivered::default(),
+    })
 }
 
 /// Both clocks, read together: the `now` every call into the core takes.

@@ -1,19 +1,18 @@
 //! The blocking client: a ureq [`Agent`] with a [`Pacer`] applied to every request.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, Request, Response};
-use paceline::exchange::{Exchange, ExchangeConfig, Outcome, Step};
+use paceline::exchange::{ExchangeConfig, Outcome, Step};
 use paceline::{Event, Now, Pacer, PacerConfig};
 use ureq::config::RedirectAuthHeaders;
 use ureq::{Agent, AsSendBody};
 
 use crate::Error;
-use crate::events;
 use crate::timeouts::Timeouts;
 use crate::transport::{Failure, classify_run_error, transport_error};
-use paceline_driver::{clock, drain, drain_shared, os_seed};
+use paceline_driver::{Listener, Observer, Paced, SharedPacer, clock, no_store, os_seed};
 
 /// The largest response body [`Client::send`] reads by default: 10 MiB, ureq's own default for
 /// `read_to_vec`.
@@ -23,7 +22,8 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 ///
 /// `&Client` is usable from many threads at once: the Pacer sits behind a mutex that is held
 /// only while the Pacer decides, never while sleeping or doing I/O. A clone shares the Pacer
-/// (one budget) and the agent's connections; settings changed on a clone are its own.
+/// (one budget), its event observer ([`Client::on_event`]) and the agent's connections; other
+/// settings changed on a clone are its own.
 ///
 /// Whatever agent it is given, every request is sent with these settings forced:
 /// - the client's [`Timeouts`] (connect 10 s, idle 30 s, whole attempt 120 s unless set with
@@ -39,13 +39,10 @@ pub const DEFAULT_BODY_LIMIT: u64 = 10 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Client {
     agent: Agent,
-    shared: Arc<Mutex<Shared>>,
-    /// Signalled after every report, so that requests waiting for a permit ask again.
-    finished: Arc<Condvar>,
+    pacer: Arc<SharedPacer>,
     body_limit: u64,
     timeouts: Timeouts,
     exchange: ExchangeConfig,
-    observer: Option<Observer>,
     /// Where a shared budget lives ([`Client::shared_store`]).
     store: Option<Store>,
 }
@@ -57,16 +54,6 @@ struct Store(Arc<dyn crate::SharedStore>);
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Store")
-    }
-}
-
-/// A caller's function that sees every Pacer event (see [`Client::on_event`]).
-#[derive(Clone)]
-struct Observer(Arc<dyn Fn(&Event) + Send + Sync>);
-
-impl std::fmt::Debug for Observer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Observer")
     }
 }
 
@@ -90,12 +77,10 @@ impl Client {
     pub fn with_agent(agent: Agent, pacer: Pacer) -> Self {
         Client {
             agent,
-            shared: Arc::new(Mutex::new(Shared { pacer, finished: 0 })),
-            finished: Arc::new(Condvar::new()),
+            pacer: Arc::new(SharedPacer::new(pacer)),
             body_limit: DEFAULT_BODY_LIMIT,
             timeouts: Timeouts::default(),
             exchange: ExchangeConfig::default(),
-            observer: None,
             store: None,
         }
     }
@@ -111,7 +96,9 @@ impl Client {
 
     /// Calls `f` with every event the Pacer raises (a quota threshold crossed, a pause, a
     /// retry...), after forwarding it to `tracing`, outside the client's lock. For progress
-    /// displays and metrics that want the events themselves rather than log lines.
+    /// displays and metrics that want the events themselves rather than log lines. The
+    /// observer is the Pacer's: every clone of this client shares it, and a second call
+    /// replaces it.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -127,8 +114,8 @@ impl Client {
     /// });
     /// # drop(client);
     /// ```
-    pub fn on_event(mut self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.observer = Some(Observer(Arc::new(f)));
+    pub fn on_event(self, f: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.pacer.set_observer(Observer(Arc::new(f)));
         self
     }
 
@@ -185,15 +172,8 @@ impl Client {
     /// the lock every request of this client takes: keep it short. Events `f` leaves queued are
     /// forwarded by the next request.
     pub fn with_pacer<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
-        let result = {
-            let mut shared = self.lock();
-            let result = f(&mut shared.pacer);
-            // `f` may have freed a permit (a `cancel`).
-            shared.finished = shared.finished.wrapping_add(1);
-            result
-        };
-        self.finished.notify_all();
-        result
+        // `f` may free a permit (a `cancel`).
+        self.pacer.with(true, f)
     }
 
     /// A GET of `url`, through [`Client::send`].
@@ -209,7 +189,8 @@ impl Client {
     /// included) with its body read in full, or the reason it gave up with every attempt's
     /// outcome.
     ///
-    /// The loop pumps the core's [`Exchange`] and holds no policy of its own: `Send` (send
+    /// The loop pumps the core's [`Exchange`](paceline::exchange::Exchange) (through
+    /// [`Paced`], the pump both drivers share) and holds no policy of its own: `Send` (send
     /// it; read the clock as soon as the response head arrives; read the body; report),
     /// `Wait(t)` (sleep until `t`), `WaitForPermit` (block until another request of this
     /// client finishes), `Reserve` (ask the [shared store](Client::shared_store), feed its
@@ -217,67 +198,40 @@ impl Client {
     ///
     /// After every Pacer call its events are drained and forwarded to `tracing`.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let exchange = Exchange::new(&self.lock().pacer, request, &self.exchange)
+        let mut paced = Paced::new(&self.pacer, request, &self.exchange)
             .map_err(|e| Error::InvalidRequest(ureq::Error::BadUri(e.to_string())))?;
-        let mut pending = Pending {
-            client: self,
-            exchange,
-        };
-        let exchange = &mut pending.exchange;
         loop {
-            let request = match self.step(exchange) {
-                Step::Send(request) => request,
-                Step::Wait(until) => {
+            let request = match paced.poll() {
+                (Step::Send(request), _) => request,
+                (Step::Wait(until), _) => {
                     sleep_until(until);
                     continue;
                 }
-                Step::WaitForPermit => unreachable!("Client::step waits for permits"),
-                Step::Reserve(reservation) => {
-                    let reply =
-                        crate::shared::reserve(self.store.as_ref().map(|s| &*s.0), &reservation);
-                    let now = clock();
-                    self.with_pacer(|p| exchange.on_reserved(p, now, reply));
+                (Step::WaitForPermit, listener) => {
+                    listener.expect("a permit's listener").wait();
                     continue;
                 }
-                Step::Done(response) => return Ok(response),
-                Step::Fail(error) => return Err(exchange.gave_up(error)),
+                (Step::Reserve(reservation), _) => {
+                    paced.on_reserved(match &self.store {
+                        Some(Store(store)) => store.reserve(&reservation),
+                        None => no_store(&reservation),
+                    });
+                    continue;
+                }
+                (Step::Done(response), _) => return Ok(response),
+                (Step::Fail(error), _) => return Err(paced.gave_up(error)),
             };
             let (parts, body) = request.into_parts();
             // Dropping the exchange unreported gives its permit back.
             let (now, outcome) = self.attempt(&parts, &body).map_err(Error::InvalidRequest)?;
             // The report and the signals it queued for other sharers, under one lock.
-            let (failed, signals) =
-                self.finish(|p| (exchange.report(p, now, outcome), drain_shared(p)));
+            let (failed, signals) = paced.report(now, outcome);
             if let Some(Store(store)) = &self.store {
                 signals.iter().for_each(|s| store.publish(s));
             }
             if let Some(error) = failed {
                 return Err(error);
             }
-        }
-    }
-
-    /// Polls the exchange until it says something other than [`Step::WaitForPermit`],
-    /// blocking (lock released) until another request finishes each time it does.
-    fn step(&self, exchange: &mut Exchange) -> Step {
-        loop {
-            let mut shared = self.lock();
-            let step = exchange.poll(&mut shared.pacer, clock());
-            let seen = shared.finished;
-            let queued = drain(&mut shared.pacer);
-            drop(shared);
-            self.forward(queued);
-            if !matches!(step, Step::WaitForPermit) {
-                return step;
-            }
-            // `seen` was read under the same lock as the decision, so a request finishing
-            // since then is never missed.
-            let shared = self.lock();
-            drop(
-                self.finished
-                    .wait_while(shared, |s| s.finished == seen)
-                    .unwrap_or_else(PoisonError::into_inner),
-            );
         }
     }
 
@@ -370,64 +324,6 @@ impl Client {
             config = config.timeout_per_call(Some(t));
         }
         self.agent.run(config.build())
-    }
-
-    /// Runs one Pacer call that ends a request's use of its permit (a report, a cancel) under
-    /// the lock, wakes the requests waiting for a permit, then forwards the events queued, lock
-    /// released.
-    fn finish<R>(&self, f: impl FnOnce(&mut Pacer) -> R) -> R {
-        let (result, queued) = {
-            let mut shared = self.lock();
-            let result = f(&mut shared.pacer);
-            shared.finished = shared.finished.wrapping_add(1);
-            (result, drain(&mut shared.pacer))
-        };
-        self.finished.notify_all();
-        self.forward(queued);
-        result
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Shared> {
-        // The Pacer never panics mid-update; a panic elsewhere while holding the guard leaves it
-        // consistent, so a poisoned lock is still usable.
-        self.shared.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// An exchange, cancelled when dropped with an attempt sent but not reported (a request ureq
-/// cannot build, a panic unwinding through the I/O), so its permit goes back.
-struct Pending<'a> {
-    client: &'a Client,
-    exchange: Exchange,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if self.exchange.is_sent() {
-            let exchange = &mut self.exchange;
-            self.client.finish(|p| exchange.cancel(p, clock()));
-        }
-    }
-}
-
-/// What the requests of one client share, under one lock.
-#[derive(Debug)]
-struct Shared {
-    pacer: Pacer,
-    /// Counts the Pacer calls that may have freed a permit, so that a request waiting for one
-    /// can tell that something happened since it was told to wait.
-    finished: u64,
-}
-
-impl Client {
-    /// Hands the events to `tracing`, then to the caller's observer.
-    fn forward(&self, events: Vec<Event>) {
-        for e in &events {
-            events::forward(e);
-            if let Some(Observer(f)) = &self.observer {
-                f(e);
-            }
-        }
     }
 }
 

@@ -159,8 +159,10 @@
 //! in its own [`CheckpointStore::save`] before the checkpoint's.
 //!
 //! ## Events
-//! The Pacer's events go to `tracing` under this crate's target: `warn` for a retry, a pause, a
-//! request given up and an ignored header value, with structured fields.
+//! The Pacer's events go to `tracing` by the core's one forwarder ([`paceline::trace::forward`],
+//! target `paceline::trace`): `warn` for a retry, a pause, a request given up and an ignored
+//! header value, with structured fields; then to [`Client::on_event`]'s observer. The pump
+//! that forwards them is the one both drivers share ([`paceline_driver::Paced`]).
 //!
 //! ## Features
 //! - `tls` (default): HTTPS through rustls with the webpki roots (ureq's `rustls` feature).
@@ -171,7 +173,6 @@
 
 mod batch;
 mod client;
-mod events;
 mod pages;
 mod shared;
 mod timeouts;

@@ -11,12 +11,13 @@ use std::sync::mpsc;
 
 use http::{Request, Response};
 use paceline::paginate::{
-    Delivered, Handout, Next, PageEvent, PageSpec, Record, RecordPage, RequestTemplate, Resume,
-    Save, Slot, Walk,
+    Delivered, Handout, Next, PageEvent, PageSpec, Record, RecordPage, RequestTemplate, Save, Slot,
+    Walk,
 };
 
 use crate::client::Client;
 use crate::{CheckpointStore, Error, PageOptions, PagesError};
+use paceline_driver::load_checkpoint;
 
 /// A page request as the walk asks for it (`Err`: one `http` refused to build).
 type Asked = Result<Request<Vec<u8>>, http::Error>;
@@ -37,7 +38,7 @@ impl Client {
     /// page is handed out.
     ///
     /// With a checkpoint store ([`PageOptions::checkpoint_file`]), the walk resumes from the
-    /// stored checkpoint ([`Resume`]) and saves one after each page's records were handed out;
+    /// stored checkpoint ([`Resume`](crate::Resume)) and saves one after each page's records were handed out;
     /// see the [crate docs](crate#walking-a-list) for exactly when.
     ///
     /// Requests to another origin (a next URL the guards allow,
@@ -49,7 +50,7 @@ impl Client {
     /// Before the first request: the spec or template is unusable ([`PagesError::Spec`]), the
     /// checkpoint cannot be loaded ([`PagesError::Checkpoint`]), is not a checkpoint
     /// ([`PagesError::BadCheckpoint`]), does not fit ([`PagesError::Resume`]: another request,
-    /// another style), or is missing under [`Resume::Required`].
+    /// another style), or is missing under [`Resume::Required`](crate::Resume::Required).
     pub fn pages(
         &self,
         spec: Option<PageSpec>,
@@ -57,14 +58,9 @@ impl Client {
         options: PageOptions,
     ) -> Result<Pages<'_>, PagesError> {
         let (config, held, mut store) = options.into_parts();
-        let saved = match (&mut store, config.resume) {
-            (Some(store), Resume::IfPresent | Resume::Required) => {
-                store.load().map_err(|error| PagesError::Checkpoint {
-                    error,
-                    delivered: Delivered::default(),
-                })?
-            }
-            _ => None,
+        let saved = match &mut store {
+            Some(store) => load_checkpoint(store.as_mut(), config.resume)?,
+            None => None,
         };
         let threads = config.concurrency > 1;
         let walk = Handout::start(spec, template, config, held, saved.as_deref(), lost)?;
@@ -230,13 +226,7 @@ impl Pages<'_> {
             }
             None => unreachable!("the machine waits only for what it asked"),
         };
-        match outcome {
-            Ok(response) => {
-                let (head, body) = response.into_parts();
-                self.walk.on_response(slot, head.status, head.headers, body);
-            }
-            Err(error) => self.walk.on_send_failed(slot, error),
-        }
+        self.walk.on_sent(slot, outcome);
     }
 
     /// Persists a save and tells the walk how it went; false when it failed.
@@ -245,12 +235,7 @@ impl Pages<'_> {
             Some(store) => store.save(&save.checkpoint.to_bytes()),
             None => Ok(()),
         };
-        let ok = saved.is_ok();
-        match saved {
-            Ok(()) => self.walk.on_saved(save.page),
-            Err(e) => self.walk.on_save_failed(save.page, e),
-        }
-        ok
+        self.walk.on_save_done(save.page, saved)
     }
 }
 

@@ -25,17 +25,3 @@ impl<S: SharedStore + ?Sized> SharedStore for std::sync::Arc<S> {
         (**self).publish(signal)
     }
 }
-
-/// The store's answer, or `Unreachable` without a store (logged).
-pub(crate) fn reserve(store: Option<&dyn SharedStore>, reservation: &Reservation) -> Reply {
-    match store {
-        Some(store) => store.reserve(reservation),
-        None => {
-            tracing::warn!(
-                key = %reservation.key,
-                "paceline: a shared budget is configured but the client has no store"
-            );
-            Reply::Unreachable
-        }
-    }
-}

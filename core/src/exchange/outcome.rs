@@ -40,6 +40,19 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// When the response head arrived, if the transport stamped it as a [`crate::Now`]
+    /// extension of the head: the moment its rate-limit headers speak of, which a driver
+    /// reports rather than the body's end.
+    pub fn arrival(&self) -> Option<crate::Now> {
+        match self {
+            Outcome::Response(r) => r.extensions().get().copied(),
+            Outcome::BodyFailed { head, .. } | Outcome::TooLarge { head, .. } => {
+                head.extensions.get().copied()
+            }
+            Outcome::NoResponse { .. } => None,
+        }
+    }
+
     /// For a failed attempt: its error, the head's status (0 without one) and description.
     #[cfg(feature = "tracing")]
     pub(crate) fn failure(&self) -> Option<(TransportError, u16, String)> {

@@ -235,6 +235,31 @@ impl<E> Handout<E> {
         self.machine.on_send_failed(slot);
     }
 
+    /// What a driver's send of the request in `slot` came to: its response
+    /// ([`Handout::on_response`]) or its error ([`Handout::on_send_failed`]).
+    pub fn on_sent(&mut self, slot: Slot, sent: Result<http::Response<Vec<u8>>, E>) {
+        match sent {
+            Ok(response) => {
+                let (head, body) = response.into_parts();
+                self.on_response(slot, head.status, head.headers, body);
+            }
+            Err(error) => self.on_send_failed(slot, error),
+        }
+    }
+
+    /// How the save of `page` went: durable ([`Handout::on_saved`]) or failed
+    /// ([`Handout::on_save_failed`]). Returns whether it was saved.
+    pub fn on_save_done(&mut self, page: u64, saved: io::Result<()>) -> bool {
+        match saved {
+            Ok(()) => self.on_saved(page),
+            Err(error) => {
+                self.on_save_failed(page, error);
+                return false;
+            }
+        }
+        true
+    }
+
     /// The save of `page` is durable.
     pub fn on_saved(&mut self, page: u64) {
         self.machine.on_saved(page);
