@@ -386,3 +386,116 @@ fn a_configured_rate_spaces_the_requests() {
         }
     }
 }
+
+#[test]
+fn a_post_answered_303_is_followed_with_a_get() {
+    for d in DRIVERS {
+        let server = LoopbackServer::start(
+            Script::new()
+                .route(
+                    "/submit",
+                    [ScriptedResponse::new(303).header("location", "/result")],
+                )
+                .route("/result", [ScriptedResponse::new(200).body("done")]),
+        )
+        .unwrap();
+        let post = Request::post(format!("{}/submit", server.url()))
+            .body(b"form".to_vec())
+            .unwrap();
+        assert_eq!(d.send(vec![post])[0], Ok((200, b"done".to_vec())), "{d:?}");
+        let received = server.received();
+        let first = (received[0].method.as_str(), received[0].body.as_slice());
+        assert_eq!(first, ("POST", &b"form"[..]), "{d:?}");
+        assert_eq!(received[1].method, "GET", "{d:?}");
+        assert!(
+            received[1].body.is_empty(),
+            "{d:?}: the 303's GET has no body"
+        );
+    }
+}
+
+/// A two-page `Link` list whose second page is on `b`'s origin.
+fn list_across_origins() -> (LoopbackServer, LoopbackServer) {
+    let b = LoopbackServer::start_with(|_: &ReceivedRequest| {
+        ScriptedResponse::new(200).json(r#"[{"id":3},{"id":4}]"#)
+    })
+    .unwrap();
+    let next = format!("{}/export/page2", b.url());
+    let a = LoopbackServer::start_with(move |_: &ReceivedRequest| {
+        ScriptedResponse::new(200)
+            .json(r#"[{"id":0},{"id":1},{"id":2}]"#)
+            .header("link", &format!("<{next}>; rel=\"next\""))
+    })
+    .unwrap();
+    (a, b)
+}
+
+#[test]
+fn an_allowed_origin_gets_the_next_page_request_without_credentials() {
+    use paceline::paginate::Guards;
+    for d in DRIVERS {
+        let (a, b) = list_across_origins();
+        let guards = Guards::default()
+            .allow_origin(&b.url())
+            .credential_header("X-Api-Key");
+        let mut template = RequestTemplate::get(&format!("{}/export", a.url())).unwrap();
+        for (name, value) in [
+            ("authorization", "Bearer s3cret"),
+            ("cookie", "session=abc"),
+            ("x-api-key", "k3y"),
+        ] {
+            template.headers.insert(name, value.parse().unwrap());
+        }
+        let (got, err) = d.walk(Walk {
+            spec: Some(PageSpec::link("").guards(guards)),
+            template,
+            checkpoint: None,
+            resume: Resume::Never,
+            concurrency: 1,
+            take: usize::MAX,
+        });
+        assert_eq!((ids(&got), err), (vec![0, 1, 2, 3, 4], None), "{d:?}");
+        let first = a.received();
+        assert_eq!(first[0].header("authorization"), Some("Bearer s3cret"));
+        let to_b = b.received();
+        assert_eq!(to_b.len(), 1, "{d:?}");
+        for secret in ["authorization", "cookie", "x-api-key"] {
+            assert_eq!(to_b[0].header(secret), None, "{d:?}: {secret} left");
+        }
+    }
+}
+
+#[test]
+fn a_429_mid_walk_is_waited_out_and_the_page_requested_again() {
+    for d in DRIVERS {
+        let server = LoopbackServer::start(
+            Script::new()
+                .route(
+                    "/items",
+                    [ScriptedResponse::new(200)
+                        .json(r#"[{"id":0},{"id":1},{"id":2}]"#)
+                        .header("link", "</items2>; rel=\"next\"")],
+                )
+                .route(
+                    "/items2",
+                    [
+                        ScriptedResponse::new(429).header("retry-after", "1"),
+                        ScriptedResponse::new(200).json(r#"[{"id":3},{"id":4}]"#),
+                    ],
+                ),
+        )
+        .unwrap();
+        let (got, err) = d.walk(Walk {
+            spec: Some(PageSpec::link("")),
+            template: RequestTemplate::get(&format!("{}/items", server.url())).unwrap(),
+            checkpoint: None,
+            resume: Resume::Never,
+            concurrency: 1,
+            take: usize::MAX,
+        });
+        assert_eq!((ids(&got), err), (vec![0, 1, 2, 3, 4], None), "{d:?}");
+        let received = server.received();
+        assert_eq!(received.len(), 3, "{d:?}");
+        assert_at_least(gaps(&received)[1], Duration::from_secs(1));
+    }
+}

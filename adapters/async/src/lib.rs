@@ -116,7 +116,6 @@
 mod client;
 mod pages;
 mod shared;
-mod timeouts;
 mod transport;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BODY_LIMIT};
@@ -130,11 +129,13 @@ pub use paceline_driver::{
 /// invalid header: the transport's description), or a body was over
 /// [`ClientBuilder::body_limit`]. A response of any status, a final 404 included, is `Ok`.
 pub type Error = paceline::exchange::SendError<String>;
+/// How long one attempt may take: the core's timeouts, enforced by [`HttpTransport`] on every
+/// attempt (`None`: no limit).
+pub use paceline::exchange::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
+};
 pub use paceline::paginate::EVENTS_KEPT;
 pub use paceline::paginate::{Delivered, Record, RecordPage, Resume};
 pub use pages::{Pages, PagesError};
 pub use shared::{SharedStore, StoreFuture};
-pub use timeouts::{
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, Timeouts,
-};
 pub use transport::{HttpTransport, MAX_IDLE_AGE, MAX_IDLE_PER_ORIGIN, Transport};

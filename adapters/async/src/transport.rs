@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use async_io::Timer;
 use async_net::TcpStream;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, future};
-use http::{Method, Request, Response, Uri, header, response};
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{Method, Request, Response, Uri, response};
 use paceline::exchange::Outcome;
 use paceline::retry::{TransportError, TransportKind};
 use ureq_proto::BodyMode;
@@ -20,7 +21,7 @@ use ureq_proto::client::RecvResponseResult as Recv;
 use ureq_proto::client::state::{RecvResponse, SendRequest};
 use ureq_proto::client::{Await100Result, Call, RecvBodyResult, SendRequestResult};
 
-use crate::timeouts::Timeouts;
+use crate::Timeouts;
 
 /// Sends one attempt of a request: what [`Client`](crate::Client) runs for every
 /// [`Step::Send`](paceline::exchange::Step::Send). It follows no redirect and retries
@@ -105,19 +106,16 @@ impl HttpTransport {
     /// One attempt: a connection from the pool or a new one, the exchange, the connection
     /// back to the pool when the response allows.
     async fn attempt(&self, request: Request<Vec<u8>>, limit: u64) -> Result<Outcome, Early> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let (https, host, port, origin) = target(&parts.uri)?;
         // As paceline-ureq: without a body, GET and the like go without `Content-Length`;
         // POST, PUT and PATCH always carry one, as some servers answer 411 otherwise.
-        let length = (!body.is_empty()
-            || [Method::POST, Method::PUT, Method::PATCH].contains(&parts.method))
-            && !parts.headers.contains_key(header::CONTENT_LENGTH)
-            && !parts.headers.contains_key(header::TRANSFER_ENCODING);
-        let mut call = Call::new(Request::from_parts(parts, ())).map_err(invalid)?;
-        if length {
-            call.header(header::CONTENT_LENGTH, body.len())
-                .map_err(invalid)?;
+        let body_method = [Method::POST, Method::PUT, Method::PATCH].contains(&parts.method);
+        let headers = &mut parts.headers;
+        if (body_method || !body.is_empty()) && !headers.contains_key(TRANSFER_ENCODING) {
+            headers.entry(CONTENT_LENGTH).or_insert(body.len().into());
         }
+        let call = Call::new(Request::from_parts(parts, ())).map_err(invalid)?;
         let (bytes, call) = encode(call.proceed(), &body)?;
         let mut conn = match self.idle(&origin) {
             Some(conn) => conn,

@@ -10,13 +10,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_lite::StreamExt;
-use http::{HeaderName, HeaderValue};
 use paceline::PacerConfig;
-use paceline::paginate::{Checkpoint, GuardError, Guards, PageSpec, Param, RequestTemplate};
+use paceline::paginate::{Checkpoint, PageSpec, Param, RequestTemplate};
 use paceline::retry::{Jitter, RetryPolicy};
 use paceline::throttle::ThrottleConfig;
-use paceline_async::{Client, PageOptions, Pages, PagesError, Record};
-use paceline_testkit::{LoopbackServer, ReceivedRequest, Script, ScriptedResponse};
+use paceline_async::{Client, PageOptions, Pages, Record};
+use paceline_testkit::{LoopbackServer, ReceivedRequest, ScriptedResponse};
 
 fn query(path: &str, name: &str) -> Option<String> {
     let (_, q) = path.split_once('?')?;
@@ -113,64 +112,6 @@ fn read_checkpoint(path: &Path) -> Checkpoint {
 }
 
 #[test]
-fn a_cursor_walk_delivers_every_record_once() {
-    let server = cursor_server(95);
-    let client = client();
-    let ids = smol::block_on(async {
-        walk_all(
-            client
-                .pages(
-                    Some(cursor_spec()),
-                    template(&server, "/items"),
-                    PageOptions::new(),
-                )
-                .await
-                .unwrap(),
-        )
-        .await
-    });
-    assert_eq!(ids, (0..95).collect::<Vec<_>>());
-    assert_eq!(server.received().len(), 10);
-}
-
-#[test]
-fn a_link_walk_with_a_429_mid_walk_is_retried_under_async_std() {
-    let server = LoopbackServer::start(
-        Script::new()
-            .route(
-                "/items",
-                [ScriptedResponse::new(200)
-                    .json(&records(0, 3))
-                    .header("Link", "</items2>; rel=\"next\"")],
-            )
-            .route(
-                "/items2",
-                [
-                    ScriptedResponse::new(429).header("Retry-After", "0"),
-                    ScriptedResponse::new(200).json(&records(3, 5)),
-                ],
-            ),
-    )
-    .unwrap();
-    let client = client();
-    let ids = async_std::task::block_on(async {
-        walk_all(
-            client
-                .pages(
-                    Some(PageSpec::link("")),
-                    template(&server, "/items"),
-                    PageOptions::new(),
-                )
-                .await
-                .unwrap(),
-        )
-        .await
-    });
-    assert_eq!(ids, [0, 1, 2, 3, 4]);
-    assert_eq!(server.received().len(), 3);
-}
-
-#[test]
 fn a_crash_mid_walk_then_a_resume_delivers_exactly_the_rest() {
     let server = cursor_server(95);
     let client = client();
@@ -237,94 +178,6 @@ fn commit_saves_a_finished_page_before_a_graceful_exit() {
         );
     });
     fs::remove_dir_all(&dir).unwrap();
-}
-
-fn two_origins() -> (LoopbackServer, LoopbackServer) {
-    let b = LoopbackServer::start_with(|_: &ReceivedRequest| {
-        ScriptedResponse::new(200).json(&records(3, 5))
-    })
-    .unwrap();
-    let next = format!("{}/export/page2", b.url());
-    let a = LoopbackServer::start_with(move |_: &ReceivedRequest| {
-        ScriptedResponse::new(200)
-            .json(&records(0, 3))
-            .header("Link", &format!("<{next}>; rel=\"next\""))
-    })
-    .unwrap();
-    (a, b)
-}
-
-fn with_credentials(t: RequestTemplate) -> RequestTemplate {
-    let h = HeaderValue::from_static;
-    t.header(http::header::AUTHORIZATION, h("Bearer s3cret"))
-        .header(http::header::COOKIE, h("session=abc"))
-        .header(HeaderName::from_static("x-api-key"), h("k3y"))
-}
-
-#[test]
-fn a_next_url_on_another_origin_is_refused_by_default() {
-    let (a, b) = two_origins();
-    let client = client();
-    smol::block_on(async {
-        let template = with_credentials(template(&a, "/export"));
-        let mut pages = client
-            .pages(Some(PageSpec::link("")), template, PageOptions::new())
-            .await
-            .unwrap();
-        for want in 0..3 {
-            assert_eq!(id(&pages.next_record().await.unwrap().unwrap()), want);
-        }
-        match pages.next_record().await {
-            Some(Err(PagesError::Stopped {
-                error: GuardError::OffOrigin { url },
-                delivered,
-            })) => {
-                assert_eq!(url, format!("{}/export/page2", b.url()));
-                assert_eq!((delivered.pages, delivered.records), (1, 3));
-            }
-            other => panic!("expected an off-origin stop, got {other:?}"),
-        }
-        assert!(pages.next_record().await.is_none());
-    });
-    assert!(b.received().is_empty());
-}
-
-#[test]
-fn an_allowed_origin_gets_no_credentials() {
-    let (a, b) = two_origins();
-    let client = client();
-    let spec = PageSpec::link("").guards(
-        Guards::default()
-            .allow_origin(&b.url())
-            .credential_header("X-Api-Key"),
-    );
-    let ids = smol::block_on(async {
-        walk_all(
-            client
-                .pages(
-                    Some(spec),
-                    with_credentials(template(&a, "/export")),
-                    PageOptions::new(),
-                )
-                .await
-                .unwrap(),
-        )
-        .await
-    });
-    assert_eq!(ids, [0, 1, 2, 3, 4]);
-    assert_eq!(
-        a.received()[0].header("authorization"),
-        Some("Bearer s3cret")
-    );
-    let to_b = b.received();
-    assert_eq!((to_b.len(), to_b[0].path.as_str()), (1, "/export/page2"));
-    for secret in ["authorization", "cookie", "x-api-key"] {
-        assert_eq!(
-            to_b[0].header(secret),
-            None,
-            "{secret} reached another origin"
-        );
-    }
 }
 
 #[test]

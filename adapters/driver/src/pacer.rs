@@ -170,3 +170,95 @@ pub fn no_store(reservation: &Reservation) -> Reply {
     );
     Reply::Unreachable
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use event_listener::Listener;
+
+    use http::Response;
+    use paceline::PacerConfig;
+    use paceline::throttle::ThrottleConfig;
+
+    use super::*;
+
+    fn one_permit() -> SharedPacer {
+        let config = PacerConfig::default().throttle(ThrottleConfig::default().concurrency(1));
+        SharedPacer::new(Pacer::new(config, 7))
+    }
+
+    fn get() -> Request<Vec<u8>> {
+        Request::get("http://127.0.0.1:9/items")
+            .body(Vec::new())
+            .unwrap()
+    }
+
+    /// Whether the listener was notified (it never blocks: the deadline is now).
+    fn notified(listener: EventListener) -> bool {
+        listener.wait_deadline(std::time::Instant::now()).is_some()
+    }
+
+    #[test]
+    fn a_report_wakes_the_request_waiting_for_the_permit() {
+        let pacer = one_permit();
+        let config = ExchangeConfig::default();
+        let mut first = Paced::new(&pacer, get(), &config).unwrap();
+        let mut second = Paced::new(&pacer, get(), &config).unwrap();
+        assert!(matches!(first.poll().0, Step::Send(_)));
+        let (step, listener) = second.poll();
+        assert!(matches!(step, Step::WaitForPermit));
+        let listener = listener.expect("a listener with WaitForPermit");
+        let ok = Outcome::Response(Response::new(b"[]".to_vec()));
+        let (failed, signals) = first.report::<()>(clock(), ok);
+        assert!(failed.is_none() && signals.is_empty());
+        assert!(notified(listener), "the report woke the waiting request");
+        assert!(matches!(first.poll().0, Step::Done(_)));
+        assert!(matches!(second.poll().0, Step::Send(_)));
+    }
+
+    #[test]
+    fn dropping_a_sent_exchange_gives_the_permit_back() {
+        let pacer = one_permit();
+        let config = ExchangeConfig::default();
+        let mut first = Paced::new(&pacer, get(), &config).unwrap();
+        let mut second = Paced::new(&pacer, get(), &config).unwrap();
+        assert!(matches!(first.poll().0, Step::Send(_)));
+        let (step, listener) = second.poll();
+        assert!(matches!(step, Step::WaitForPermit));
+        drop(first);
+        assert!(
+            notified(listener.unwrap()),
+            "the cancel woke the waiting request"
+        );
+        assert!(matches!(second.poll().0, Step::Send(_)));
+    }
+
+    #[test]
+    fn a_relative_uri_is_refused_before_the_pacer_is_asked() {
+        let pacer = one_permit();
+        let request = Request::get("/items").body(Vec::new()).unwrap();
+        let refused = Paced::new(&pacer, request, &ExchangeConfig::default());
+        assert!(matches!(refused, Err(ExchangeError::RelativeUri(_))));
+    }
+
+    #[test]
+    fn the_observer_sees_the_events_a_later_call_drains() {
+        let pacer = one_permit();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&seen);
+        pacer.set_observer(Observer(Arc::new(move |_| {
+            counted.fetch_add(1, Ordering::Relaxed);
+        })));
+        let config = ExchangeConfig::default();
+        let mut paced = Paced::new(&pacer, get(), &config).unwrap();
+        assert!(matches!(paced.poll().0, Step::Send(_)));
+        // A 503 is retried: the Pacer raises a `Retrying` event.
+        let unavailable = Response::builder().status(503).body(Vec::new()).unwrap();
+        let _ = paced.report::<()>(clock(), Outcome::Response(unavailable));
+        assert!(
+            seen.load(Ordering::Relaxed) >= 1,
+            "the retry's event was observed"
+        );
+    }
+}
