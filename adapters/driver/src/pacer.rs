@@ -199,16 +199,23 @@ mod tests {
         listener.wait_deadline(std::time::Instant::now()).is_some()
     }
 
-    #[test]
-    fn a_report_wakes_the_request_waiting_for_the_permit() {
-        let pacer = one_permit();
+    /// Two requests under one permit: the first sent, the second told to wait, with its
+    /// listener.
+    fn one_sent_one_waiting(pacer: &SharedPacer) -> (Paced<'_>, Paced<'_>, EventListener) {
         let config = ExchangeConfig::default();
-        let mut first = Paced::new(&pacer, get(), &config).unwrap();
-        let mut second = Paced::new(&pacer, get(), &config).unwrap();
+        let mut first = Paced::new(pacer, get(), &config).unwrap();
+        let mut second = Paced::new(pacer, get(), &config).unwrap();
         assert!(matches!(first.poll().0, Step::Send(_)));
         let (step, listener) = second.poll();
         assert!(matches!(step, Step::WaitForPermit));
         let listener = listener.expect("a listener with WaitForPermit");
+        (first, second, listener)
+    }
+
+    #[test]
+    fn a_report_wakes_the_request_waiting_for_the_permit() {
+        let pacer = one_permit();
+        let (mut first, mut second, listener) = one_sent_one_waiting(&pacer);
         let ok = Outcome::Response(Response::new(b"[]".to_vec()));
         let (failed, signals) = first.report::<()>(clock(), ok);
         assert!(failed.is_none() && signals.is_empty());
@@ -220,17 +227,9 @@ mod tests {
     #[test]
     fn dropping_a_sent_exchange_gives_the_permit_back() {
         let pacer = one_permit();
-        let config = ExchangeConfig::default();
-        let mut first = Paced::new(&pacer, get(), &config).unwrap();
-        let mut second = Paced::new(&pacer, get(), &config).unwrap();
-        assert!(matches!(first.poll().0, Step::Send(_)));
-        let (step, listener) = second.poll();
-        assert!(matches!(step, Step::WaitForPermit));
+        let (first, mut second, listener) = one_sent_one_waiting(&pacer);
         drop(first);
-        assert!(
-            notified(listener.unwrap()),
-            "the cancel woke the waiting request"
-        );
+        assert!(notified(listener), "the cancel woke the waiting request");
         assert!(matches!(second.poll().0, Step::Send(_)));
     }
 
