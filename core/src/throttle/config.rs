@@ -48,6 +48,18 @@ pub struct ThrottleConfig {
     /// query aside) draws from the windows its own responses report, not from every window
     /// the server reported for any path. See "Learned routes" in [`crate::throttle`].
     pub learn_routes: bool,
+    /// Space the next request from where the server probably read the last one (default
+    /// true). A limiter counts a request from when it read it; a response whose round trip is
+    /// an outlier for its route (over the upper quartile of its last 16 by more than their
+    /// interquartile range) was probably read late, by its excess over their median. The
+    /// configured [`limits`](Self::limits) (global and per route) then count that request as
+    /// sent that much later, at most a quarter of their interval, so the next one keeps a
+    /// whole interval from it at the server. It costs time only after an unusually slow
+    /// answer. Against nginx's `limit_req` with no burst, which refuses a request closer than
+    /// `1/rate` to the last one it read, it removes the 429s late reads caused (see
+    /// [`crate::throttle`]'s "Late reads"). 429s, and a route's first request, teach it
+    /// nothing; limits learned from headers or discovered from 429s are not moved.
+    pub late_read_spacing: bool,
 }
 
 impl Default for ThrottleConfig {
@@ -64,6 +76,7 @@ impl Default for ThrottleConfig {
             background_share: 0.2,
             shares: Vec::new(),
             learn_routes: true,
+            late_read_spacing: true,
         }
     }
 }
@@ -121,6 +134,12 @@ impl ThrottleConfig {
     /// Sets whether routes are learned from requests no rule matches.
     pub fn learn_routes(mut self, on: bool) -> Self {
         self.learn_routes = on;
+        self
+    }
+    /// Sets whether the configured limits space the next request from a late answer's
+    /// probable read (see [`ThrottleConfig::late_read_spacing`]).
+    pub fn late_read_spacing(mut self, on: bool) -> Self {
+        self.late_read_spacing = on;
         self
     }
     /// Adds a consumer share.

@@ -235,6 +235,19 @@ impl Gcra {
         self.sub(self.tat, self.lead).ceil_ns()
     }
 
+    /// Counts the last unit as having arrived `shift_ns` after `sent_ns`, where the server
+    /// probably read it (see [`super::late`]): the bucket then has it no sooner than one
+    /// interval after that, and keeps a later record it already has (units charged since).
+    pub(crate) fn count_last_at(&mut self, sent_ns: u64, shift_ns: u64) {
+        let read = self.add(self.arrival(sent_ns.saturating_add(shift_ns)), self.t);
+        self.tat = self.tat.max(read);
+    }
+
+    /// The emission interval `T`, whole nanoseconds (rounded down).
+    pub(crate) fn interval_ns(&self) -> u64 {
+        self.t.ns()
+    }
+
     /// Gives back `cost` units (a request that was cancelled before it was sent).
     pub(crate) fn refund(&mut self, now_ns: u64, cost: u64) {
         let floor = self.arrival(now_ns).min(self.tat);

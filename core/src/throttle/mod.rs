@@ -31,6 +31,15 @@
 //! [`MAX_LEARNED_ROUTES`] (64) are kept, the least recently used forgotten first
 //! ([`crate::Event::RouteDropped`]). [`ThrottleConfig::learn_routes`] turns this off.
 //!
+//! # Late reads
+//!
+//! A limiter counts a request from when it read it, and a server now and then reads one a
+//! few milliseconds after it was sent; the next one, read on time, is then closer to it than
+//! the limit allows. The only sign a client gets is a slower answer. So a response whose
+//! round trip is an outlier for its route moves the configured limits' record of that
+//! request to where it was probably read (by its excess over the route's median round trip,
+//! at most a quarter of an interval): see [`ThrottleConfig::late_read_spacing`].
+//!
 //! # Bounded state
 //!
 //! What a server reports cannot grow the throttle without end. At most [`MAX_WINDOWS`] (64)
@@ -44,6 +53,7 @@ mod adaptive;
 mod admit;
 mod config;
 mod gcra;
+mod late;
 mod limit;
 mod quota;
 mod server_window;
@@ -94,6 +104,9 @@ struct Route {
     heard: bool,
     /// Requests in flight on this route before it was heard from.
     unheard_in_flight: u32,
+    /// Its answered requests' last round trips (see [`late`]), for requests with no learned
+    /// route.
+    round_trips: late::RoundTrips,
 }
 
 /// The admission verdict for one request.
@@ -232,6 +245,7 @@ impl Throttle {
             paused_until: 0,
             heard: false,
             unheard_in_flight: 0,
+            round_trips: late::RoundTrips::default(),
         };
         let mut routes = vec![route(&[])];
         routes.extend(cfg.routes.iter().map(|r| route(&r.limits)));

@@ -33,6 +33,7 @@ impl Throttle {
             self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
             route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
         }
+        self.respace_late_read(t, now, throttled);
         self.routes[r].heard = true;
         if self.cfg.follow_headers {
             // Every policy reported, or else the one window the top-level fields describe.

@@ -40,6 +40,8 @@ pub(super) struct Learned {
     /// A counter of uses (the least recently used slot goes first when the table is full).
     pub(super) used: u64,
     pub(super) generation: u32,
+    /// Its answered requests' last round trips (see [`super::late`]).
+    pub(super) round_trips: super::late::RoundTrips,
 }
 
 /// The key of a learned route: a hash of the method and the path, its query aside (no string
@@ -202,6 +204,7 @@ impl Throttle {
             unheard_in_flight: 0,
             used: self.learned_uses,
             generation: 0,
+            round_trips: super::late::RoundTrips::default(),
         };
         let i = match self.learned.iter().position(|l| l.key == t.key) {
             Some(i) => i,
