@@ -50,8 +50,8 @@ pub struct ThrottleConfig {
     pub learn_routes: bool,
     /// Space the next request from where the server probably read the last one (default
     /// true). A limiter counts a request from when it read it; a response whose round trip is
-    /// an outlier for its route (over the upper quartile of its last 16 by more than their
-    /// interquartile range) was probably read late, by its excess over their median. The
+    /// an outlier for its route (over the upper quartile of its last 32 by more than 1.5 times
+    /// their interquartile range: Tukey's fence) was probably read late, by its excess over their median. The
     /// configured [`limits`](Self::limits) (global and per route) then count that request as
     /// sent that much later, at most a quarter of their interval, so the next one keeps a
     /// whole interval from it at the server. It costs time only after an unusually slow
