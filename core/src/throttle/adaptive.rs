@@ -23,6 +23,12 @@
 //! the rate (see [`AdaptiveConfig::cycle_requests`]). One decrease per round trip: 429s for
 //! requests sent before the last decrease do not decrease the rate again.
 //!
+//! **With a configured rate** (`--rate`), a 429 at about that rate is most often the limiter's
+//! jitter, not a lower limit: a server that reads a request a few milliseconds late makes the
+//! next one, read on time, look early to a limiter with no burst. After a clean run the first
+//! such 429 costs 1 % of the rate; a later one, a whole cycle of requests on, costs nothing
+//! but its retry; only a second 429 within a cycle searches below the rate.
+//!
 //! Arithmetic is in `f64`: the rate is an estimate, and `f64` is deterministic for the same
 //! inputs on the same platform.
 
@@ -239,10 +245,19 @@ impl Adaptive {
     /// below. After a run of sends at it that all went through (a strict limiter that counts
     /// arrivals to the millisecond refuses one now and then when two requests arrive a few
     /// milliseconds closer than they left), the client cruises 1 % under the rate that met
-    /// it; otherwise the search starts with 90 % of it as the rate that holds. Either way a
-    /// second 429 at or under that rate searches lower.
+    /// it; otherwise the search starts with 90 % of it as the rate that holds. Cruising at
+    /// about that rate, a 429 after a whole cycle of requests ([`AdaptiveConfig::cycle_requests`])
+    /// went through at it is the same jitter again, not a lower limit: the rate stays (see
+    /// [`Adaptive::is_jitter`]). A second 429 sooner than that, at or under the rate, searches
+    /// lower.
     pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64, declared: f64) {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
+            return;
+        }
+        if self.is_jitter(declared) {
+            // The next one counts from here; CUBIC's cycle (from the last decrease) goes on.
+            self.sent_since = 0;
+            self.space_from(now);
             return;
         }
         let failed = if self.active {
@@ -305,6 +320,20 @@ impl Adaptive {
         };
         self.cruise_from(floor, current, now);
         self.space_from(now);
+    }
+
+    /// Whether a 429 now is a configured limit's jitter: cruising at 90 % or more of the rate
+    /// the caller configured (`declared`), with at least a cycle's requests sent since the last
+    /// 429. A limiter that counts arrivals to the millisecond (nginx's `limit_req` with no
+    /// burst) refuses one now and then when its server reads a request a few milliseconds
+    /// late; a limit really under the rate refuses far sooner than a cycle (every request
+    /// after the first, or once a window), and its second 429 then searches as before.
+    fn is_jitter(&self, declared: f64) -> bool {
+        self.active
+            && !self.searching
+            && declared.is_finite()
+            && self.rate >= declared * 0.9
+            && self.sent_since as f64 >= self.cfg.cycle_requests
     }
 
     /// The next send no sooner than one interval at the current rate from `now` (the request
@@ -455,8 +484,9 @@ mod tests {
     }
 
     /// A configured 20/s, paced at 19.6/s: after a clean run, one 429 (two arrivals a few ms
-    /// closer than they left) costs 1 % of the rate, not a search from 90 %; a second 429 at
-    /// that rate means the limit is lower, and the search goes below it.
+    /// closer than they left) costs 1 % of the rate, not a search from 90 %; another a cycle
+    /// later is the same jitter and costs nothing; a second 429 soon after one means the limit
+    /// is lower, and the search goes below it.
     #[test]
     fn a_lone_429_at_the_configured_rate_costs_one_percent() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
@@ -477,11 +507,42 @@ mod tests {
             a.on_success(now);
         }
         assert!(a.rate().unwrap() >= rate * 0.999, "{}", a.rate().unwrap());
-        // The limit really is lower: search below.
+        // Another lone 429, 200 requests on: the same jitter; the rate stays, the next send
+        // waits an interval.
+        now += gap;
+        a.on_throttle(now, now, 20.0);
+        assert!(!a.searching);
+        assert_eq!(a.rate().unwrap(), rate);
+        assert!(a.earliest(now) >= now + (NS / rate) as u64 - 1);
+        // The limit really is lower: a 429 again ten requests later searches below.
+        for _ in 0..10 {
+            now += gap;
+            a.consume(now, 1);
+            a.on_success(now);
+        }
         now += gap;
         a.on_throttle(now, now, 20.0);
         assert!(a.searching);
         assert!(a.rate().unwrap() < rate, "{}", a.rate().unwrap());
+    }
+
+    /// Without a configured rate, a lone 429 while cruising is what it always was: the limit
+    /// fell or the rate drifted above it (no jitter is assumed of an unknown limit).
+    #[test]
+    fn a_lone_429_with_no_configured_rate_still_lowers_the_rate() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        against_strict(&mut a, 50_000_000, 10_000_000_000);
+        assert!(!a.searching);
+        let mut now = 20_000_000_000;
+        for _ in 0..200 {
+            now += 50_000_000;
+            a.consume(now, 1);
+            a.on_success(now);
+        }
+        let before = a.rate().unwrap();
+        a.on_throttle(now, now, f64::INFINITY);
+        let after = a.rate().unwrap();
+        assert!(after < before, "{after} after a 429, {before} before");
     }
 
     /// With no clean run behind it (the first requests), the first 429 at the configured rate
