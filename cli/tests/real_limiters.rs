@@ -74,6 +74,16 @@
 //! These runs keep the mode nginx is deployed in. The runs take [`SERIAL`] one at a time, so
 //! two measurements never share the 2 vCPUs.
 //!
+//! Then (12:35–12:50, the same VM, nothing else running) the adaptive pacing stopped taking a
+//! lone 429 at the configured rate for a lower limit (`core/src/throttle/adaptive.rs`,
+//! `is_jitter`: with a whole cycle of requests through since the last 429, the rate stays;
+//! before, the second such 429 searched 15 % under it). The `--rate` run alone, 20 runs: no
+//! 429 in any, 97.7–98.0 %, every target met. With a `yes` process holding one vCPU, 8
+//! runs: 5 met, two at 96.7 % with no 429, one 429 in one (95.8 %). The whole binary run
+//! once serially (`-- --test-threads 1 --nocapture`): 10 of 12 met; this one got 2 × 429
+//! (95.8 %), and nginx burst 0 without `--rate` 84.8 % (85 % wanted; 96.0 % in the run
+//! before). The late reads still decide it, and they come and go with the VM.
+//!
 //! nginx is a Debian package (`.ci/run` installs it); express and express-rate-limit are
 //! installed into `target/real-servers/` by `cli/tests/servers/install.sh`. Outside CI, a missing
 //! one is a printed skip; under `CI` it is a failure.
