@@ -8,6 +8,9 @@ use http::{HeaderMap, Method, StatusCode};
 use paceline::throttle::{Limit, ThrottleConfig};
 use paceline::{Begin, Call, Finish, Now, Pacer, PacerConfig};
 
+mod support;
+use support::send_when_allowed;
+
 const MS: u64 = 1_000_000;
 
 fn start() -> Now {
@@ -27,18 +30,6 @@ fn pacer(limit: Limit, late_reads: bool) -> Pacer {
 /// Nanoseconds from `origin` to `now`.
 fn ns(origin: Now, now: Now) -> u64 {
     (now.mono - origin.mono).as_nanos() as u64
-}
-
-/// Waits (in virtual time) until the Pacer sends `call`; returns when it went.
-fn send(p: &mut Pacer, call: &mut Call, mut now: Now) -> Now {
-    for _ in 0..10_000 {
-        match p.poll_send(call, now) {
-            Begin::Send => return now,
-            Begin::Wait(t) => now = now.at(t),
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("never admitted")
 }
 
 /// nginx's `limit_req` (ngx_http_limit_req_module): on its millisecond clock, `excess =
@@ -113,7 +104,7 @@ fn against_nginx(late_reads: bool, pages: u32, late: impl Fn(u32) -> u64) -> Run
     for _ in 0..pages {
         let mut call = p.call_to(&Method::GET, "/items", &HeaderMap::new());
         loop {
-            now = send(&mut p, &mut call, now);
+            now = send_when_allowed(&mut p, &mut call, now);
             let read = ns(origin, now) + clock + 50_000 + late(k);
             k += 1;
             requests += 1;
@@ -175,7 +166,7 @@ fn admissions(p: &mut Pacer, n: u32, path: &str, rtt: impl Fn(u32) -> u64) -> Ve
     let mut sent = Vec::new();
     for k in 0..n {
         let mut call = p.call_to(&Method::GET, path, &HeaderMap::new());
-        now = send(p, &mut call, now);
+        now = send_when_allowed(p, &mut call, now);
         sent.push(ns(origin, now));
         now = now.advance(Duration::from_nanos(rtt(k)));
         assert_eq!(
@@ -254,7 +245,7 @@ fn a_slow_endpoint_is_not_late_beside_a_fast_one() {
             ("/items", 2 * MS)
         };
         let mut call = p.call_to(&Method::GET, path, &HeaderMap::new());
-        now = send(&mut p, &mut call, now);
+        now = send_when_allowed(&mut p, &mut call, now);
         sent.push(ns(origin, now));
         now = now.advance(Duration::from_nanos(rtt));
         let _ = p.on_response(&mut call, now, StatusCode::OK, &HeaderMap::new());
@@ -315,7 +306,7 @@ fn an_answer_before_its_request_moves_nothing() {
     let mut sent = Vec::new();
     for k in 0..12u32 {
         let mut call = p.call_to(&Method::GET, "/items", &HeaderMap::new());
-        now = send(&mut p, &mut call, now);
+        now = send_when_allowed(&mut p, &mut call, now);
         sent.push(ns(origin, now));
         let answered = match k {
             // Before it was sent (a caller's clock gone wrong): ignored, no panic.

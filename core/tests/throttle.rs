@@ -9,6 +9,9 @@ use paceline::throttle::{
 };
 use paceline::{Begin, Call, Error, Event, Finish, Now, Pacer, PacerConfig};
 
+mod support;
+use support::send_when_allowed;
+
 fn start() -> Now {
     Now::new(
         Instant::now(),
@@ -25,19 +28,6 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         );
     }
     h
-}
-
-/// Sends `call` as soon as the Pacer allows (waiting in virtual time); returns when it went.
-fn send_when_allowed(p: &mut Pacer, call: &mut Call, now: Now) -> Now {
-    let mut now = now;
-    for _ in 0..10_000 {
-        match p.poll_send(call, now) {
-            Begin::Send => return now,
-            Begin::Wait(t) => now = now.at(t),
-            other => panic!("{other:?}"),
-        }
-    }
-    panic!("never admitted")
 }
 
 /// Counts requests admitted in `secs` of virtual time for each of `calls` (made by `make`),
