@@ -299,12 +299,15 @@ impl Throttle {
     /// A request that was committed but never sent: give its units back where that is exact.
     pub(crate) fn cancel(&mut self, t: &mut Ticket, now: u64) {
         if t.in_flight {
-            let route = &mut self.routes[usize::from(t.route)];
-            for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+            let r = usize::from(t.route);
+            for g in self
+                .global
+                .iter_mut()
+                .chain(self.routes[r].limits.iter_mut())
+            {
                 g.refund(now, t.cost);
             }
-            self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
-            route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
+            self.regate(r);
             for ws in t.window_seq.iter_mut().filter_map(Option::take) {
                 if let Some(named) = self.windows.get_mut(ws.slot)
                     && named.generation == ws.generation

@@ -33,7 +33,6 @@
 //! machine). On a busy machine many answers are slow and a read 1–2 ms late is no outlier:
 //! the rule then misses some of the late reads (see `cli/tests/real_limiters.rs`).
 
-use super::gcra::Gcra;
 use super::{Throttle, Ticket};
 
 /// Round trips remembered per route for its typical one.
@@ -127,12 +126,14 @@ impl Throttle {
         if excess == 0 {
             return;
         }
-        let route = &mut self.routes[r];
-        let respace = |g: &mut Gcra| g.count_last_at(t.sent_at, excess.min(g.interval_ns() / 4));
-        self.global.iter_mut().for_each(respace);
-        route.limits.iter_mut().for_each(respace);
-        self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
-        route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
+        for g in self
+            .global
+            .iter_mut()
+            .chain(self.routes[r].limits.iter_mut())
+        {
+            g.count_last_at(t.sent_at, excess.min(g.interval_ns() / 4));
+        }
+        self.regate(r);
     }
 }
 

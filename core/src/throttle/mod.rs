@@ -236,6 +236,14 @@ fn dur_ns(d: Duration) -> u64 {
 }
 
 impl Throttle {
+    /// Works out again when one unit next conforms to the global limits and to route `r`'s
+    /// configured ones, after their buckets moved (a refund, a recharge, a late read).
+    fn regate(&mut self, r: usize) {
+        self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
+        let route = &mut self.routes[r];
+        route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
+    }
+
     pub(crate) fn new(cfg: ThrottleConfig) -> Self {
         let route = |limits: &[Limit]| Route {
             limits: limits.iter().map(Gcra::new).collect(),

@@ -25,13 +25,15 @@ impl Throttle {
             // lagged its send by more than the next one's will. Charged again as of its answer,
             // configured limits space the next request from then, or an exact `--rate` would
             // put the first two closer at the server than the limit allows.
-            let route = &mut self.routes[r];
-            for g in self.global.iter_mut().chain(route.limits.iter_mut()) {
+            for g in self
+                .global
+                .iter_mut()
+                .chain(self.routes[r].limits.iter_mut())
+            {
                 g.refund(now, t.cost);
                 g.consume(now, t.cost);
             }
-            self.global_gate = self.global.iter().map(Gcra::next_free).max().unwrap_or(0);
-            route.gate = route.limits.iter().map(Gcra::next_free).max().unwrap_or(0);
+            self.regate(r);
         }
         self.respace_late_read(t, now, throttled);
         self.routes[r].heard = true;
