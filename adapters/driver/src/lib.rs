@@ -190,13 +190,13 @@ pub fn os_seed() -> u64 {
 
 /// Takes the events the Pacer queued, to forward once its lock is released (allocates only
 /// when there are some): the drain rule of [`Pacer::poll_event`].
-pub fn drain(pacer: &mut Pacer) -> Vec<Event> {
+pub(crate) fn drain(pacer: &mut Pacer) -> Vec<Event> {
     std::iter::from_fn(|| pacer.poll_event()).collect()
 }
 
 /// Takes the signals the Pacer queued for the other sharers of a shared budget, to publish
 /// once its lock is released (allocates only when there are some): see
 /// [`Pacer::poll_shared`].
-pub fn drain_shared(pacer: &mut Pacer) -> Vec<paceline::shared::SharedSignal> {
+pub(crate) fn drain_shared(pacer: &mut Pacer) -> Vec<paceline::shared::SharedSignal> {
     std::iter::from_fn(|| pacer.poll_shared()).collect()
 }
