@@ -21,14 +21,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{CURSOR_FLAGS, temp_dir, text};
+use support::{CURSOR_FLAGS, output_within, temp_dir, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -226,27 +226,12 @@ fn extract(url: &str, args: &[&str]) -> (Output, Duration) {
             command.args([flag, value]);
         }
     }
-    let child = command
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let started = Instant::now();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(NO_HANG) {
-        Ok(output) => (output.unwrap(), started.elapsed()),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("paceline extract {url} {args:?} still running after {NO_HANG:?}: a hang");
-        }
-    }
+    command.args(args);
+    output_within(
+        &mut command,
+        NO_HANG,
+        &format!("paceline extract {url} {args:?}"),
+    )
 }
 
 /// The page of ids `from..to`, as `{"data":[…]}` plus `extra` members.

@@ -3,14 +3,13 @@
 //! counts the timeouts. And `--max-body`: a page over it ends the extract, the message naming
 //! the flag.
 
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use paceline_testkit::{LoopbackServer, Script, ScriptedResponse, Stall, StallingServer};
 
 mod support;
-use support::text;
+use support::{output_within, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_paceline");
 
@@ -21,31 +20,15 @@ const NO_HANG: Duration = Duration::from_secs(20);
 /// wait; fails the
 /// test (killing the process) if it runs longer than [`NO_HANG`].
 fn extract(url: &str, args: &[&str]) -> (Output, Duration) {
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["extract", url, "--paginate", "link"])
         .args(["--max-attempts", "2", "--backoff-ms", "5"])
         // What is measured is each attempt's timeout, not the outage wait (which would wait
         // for the breaker's probes).
         .args(["--max-outage", "0"])
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let started = Instant::now();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(NO_HANG) {
-        Ok(output) => (output.unwrap(), started.elapsed()),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("paceline extract still running after {NO_HANG:?}: a hang");
-        }
-    }
+        .args(args);
+    output_within(&mut command, NO_HANG, "paceline extract")
 }
 
 /// Exit 3, the attempts all timeouts (`n` of them), as the summary counts them.

@@ -116,6 +116,36 @@ pub fn corpus(sub: &str) -> Vec<(PathBuf, serde_json::Value)> {
         .collect()
 }
 
+/// Runs `cmd` (stdin empty, both streams captured) and waits for it at most `limit`: its
+/// output and how long it ran. Past `limit` the process is killed and the test fails: a hang,
+/// named by `what`.
+pub fn output_within(
+    cmd: &mut Command,
+    limit: Duration,
+    what: &str,
+) -> (std::process::Output, Duration) {
+    let child = cmd
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => (output.unwrap(), started.elapsed()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{what} still running after {limit:?}: a hang");
+        }
+    }
+}
+
 /// Runs `cmd` with `input` on its standard input; its output, both streams captured. The
 /// process may exit before reading (a usage error): a broken pipe is not an error here, its
 /// exit status says what happened.
