@@ -13,15 +13,15 @@
 //! default floor of 0.5/s a walk of these 100 pages took 73-313 s through `paceline extract`).
 //! The floor keeps each walk to seconds; what is checked is what reaches the caller.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use paceline::PacerConfig;
 use paceline::paginate::{PageSpec, RequestTemplate};
 use paceline::retry::RetryPolicy;
 use paceline::throttle::{AdaptiveConfig, ThrottleConfig};
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Shares, Truth};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec};
+use paceline_testkit::model::{Answers, Chaos, SharedModel, Shares, Truth};
 use serde_json::Value;
 
 /// Records at the start.
@@ -136,21 +136,12 @@ fn chaos() -> Chaos {
 /// moves 100 ms a request answered, at 20 head inserts, 20 tail inserts and 20 deletes a
 /// second (about two of each a request).
 fn chaos_list(style: DataStyle, seed: u64) -> (LoopbackServer, SharedModel, DatasetSpec) {
-    let mut data = DatasetSpec::new(style, RECORDS)
+    let data = DatasetSpec::new(style, RECORDS)
         .page_size(PAGE)
         .mutations(20.0, 20.0, 20.0)
         .by_request(100.0);
-    let (server, model) = LoopbackServer::start_model_at(|url| {
-        data.base_url = url.to_owned();
-        ServerModel::new(seed, SystemTime::now())
-            .latency(Latency {
-                base_ms: 0.0,
-                jitter_ms: 0.0,
-            })
-            .chaos(chaos())
-            .app(Dataset::new(data.clone(), seed))
-    })
-    .expect("loopback server");
+    let (server, model, data) =
+        LoopbackServer::start_dataset(data, seed, chaos()).expect("loopback server");
     (server, model, data)
 }
 

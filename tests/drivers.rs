@@ -3,14 +3,14 @@
 //! exchange and the page pump), so each scenario must come out the same whichever runs it.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::Request;
 use paceline::PacerConfig;
 use paceline::paginate::{PageSpec, RequestTemplate, Resume};
 use paceline::retry::{Jitter, RetryPolicy};
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec};
+use paceline_testkit::model::{Chaos, SharedModel, Truth};
 use paceline_testkit::{LoopbackServer, ReceivedRequest, Script, ScriptedResponse};
 use serde_json::Value;
 
@@ -163,22 +163,17 @@ fn ids(records: &[Vec<u8>]) -> Vec<u64> {
 /// A list of `n` records on loopback, with 2 % 500s, resets after the answer and truncated
 /// bodies: what the Pacer retries and the page pump resends.
 fn list(style: DataStyle, n: u64, seed: u64) -> (LoopbackServer, SharedModel, DatasetSpec) {
-    let mut data = DatasetSpec::new(style, n).page_size(20);
-    let (server, model) = LoopbackServer::start_model_at(|url| {
-        data.base_url = url.to_owned();
-        ServerModel::new(seed, SystemTime::now())
-            .latency(Latency {
-                base_ms: 0.0,
-                jitter_ms: 0.0,
-            })
-            .chaos(Chaos {
-                p_500: 0.02,
-                p_reset_after: 0.02,
-                p_truncated: 0.02,
-                ..Chaos::default()
-            })
-            .app(Dataset::new(data.clone(), seed))
-    })
+    let data = DatasetSpec::new(style, n).page_size(20);
+    let (server, model, data) = LoopbackServer::start_dataset(
+        data,
+        seed,
+        Chaos {
+            p_500: 0.02,
+            p_reset_after: 0.02,
+            p_truncated: 0.02,
+            ..Chaos::default()
+        },
+    )
     .expect("loopback server");
     (server, model, data)
 }

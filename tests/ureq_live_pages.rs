@@ -15,14 +15,14 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use paceline::PacerConfig;
 use paceline::paginate::StyleKind;
 use paceline::retry::{Jitter, RetryPolicy};
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec};
+use paceline_testkit::model::{Chaos, SharedModel, Truth};
 use paceline_ureq::{Client, PageOptions, Pages, Resume};
 
 /// Records at the start, and a page's size.
@@ -37,21 +37,16 @@ fn live(style: DataStyle, seed: u64, changing: bool) -> (LoopbackServer, SharedM
     if changing {
         data = data.mutations(5.0, 5.0, 5.0).by_request(100.0);
     }
-    let (server, model) = LoopbackServer::start_model_at(|url| {
-        data.base_url = url.to_owned();
-        ServerModel::new(seed, SystemTime::now())
-            .latency(Latency {
-                base_ms: 0.0,
-                jitter_ms: 0.0,
-            })
-            .chaos(Chaos {
-                p_500: 0.02,
-                p_reset_after: 0.02,
-                p_truncated: 0.02,
-                ..Chaos::default()
-            })
-            .app(Dataset::new(data.clone(), seed))
-    })
+    let (server, model, data) = LoopbackServer::start_dataset(
+        data,
+        seed,
+        Chaos {
+            p_500: 0.02,
+            p_reset_after: 0.02,
+            p_truncated: 0.02,
+            ..Chaos::default()
+        },
+    )
     .expect("loopback server");
     (server, model, data)
 }

@@ -20,11 +20,11 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Answers, Chaos, Latency, ServerModel, SharedModel, Shares, Truth};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec};
+use paceline_testkit::model::{Answers, Chaos, SharedModel, Shares, Truth};
 
 mod support;
 use support::{temp_dir, text};
@@ -77,17 +77,7 @@ impl ChaosList {
             .mutations(40.0, 40.0, 40.0)
             .by_request(100.0);
         data.max_page_size = page;
-        let (server, model) = LoopbackServer::start_model_at(|url| {
-            data.base_url = url.to_owned();
-            ServerModel::new(seed, SystemTime::now())
-                .latency(Latency {
-                    base_ms: 0.0,
-                    jitter_ms: 0.0,
-                })
-                .chaos(chaos())
-                .app(Dataset::new(data.clone(), seed))
-        })
-        .unwrap();
+        let (server, model, data) = LoopbackServer::start_dataset(data, seed, chaos()).unwrap();
         ChaosList {
             _server: server,
             model,

@@ -23,11 +23,11 @@
 use std::os::unix::process::ExitStatusExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec, FIRST_ID, FIRST_TS};
-use paceline_testkit::model::{Chaos, Latency, ServerModel};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec, FIRST_ID, FIRST_TS};
+use paceline_testkit::model::Chaos;
 
 mod support;
 use support::{temp_dir, text};
@@ -105,22 +105,17 @@ fn the_same_with_a_cursor_list() {
 }
 
 fn twenty_kills(style: DataStyle, seed: u64) {
-    let mut data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
-    let (server, model) = LoopbackServer::start_model_at(|url| {
-        data.base_url = url.to_owned();
-        ServerModel::new(17, SystemTime::now())
-            .latency(Latency {
-                base_ms: 0.0,
-                jitter_ms: 0.0,
-            })
-            .chaos(Chaos {
-                p_500: 0.02,
-                p_reset_after: 0.02,
-                p_truncated: 0.02,
-                ..Chaos::default()
-            })
-            .app(Dataset::new(data.clone(), 17))
-    })
+    let data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
+    let (server, model, data) = LoopbackServer::start_dataset(
+        data,
+        17,
+        Chaos {
+            p_500: 0.02,
+            p_reset_after: 0.02,
+            p_truncated: 0.02,
+            ..Chaos::default()
+        },
+    )
     .unwrap();
     let truth = ground_truth();
 

@@ -12,11 +12,10 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::SystemTime;
 
 use paceline_testkit::LoopbackServer;
-use paceline_testkit::dataset::{DataStyle, Dataset, DatasetSpec};
-use paceline_testkit::model::{Chaos, Latency, ServerModel, SharedModel, Truth};
+use paceline_testkit::dataset::{DataStyle, DatasetSpec};
+use paceline_testkit::model::{Chaos, SharedModel, Truth};
 
 mod support;
 use support::{temp_dir, text};
@@ -41,21 +40,11 @@ struct LiveList {
 
 impl LiveList {
     fn start(style: DataStyle, seed: u64, chaos: Chaos) -> LiveList {
-        let mut data = DatasetSpec::new(style, RECORDS)
+        let data = DatasetSpec::new(style, RECORDS)
             .page_size(PAGE)
             .mutations(5.0, 5.0, 5.0)
             .by_request(100.0);
-        let (server, model) = LoopbackServer::start_model_at(|url| {
-            data.base_url = url.to_owned();
-            ServerModel::new(seed, SystemTime::now())
-                .latency(Latency {
-                    base_ms: 0.0,
-                    jitter_ms: 0.0,
-                })
-                .chaos(chaos)
-                .app(Dataset::new(data.clone(), seed))
-        })
-        .unwrap();
+        let (server, model, data) = LoopbackServer::start_dataset(data, seed, chaos).unwrap();
         LiveList {
             server,
             model,
@@ -268,17 +257,9 @@ fn offset_and_page_walks_of_a_changing_list_say_so_with_exit_7() {
 #[test]
 fn an_offset_walk_of_a_still_list_is_exact() {
     for style in [DataStyle::Offset, DataStyle::Page] {
-        let mut data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
-        let (server, model) = LoopbackServer::start_model_at(|url| {
-            data.base_url = url.to_owned();
-            ServerModel::new(5, SystemTime::now())
-                .latency(Latency {
-                    base_ms: 0.0,
-                    jitter_ms: 0.0,
-                })
-                .app(Dataset::new(data.clone(), 5))
-        })
-        .unwrap();
+        let data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
+        let (server, model, data) =
+            LoopbackServer::start_dataset(data, 5, Chaos::default()).unwrap();
         let list = LiveList {
             server,
             model,

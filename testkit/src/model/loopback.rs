@@ -196,4 +196,29 @@ impl LoopbackServer {
         *shared.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(model);
         Ok((server, shared))
     }
+
+    /// Starts a server answering at once (no latency) for the list `data` describes, seeded
+    /// with `seed`, with `chaos`: the dataset's URLs are the server's own. Returns the server,
+    /// its model (for the truth) and the spec with its `base_url` set (for the page spec and
+    /// the template).
+    ///
+    /// # Errors
+    /// If a socket cannot be bound or a thread started.
+    pub fn start_dataset(
+        mut data: crate::dataset::DatasetSpec,
+        seed: u64,
+        chaos: super::Chaos,
+    ) -> std::io::Result<(Self, SharedModel, crate::dataset::DatasetSpec)> {
+        let (server, model) = LoopbackServer::start_model_at(|url| {
+            data.base_url = url.to_owned();
+            ServerModel::new(seed, std::time::SystemTime::now())
+                .latency(super::Latency {
+                    base_ms: 0.0,
+                    jitter_ms: 0.0,
+                })
+                .chaos(chaos)
+                .app(crate::dataset::Dataset::new(data.clone(), seed))
+        })?;
+        Ok((server, model, data))
+    }
 }
