@@ -23,11 +23,16 @@
 //! the rate (see [`AdaptiveConfig::cycle_requests`]). One decrease per round trip: 429s for
 //! requests sent before the last decrease do not decrease the rate again.
 //!
+//! **Noise.** Cruising under the rate that last met a 429, a 429 that is at most the second
+//! in 100 sends is taken for a service shedding load at random, not for the limit: the rate
+//! stays and the retry is spaced (see [`Adaptive::is_jitter`]).
+//!
 //! **With a configured rate** (`--rate`), a 429 at about that rate is most often the limiter's
 //! jitter, not a lower limit: a server that reads a request a few milliseconds late makes the
 //! next one, read on time, look early to a limiter with no burst. After a clean run the first
 //! such 429 costs 1 % of the rate; a later one, a whole cycle of requests on, costs nothing
-//! but its retry; only a second 429 within a cycle searches below the rate.
+//! but its retry; only 429s more often than that (and than the noise rule allows) search
+//! below the rate.
 //!
 //! Arithmetic is in `f64`: the rate is an estimate, and `f64` is deterministic for the same
 //! inputs on the same platform.
@@ -44,6 +49,10 @@ const PROBATION_SENDS: u64 = 5;
 
 /// Bounds this close (upper ÷ lower) end the search.
 const CONVERGED: f64 = 1.05;
+
+/// Sends over which a 429 under the rate that last failed counts as noise while it is at
+/// most the second (see [`Adaptive::is_jitter`]).
+const NOISE_WINDOW: u64 = 100;
 
 /// Adaptive discovery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -109,6 +118,11 @@ pub(crate) struct Adaptive {
     recent_len: usize,
     recent_next: usize,
     last_max_rate: f64,
+    /// The rate the last decrease was made from (a rate a 429 met; 0: none yet).
+    peak: f64,
+    /// Units sent in all, and that count at the last two 429s (newest first).
+    total_sent: u64,
+    throttled_at: [u64; 2],
     last_throttle_ns: u64,
     /// CUBIC's K: seconds from the throttle until the rate is back at `last_max_rate`.
     k: f64,
@@ -140,6 +154,9 @@ impl Adaptive {
             recent_len: 0,
             recent_next: 0,
             last_max_rate: 0.0,
+            peak: 0.0,
+            total_sent: 0,
+            throttled_at: [0; 2],
             last_throttle_ns: 0,
             k: 0.0,
             c: 0.0,
@@ -186,6 +203,7 @@ impl Adaptive {
             self.close_measurement(now);
         }
         self.measure_count = self.measure_count.saturating_add(cost);
+        self.total_sent = self.total_sent.saturating_add(cost);
         self.recent[self.recent_next] = now;
         self.recent_next = (self.recent_next + 1) % RECENT;
         self.recent_len = (self.recent_len + 1).min(RECENT);
@@ -248,13 +266,15 @@ impl Adaptive {
     /// it; otherwise the search starts with 90 % of it as the rate that holds. Cruising at
     /// about that rate, a 429 after a whole cycle of requests ([`AdaptiveConfig::cycle_requests`])
     /// went through at it is the same jitter again, not a lower limit: the rate stays (see
-    /// [`Adaptive::is_jitter`]). A second 429 sooner than that, at or under the rate, searches
-    /// lower.
+    /// [`Adaptive::is_jitter`]). 429s more often than that and than noise, at or under the
+    /// rate, search lower.
     pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64, declared: f64) {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
         }
-        if self.is_jitter(declared) {
+        let jitter = self.is_jitter(declared);
+        self.throttled_at = [self.total_sent, self.throttled_at[0]];
+        if jitter {
             // The next one counts from here; CUBIC's cycle (from the last decrease) goes on.
             self.sent_since = 0;
             self.space_from(now);
@@ -322,18 +342,31 @@ impl Adaptive {
         self.space_from(now);
     }
 
-    /// Whether a 429 now is a configured limit's jitter: cruising at 90 % or more of the rate
-    /// the caller configured (`declared`), with at least a cycle's requests sent since the last
-    /// 429. A limiter that counts arrivals to the millisecond (nginx's `limit_req` with no
-    /// burst) refuses one now and then when its server reads a request a few milliseconds
-    /// late; a limit really under the rate refuses far sooner than a cycle (every request
-    /// after the first, or once a window), and its second 429 then searches as before.
+    /// Whether a 429 now is noise, not a limit, while cruising:
+    /// - at 90 % or more of the rate the caller configured (`declared`), with at least a
+    ///   cycle's requests sent since the last 429. A limiter that counts arrivals to the
+    ///   millisecond (nginx's `limit_req` with no burst) refuses one now and then when its
+    ///   server reads a request a few milliseconds late;
+    /// - under the rate the last decrease was made from, and at most the second 429 in the
+    ///   last [`NOISE_WINDOW`] sends. A service that sheds a share of requests at any rate
+    ///   (1 % 429s with no limit behind them) would otherwise lower the rate on every one,
+    ///   and with the rate that held as the floor of each search, ratchet it down cycle after
+    ///   cycle: to 30 % of a 20/s limit over 5,000 requests (`throttle-noise-5000`). A limit is
+    ///   met at about the rate it was met before.
+    ///
+    /// A limit really under the rate refuses more often than that (every request over it with
+    /// no burst; more than 2 % of requests as soon as the rate is 2 % over a bucket's), and
+    /// those 429s lower the rate as before.
     fn is_jitter(&self, declared: f64) -> bool {
-        self.active
-            && !self.searching
-            && declared.is_finite()
+        if !self.active || self.searching {
+            return false;
+        }
+        let configured = declared.is_finite()
             && self.rate >= declared * 0.9
-            && self.sent_since as f64 >= self.cfg.cycle_requests
+            && self.sent_since as f64 >= self.cfg.cycle_requests;
+        // `throttled_at` does not hold this 429 yet: [the last, the one before].
+        let rare = self.total_sent.saturating_sub(self.throttled_at[1]) >= NOISE_WINDOW;
+        configured || (self.rate < self.peak && rare)
     }
 
     /// The next send no sooner than one interval at the current rate from `now` (the request
@@ -351,6 +384,7 @@ impl Adaptive {
         // CUBIC flattens around its target: 5 % under the rate that failed, so that the time
         // spent near the limit is spent under it.
         self.last_max_rate = (to * 0.95).max(from);
+        self.peak = to;
         self.last_throttle_ns = now;
         self.k = self.cfg.cycle_requests.max(1.0) / from;
         self.c = (self.last_max_rate - from) / self.k.powi(3);
@@ -450,7 +484,10 @@ mod tests {
             lo * 1.1 * 0.7
         );
         assert!(!a.searching);
-        // A 429 at the rate that held: the limit fell; search again below it.
+        // 429s at the rate that held: the first after this one is noise (the second in 100
+        // sends); the next says the limit fell: search again below it.
+        a.on_throttle(now + 1_000_000_000, now + 1_000_000_000, f64::INFINITY);
+        assert!(!a.searching && a.rate == lo);
         a.on_throttle(now + 1_000_000_000, now + 1_000_000_000, f64::INFINITY);
         assert!(a.searching);
         assert!(a.rate < lo && a.hi == lo, "{} {}", a.rate, a.hi);
@@ -486,7 +523,7 @@ mod tests {
     /// A configured 20/s, paced at 19.6/s: after a clean run, one 429 (two arrivals a few ms
     /// closer than they left) costs 1 % of the rate, not a search from 90 %; another a cycle
     /// later is the same jitter and costs nothing; a second 429 soon after one means the limit
-    /// is lower, and the search goes below it.
+    /// is lower (a third in 100 sends), and the search goes below it.
     #[test]
     fn a_lone_429_at_the_configured_rate_costs_one_percent() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
@@ -514,35 +551,57 @@ mod tests {
         assert!(!a.searching);
         assert_eq!(a.rate().unwrap(), rate);
         assert!(a.earliest(now) >= now + (NS / rate) as u64 - 1);
-        // The limit really is lower: a 429 again ten requests later searches below.
-        for _ in 0..10 {
+        // The limit really is lower: 429s again ten and twenty requests later (the third in
+        // 100 sends) search below.
+        for round in 0..2 {
+            for _ in 0..10 {
+                now += gap;
+                a.consume(now, 1);
+                a.on_success(now);
+            }
             now += gap;
-            a.consume(now, 1);
-            a.on_success(now);
+            a.on_throttle(now, now, 20.0);
+            assert_eq!(a.searching, round == 1);
         }
-        now += gap;
-        a.on_throttle(now, now, 20.0);
-        assert!(a.searching);
         assert!(a.rate().unwrap() < rate, "{}", a.rate().unwrap());
     }
 
-    /// Without a configured rate, a lone 429 while cruising is what it always was: the limit
-    /// fell or the rate drifted above it (no jitter is assumed of an unknown limit).
+    /// Without a configured rate, cruising under the rate that last failed: 429s at most two
+    /// in 100 sends are noise and leave the rate; a third within 100 lowers it, and so does
+    /// a 429 at or over the rate that failed.
     #[test]
-    fn a_lone_429_with_no_configured_rate_still_lowers_the_rate() {
+    fn rare_429s_under_the_rate_that_failed_are_noise() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
         against_strict(&mut a, 50_000_000, 10_000_000_000);
         assert!(!a.searching);
+        let cruise = a.rate().unwrap();
+        assert!(cruise < a.peak, "{cruise} {}", a.peak);
         let mut now = 20_000_000_000;
-        for _ in 0..200 {
-            now += 50_000_000;
-            a.consume(now, 1);
-            a.on_success(now);
+        let send = |a: &mut Adaptive, n: u32, now: &mut u64| {
+            for _ in 0..n {
+                *now += 50_000_000;
+                a.consume(*now, 1);
+                a.on_success(*now);
+            }
+        };
+        // Forty 429s, one every 60 sends (1.7 %): none moves the rate.
+        for _ in 0..40 {
+            send(&mut a, 60, &mut now);
+            a.on_throttle(now, now, f64::INFINITY);
+            assert_eq!(a.rate().unwrap(), cruise, "after a rare 429");
         }
-        let before = a.rate().unwrap();
+        // A third within 100 sends: the rate goes down.
+        send(&mut a, 10, &mut now);
         a.on_throttle(now, now, f64::INFINITY);
-        let after = a.rate().unwrap();
-        assert!(after < before, "{after} after a 429, {before} before");
+        assert!(a.rate().unwrap() < cruise, "{}", a.rate().unwrap());
+        // At the rate that failed, even a lone 429 lowers it.
+        let mut b = Adaptive::new(AdaptiveConfig::default());
+        against_strict(&mut b, 50_000_000, 10_000_000_000);
+        let mut now = 20_000_000_000;
+        send(&mut b, 300, &mut now);
+        b.rate = b.peak;
+        b.on_throttle(now, now, f64::INFINITY);
+        assert!(b.rate().unwrap() < b.peak * 0.99, "{}", b.rate().unwrap());
     }
 
     /// With no clean run behind it (the first requests), the first 429 at the configured rate
