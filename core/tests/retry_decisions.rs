@@ -168,6 +168,28 @@ fn snapshot_429_without_retry_after_backs_off() {
     insta::assert_snapshot!(log);
 }
 
+/// 429s with no `Retry-After` while the rate is being discovered are the search's cost, not
+/// the request's failures: six in a row then a 200 is done (4 attempts allowed); a server
+/// that refuses everything still ends the request, after 4 + 2 × 4 attempts.
+#[test]
+fn discovery_429s_do_not_use_up_the_attempts_but_are_bounded() {
+    let mut replies = vec![status(429); 6];
+    replies.push(status(200));
+    let log = run(policy(), Method::GET, &[], &replies);
+    assert!(log.contains("attempt 7 -> 200: done"), "{log}");
+    let log = run(policy(), Method::GET, &[], &vec![status(429); 20]);
+    assert!(log.contains("attempt 12 -> 429: fail"), "{log}");
+    assert!(!log.contains("attempt 13"), "{log}");
+    // A 429 that names its wait is not the search's: it counts, as every other failure.
+    let log = run(
+        policy(),
+        Method::GET,
+        &[],
+        &vec![with(429, &[("retry-after", "1")]); 10],
+    );
+    assert!(log.contains("attempt 4 -> 429: fail"), "{log}");
+}
+
 #[test]
 fn snapshot_three_503_then_200() {
     let log = run(

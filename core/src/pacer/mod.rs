@@ -217,6 +217,7 @@ impl Pacer {
             not_before: None,
             previous_delay: self.retry.base,
             spent: 0,
+            paced_refusals: 0,
             breaker_key: self.breakers.as_ref().map(|b| b.shared_key(host)),
             permit: None,
             outage_since: None,

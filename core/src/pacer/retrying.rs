@@ -83,7 +83,18 @@ impl Pacer {
             return Finish::RetryAt(next);
         }
         let policy = &self.retry;
-        if call.attempts >= policy.max_attempts {
+        // A 429 nothing explains, on a route whose rate is being discovered, is what the
+        // discovery costs (it searches by refusals), not this request's failure: it does not
+        // count as an attempt, up to twice `max_attempts` such 429s, so that a server refusing
+        // everything still ends the request.
+        if class == Class::Throttled
+            && server_wait.is_none()
+            && self.throttle.adapting(&call.ticket)
+            && call.paced_refusals < policy.max_attempts.saturating_mul(2)
+        {
+            call.paced_refusals += 1;
+        }
+        if call.attempts >= policy.max_attempts.saturating_add(call.paced_refusals) {
             return Finish::Fail(Error::AttemptsExhausted {
                 attempts: call.attempts,
                 last,

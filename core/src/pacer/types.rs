@@ -241,6 +241,9 @@ pub struct Call {
     pub(super) not_before: Option<Instant>,
     pub(super) previous_delay: Duration,
     pub(super) spent: u32,
+    /// 429s met while the route's rate was being discovered, not counted as attempts (see
+    /// [`crate::retry::RetryPolicy::max_attempts`]).
+    pub(super) paced_refusals: u32,
     /// The breaker's key, when the Pacer has breakers.
     pub(super) breaker_key: Option<Arc<str>>,
     /// The breaker's permit for the attempt in flight.

@@ -50,7 +50,10 @@ pub(crate) use budget::Tokens;
 #[serde(default)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included. Default 4 (Polly v8: 3 retries).
+    /// Attempts in all, the first included. Default 4 (Polly v8: 3 retries). A 429 with no
+    /// `Retry-After` on a route whose rate is being discovered (see [`crate::throttle`])
+    /// counts as none, for up to twice this many such 429s: the search finds the rate by
+    /// refusals, and one request may meet several in a row.
     pub max_attempts: u32,
     /// The first backoff delay. Default 1 s (AWS SDKs' standard mode base).
     #[serde(with = "crate::serde_secs")]
