@@ -107,7 +107,8 @@ pub(crate) struct Adaptive {
     searching: bool,
     /// The highest rate held through a probation (0: none yet).
     lo: f64,
-    /// The lowest rate that met a 429 (infinite: none yet).
+    /// Searching, the lowest rate that met a 429 (infinite: none yet); cruising, the rate the
+    /// last decrease was made from (the rate a 429 met).
     hi: f64,
     /// Upward steps since the last 429: each doubles the next probation, since a limiter
     /// banks burst allowance while the rate is low and spends it when it rises.
@@ -120,8 +121,6 @@ pub(crate) struct Adaptive {
     recent_len: usize,
     recent_next: usize,
     last_max_rate: f64,
-    /// The rate the last decrease was made from (a rate a 429 met; 0: none yet).
-    peak: f64,
     /// Units sent in all, and that count at the last two 429s (newest first).
     total_sent: u64,
     throttled_at: [u64; 2],
@@ -156,7 +155,6 @@ impl Adaptive {
             recent_len: 0,
             recent_next: 0,
             last_max_rate: 0.0,
-            peak: 0.0,
             total_sent: 0,
             throttled_at: [0; 2],
             last_throttle_ns: 0,
@@ -349,7 +347,7 @@ impl Adaptive {
     ///   cycle's requests sent since the last 429. A limiter that counts arrivals to the
     ///   millisecond (nginx's `limit_req` with no burst) refuses one now and then when its
     ///   server reads a request a few milliseconds late;
-    /// - under the rate the last decrease was made from, and at most the second 429 in the
+    /// - under the rate the last decrease was made from (`hi`), and at most the second 429 in the
     ///   last [`NOISE_WINDOW`] sends. A service that sheds a share of requests at any rate
     ///   (1 % 429s with no limit behind them) would otherwise lower the rate on every one,
     ///   and with the rate that held as the floor of each search, ratchet it down cycle after
@@ -368,7 +366,7 @@ impl Adaptive {
             && self.sent_since as f64 >= self.cfg.cycle_requests;
         // `throttled_at` does not hold this 429 yet: [the last, the one before].
         let rare = self.total_sent.saturating_sub(self.throttled_at[1]) >= NOISE_WINDOW;
-        configured || (self.rate < self.peak && rare)
+        configured || (self.rate < self.hi && rare)
     }
 
     /// The next send no sooner than one interval at the current rate from `now` (the request
@@ -386,7 +384,7 @@ impl Adaptive {
         // CUBIC flattens around its target: 5 % under the rate that failed, so that the time
         // spent near the limit is spent under it.
         self.last_max_rate = (to * 0.95).max(from);
-        self.peak = to;
+        self.hi = to;
         self.last_throttle_ns = now;
         self.k = self.cfg.cycle_requests.max(1.0) / from;
         self.c = (self.last_max_rate - from) / self.k.powi(3);
@@ -578,7 +576,7 @@ mod tests {
         against_strict(&mut a, 50_000_000, 10_000_000_000);
         assert!(!a.searching);
         let cruise = a.rate().unwrap();
-        assert!(cruise < a.peak, "{cruise} {}", a.peak);
+        assert!(cruise < a.hi, "{cruise} {}", a.hi);
         let mut now = 20_000_000_000;
         let send = |a: &mut Adaptive, n: u32, now: &mut u64| {
             for _ in 0..n {
@@ -602,9 +600,9 @@ mod tests {
         against_strict(&mut b, 50_000_000, 10_000_000_000);
         let mut now = 20_000_000_000;
         send(&mut b, 300, &mut now);
-        b.rate = b.peak;
+        b.rate = b.hi;
         b.on_throttle(now, now, f64::INFINITY);
-        assert!(b.rate().unwrap() < b.peak * 0.99, "{}", b.rate().unwrap());
+        assert!(b.rate().unwrap() < b.hi * 0.99, "{}", b.rate().unwrap());
     }
 
     /// With no clean run behind it (the first requests), the first 429 at the configured rate
