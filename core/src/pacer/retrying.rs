@@ -83,15 +83,14 @@ impl Pacer {
             return Finish::RetryAt(next);
         }
         let policy = &self.retry;
-        // A 429 nothing explains, on a route whose rate is being discovered, is what the
-        // discovery costs (it searches by refusals), not this request's failure: it does not
-        // count as an attempt, up to twice `max_attempts` such 429s, so that a server refusing
-        // everything still ends the request.
-        if class == Class::Throttled
+        // A 429 nothing explains, on a route whose rate is being discovered.
+        let discovering = class == Class::Throttled
             && server_wait.is_none()
-            && self.throttle.adapting(&call.ticket)
-            && call.paced_refusals < policy.max_attempts.saturating_mul(2)
-        {
+            && self.throttle.adapting(&call.ticket);
+        // It is what the discovery costs (it searches by refusals), not this request's
+        // failure: it does not count as an attempt, up to twice `max_attempts` such 429s, so
+        // that a server refusing everything still ends the request.
+        if discovering && call.paced_refusals < policy.max_attempts.saturating_mul(2) {
             call.paced_refusals += 1;
         }
         if call.attempts >= policy.max_attempts.saturating_add(call.paced_refusals) {
@@ -108,11 +107,8 @@ impl Pacer {
                 });
             }
             Some(asked) => asked,
-            // A 429 nothing explains, on a route whose rate is being discovered: the
-            // discovered rate spaces the retry; a backoff on top would only waste the limit.
-            None if class == Class::Throttled && self.throttle.adapting(&call.ticket) => {
-                Duration::ZERO
-            }
+            // The discovered rate spaces the retry; a backoff on top would only waste the limit.
+            None if discovering => Duration::ZERO,
             None => policy.backoff(call.attempts, call.previous_delay, &mut self.rng),
         };
         let started = call.started.unwrap_or(now);
