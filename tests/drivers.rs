@@ -164,17 +164,8 @@ fn ids(records: &[Vec<u8>]) -> Vec<u64> {
 /// bodies: what the Pacer retries and the page pump resends.
 fn list(style: DataStyle, n: u64, seed: u64) -> (LoopbackServer, SharedModel, DatasetSpec) {
     let data = DatasetSpec::new(style, n).page_size(20);
-    let (server, model, data) = LoopbackServer::start_dataset(
-        data,
-        seed,
-        Chaos {
-            p_500: 0.02,
-            p_reset_after: 0.02,
-            p_truncated: 0.02,
-            ..Chaos::default()
-        },
-    )
-    .expect("loopback server");
+    let (server, model, data) = LoopbackServer::start_dataset(data, seed, Chaos::recoverable(0.02))
+        .expect("loopback server");
     (server, model, data)
 }
 

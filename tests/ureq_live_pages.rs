@@ -37,17 +37,8 @@ fn live(style: DataStyle, seed: u64, changing: bool) -> (LoopbackServer, SharedM
     if changing {
         data = data.mutations(5.0, 5.0, 5.0).by_request(100.0);
     }
-    let (server, model, data) = LoopbackServer::start_dataset(
-        data,
-        seed,
-        Chaos {
-            p_500: 0.02,
-            p_reset_after: 0.02,
-            p_truncated: 0.02,
-            ..Chaos::default()
-        },
-    )
-    .expect("loopback server");
+    let (server, model, data) = LoopbackServer::start_dataset(data, seed, Chaos::recoverable(0.02))
+        .expect("loopback server");
     (server, model, data)
 }
 

@@ -106,17 +106,8 @@ fn the_same_with_a_cursor_list() {
 
 fn twenty_kills(style: DataStyle, seed: u64) {
     let data = DatasetSpec::new(style, RECORDS).page_size(PAGE);
-    let (server, model, data) = LoopbackServer::start_dataset(
-        data,
-        17,
-        Chaos {
-            p_500: 0.02,
-            p_reset_after: 0.02,
-            p_truncated: 0.02,
-            ..Chaos::default()
-        },
-    )
-    .unwrap();
+    let (server, model, data) =
+        LoopbackServer::start_dataset(data, 17, Chaos::recoverable(0.02)).unwrap();
     let truth = ground_truth();
 
     let dir = temp_dir(&format!("kill20-{}", style.as_str()));

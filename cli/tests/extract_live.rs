@@ -150,19 +150,10 @@ fn paging_parameter(style: DataStyle) -> &'static str {
     }
 }
 
-fn chaos() -> Chaos {
-    Chaos {
-        p_500: 0.02,
-        p_reset_after: 0.02,
-        p_truncated: 0.02,
-        ..Chaos::default()
-    }
-}
-
 /// Runs one style (with `extra` flags) and checks its output against the truth; returns the
 /// exit code.
 fn check_style(style: DataStyle, seed: u64, extra: &[&str]) -> i32 {
-    let list = LiveList::start(style, seed, chaos());
+    let list = LiveList::start(style, seed, Chaos::recoverable(0.02));
     let dir = temp_dir(&format!("live-{}-{}", style.as_str(), extra.len()));
     let out = dir.join("out.jsonl");
     let o = list.extract(&dir, &out, extra);
@@ -312,7 +303,7 @@ fn first_page(data: &DatasetSpec) -> (String, Option<String>) {
 #[test]
 fn auto_detected_walks_of_a_changing_list() {
     for (i, style) in DataStyle::ALL.into_iter().enumerate() {
-        let list = LiveList::start(style, 80 + i as u64, chaos());
+        let list = LiveList::start(style, 80 + i as u64, Chaos::recoverable(0.02));
         let dir = temp_dir(&format!("auto-{}", style.as_str()));
         let out = dir.join("out.jsonl");
         let (url, body) = first_page(&list.data);

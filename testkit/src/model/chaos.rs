@@ -152,6 +152,24 @@ pub struct Shares {
 }
 
 impl Chaos {
+    /// The faults a client recovers from by retrying, each at `p`: a 500, a reset after the
+    /// server answered (the client sees no response), and a 200 whose body is cut short.
+    ///
+    /// ```
+    /// use paceline_testkit::model::Chaos;
+    ///
+    /// let c = Chaos::recoverable(0.02);
+    /// assert_eq!((c.p_500, c.p_reset_after, c.p_truncated, c.p_429), (0.02, 0.02, 0.02, 0.0));
+    /// ```
+    pub fn recoverable(p: f64) -> Chaos {
+        Chaos {
+            p_500: p,
+            p_reset_after: p,
+            p_truncated: p,
+            ..Chaos::default()
+        }
+    }
+
     /// The chaos that gives these shares of all requests. The model draws in order (a reset
     /// before anything, then a 429 with `Retry-After`, one without, a 500, then on a 200 a
     /// truncated body), each probability applying to what the earlier draws left, so each
