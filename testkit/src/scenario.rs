@@ -15,7 +15,8 @@
 //!
 //! `[server]` takes `dialect`, `retry_after` (do 429s carry it), `latency = { base_ms, jitter_ms }`,
 //! `limiters` (see [`LimiterSpec`]) and `chaos` (see [`Chaos`]); `[client]` takes the
-//! [`Workload`] fields and `pacer`, a full [`PacerConfig`] (retry and throttle settings).
+//! [`Workload`] fields, `pacer`, a full [`PacerConfig`] (retry and throttle settings), and
+//! `rate`, limits as `paceline extract --rate` sets them (see [`ClientSpec::rate`]).
 //!
 //! A scenario with a `[dataset]` table (see [`DatasetSpec`]) serves a live dataset and runs one
 //! pagination walk through it ([`WalkSim`]) instead of the workload; `duration_s` then bounds
@@ -50,6 +51,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use paceline::paginate::PageSpec;
+use paceline::throttle::Limit;
 use paceline::{Pacer, PacerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +126,11 @@ pub struct ClientSpec {
     /// The Pacer's configuration.
     #[serde(default)]
     pub pacer: PacerConfig,
+    /// Limits as `paceline extract --rate` gives them: each paced with its margin
+    /// ([`Limit::with_margin`]), beside `pacer.throttle.limits` (which are taken exactly).
+    /// `rate = ["20/s"]` is the client of `--rate 20/s`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rate: Vec<Limit>,
     /// How the walk pages (scenarios with a dataset). Default: the constructor for the
     /// dataset's style ([`DatasetSpec::page_spec`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,7 +196,17 @@ impl Scenario {
 
     /// The client's Pacer, fresh, seeded from the scenario.
     pub fn pacer(&self) -> Pacer {
-        Pacer::new(self.client.pacer.clone(), self.seed.wrapping_add(1))
+        Pacer::new(self.pacer_config(), self.seed.wrapping_add(1))
+    }
+
+    /// The client's Pacer configuration: `[client.pacer]` with `[client] rate`'s limits.
+    pub fn pacer_config(&self) -> PacerConfig {
+        let mut config = self.client.pacer.clone();
+        config
+            .throttle
+            .limits
+            .extend(self.client.rate.iter().map(|l| l.with_margin()));
+        config
     }
 
     /// The walk a scenario with a dataset runs (`None` without one).
@@ -202,7 +219,7 @@ impl Scenario {
             .unwrap_or_else(|| d.page_spec());
         let mut sim = WalkSim::new(
             self.model(),
-            self.client.pacer.clone(),
+            self.pacer_config(),
             spec.clone(),
             d.template(),
             self.seed,

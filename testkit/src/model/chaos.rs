@@ -32,6 +32,14 @@ pub struct Chaos {
     pub p_slow: f64,
     /// Extra latency of a slow response, ms.
     pub slow_ms: u64,
+    /// A request the server reads late: its limiters count it up to [`Chaos::late_read_ms`]
+    /// after it arrived, and its answer is as much later. nginx's worker on a busy machine
+    /// (a vCPU woken late) reads about one request in a hundred 1–7 ms late; a limiter with no
+    /// burst then refuses the next request, read on time, as too close to it (see
+    /// `cli/tests/real_limiters.rs`).
+    pub p_late_read: f64,
+    /// How late a late read is at most, ms (drawn uniformly from `[0, late_read_ms)`).
+    pub late_read_ms: f64,
     /// A 200 whose JSON body is cut short.
     pub p_truncated: f64,
     /// A 200 whose body is not JSON.
@@ -235,6 +243,15 @@ impl Chaos {
             None => 1,
             Some([lo, hi]) if hi > lo => rng.u64(lo..=hi),
             Some([lo, _]) => lo,
+        }
+    }
+
+    /// How late the server reads a request, ns ([`Chaos::p_late_read`]); 0 for most.
+    pub fn late_read(&self, rng: &mut fastrand::Rng) -> u64 {
+        if self.p_late_read > 0.0 && rng.f64() < self.p_late_read {
+            (self.late_read_ms.max(0.0) * rng.f64() * 1e6) as u64
+        } else {
+            0
         }
     }
 

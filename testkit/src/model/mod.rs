@@ -383,11 +383,14 @@ impl ServerModel {
     /// Answers `req` arriving at `now_ns` (ns since the model's start).
     pub fn handle(&mut self, now_ns: u64, req: &ModelRequest<'_>) -> ModelResponse {
         let latency = self.latency_ns() + self.chaos.slow(&mut self.rng);
+        // A late read: everything below happens that much later, the answer too.
+        let late = self.chaos.late_read(&mut self.rng);
+        let now_ns = now_ns.saturating_add(late);
         let mut response = ModelResponse {
             status: 0,
             headers: self.spare.pop().unwrap_or_default(),
             body: Vec::new(),
-            latency_ns: latency,
+            latency_ns: latency + late,
             fate: Fate::Respond,
             refused_by: None,
             truncated: false,
@@ -604,5 +607,54 @@ mod tests {
         };
         assert_eq!(m.handle(0, &req).status, 500);
         assert_eq!(m.handle(1_000_000_000, &req).status, 200);
+    }
+
+    /// A late read is counted by the limiters when it is read, and answered that much later:
+    /// against a token bucket of one at 20 per second, requests sent exactly 50 ms apart are
+    /// refused exactly when read under 50 ms after the last one admitted.
+    #[test]
+    fn a_late_read_is_counted_when_read() {
+        let ms = 1_000_000;
+        let mut m = ServerModel::new(3, UNIX_EPOCH)
+            .latency(Latency {
+                base_ms: 2.0,
+                jitter_ms: 0.0,
+            })
+            .limiter(LimiterSpec::new(LimiterKind::TokenBucket {
+                capacity: 1,
+                refill_per_s: 20.0,
+            }))
+            .chaos(Chaos {
+                p_late_read: 0.3,
+                late_read_ms: 7.0,
+                ..Chaos::default()
+            });
+        let req = ModelRequest {
+            method: "GET",
+            path: "/",
+            body: b"",
+        };
+        let (mut late, mut refused, mut admitted_at) = (0, 0, None::<u64>);
+        for k in 0..200u64 {
+            let sent = k * 50 * ms;
+            let r = m.handle(sent, &req);
+            let lag = r.latency_ns - 2 * ms;
+            assert!(lag < 7 * ms, "{lag}");
+            late += u32::from(lag > 0);
+            let read = sent + lag;
+            let expect_refused = admitted_at.is_some_and(|a| read - a < 50 * ms);
+            assert_eq!(
+                r.status == 429,
+                expect_refused,
+                "request {k} read at {read}"
+            );
+            if expect_refused {
+                refused += 1;
+            } else {
+                admitted_at = Some(read);
+            }
+        }
+        assert!((40..=80).contains(&late), "{late} of 200 read late");
+        assert!(refused > 0);
     }
 }
