@@ -51,14 +51,16 @@ pub struct ThrottleConfig {
     /// Space the next request from where the server probably read the last one (default
     /// true). A limiter counts a request from when it read it; a response whose round trip is
     /// an outlier for its route (over the upper quartile of its last 32 by more than 1.5 times
-    /// their interquartile range: Tukey's fence) was probably read late, by its excess over their median. The
-    /// configured [`limits`](Self::limits) (global and per route) then count that request as
-    /// sent that much later, at most a quarter of their interval, so the next one keeps a
-    /// whole interval from it at the server. It costs time only after an unusually slow
-    /// answer. Against nginx's `limit_req` with no burst, which refuses a request closer than
-    /// `1/rate` to the last one it read, it removes the 429s late reads caused (see
-    /// [`crate::throttle`]'s "Late reads"). 429s, and a route's first request, teach it
-    /// nothing; limits learned from headers or discovered from 429s are not moved.
+    /// their interquartile range: Tukey's fence) was probably read late, by its excess over their
+    /// median; before 8 round trips are known, an answer is taken as late by its excess over
+    /// the fastest yet (the route's first request, which opened the connection, gives only
+    /// that floor). The configured [`limits`](Self::limits) (global and per route) then count
+    /// that request as sent that much later, at most a quarter of their interval, so the next
+    /// one keeps a whole interval from it at the server. It costs time only after an
+    /// unusually slow answer, and the first answers' spread. Against nginx's `limit_req` with
+    /// no burst, which refuses a request closer than `1/rate` to the last one it read, it
+    /// removes the 429s late reads caused (see [`crate::throttle`]'s "Late reads"). 429s
+    /// teach it nothing; limits learned from headers or discovered from 429s are not moved.
     pub late_read_spacing: bool,
 }
 

@@ -38,7 +38,8 @@
 //! the limit allows. The only sign a client gets is a slower answer. So a response whose
 //! round trip is an outlier for its route moves the configured limits' record of that
 //! request to where it was probably read (by its excess over the route's median round trip,
-//! at most a quarter of an interval): see [`ThrottleConfig::late_read_spacing`].
+//! or over the fastest yet among a route's first answers; at most a quarter of an interval):
+//! see [`ThrottleConfig::late_read_spacing`].
 //!
 //! # Bounded state
 //!
