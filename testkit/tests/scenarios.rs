@@ -68,6 +68,19 @@ fn run(name: &str) -> Report {
     simulated(&path_of(name)).report.clone()
 }
 
+/// The scenario run again with seeds `1..=n` (server chaos, latency, client jitter): a
+/// figure that holds for the file's seed only is luck.
+fn seeds(name: &str, n: u64) -> Vec<(u64, Report)> {
+    let base = Scenario::load(path_of(name)).expect("scenario");
+    (1..=n)
+        .map(|seed| {
+            let mut s = base.clone();
+            s.seed = seed;
+            (seed, s.run_with_trace(0).report)
+        })
+        .collect()
+}
+
 #[test]
 fn at_least_ten_scenarios_each_with_a_description() {
     let files = scenarios();
@@ -138,6 +151,16 @@ fn configured_short_runs_take_late_reads_without_a_429() {
         assert!(r.utilisation >= 0.97, "{name}: {r:?}");
         assert_eq!((r.status_429, r.gave_up), (0, 0), "{name}: {r:?}");
         assert_eq!(r.requests, 200, "{name}: {r:?}");
+        // Ten more seeds: a late read the rule cannot see (one just over the margin, hidden
+        // in the spread) costs one 429 and its retry, in one run of ten at most.
+        let runs = seeds(name, 10);
+        let refused = runs.iter().filter(|(_, r)| r.status_429 > 0).count();
+        assert!(refused <= 1, "{name}: {refused} of 10 seeds met a 429");
+        for (seed, r) in runs {
+            assert!(r.status_429 <= 1, "{name} seed {seed}: {r:?}");
+            assert!(r.utilisation >= 0.965, "{name} seed {seed}: {r:?}");
+            assert_eq!(r.gave_up, 0, "{name} seed {seed}: {r:?}");
+        }
     }
     for name in [
         "throttle-configured-burst0-200",
@@ -150,11 +173,24 @@ fn configured_short_runs_take_late_reads_without_a_429() {
     }
 }
 
+/// An undocumented token bucket, discovered and then cruised with CUBIC: its 429s are about
+/// one per cycle of [`AdaptiveConfig::cycle_requests`] (66) requests at most, 1.5 %. Over 20
+/// seeds: 0.02-1.58 % (mean 0.8 %), utilisation 0.9885-1.0; the file's seed gives 0.48 %.
+///
+/// [`AdaptiveConfig::cycle_requests`]: paceline::throttle::AdaptiveConfig::cycle_requests
 #[test]
 fn unknown_limits_are_discovered() {
     let r = run("throttle-unknown-limit");
-    assert!(r.utilisation >= 0.90, "{r:?}");
+    assert!(r.utilisation >= 0.95, "{r:?}");
     assert!(r.status_429 * 100 <= r.requests, "429s over 1 %: {r:?}");
+    for (seed, r) in seeds("throttle-unknown-limit", 4) {
+        assert!(r.utilisation >= 0.95, "seed {seed}: {r:?}");
+        assert!(
+            r.status_429 * 50 <= r.requests,
+            "seed {seed}: 429s over 2 %: {r:?}"
+        );
+        assert_eq!(r.gave_up, 0, "seed {seed}: {r:?}");
+    }
 }
 
 /// A service that sheds 1 % of requests at random: those 429s are noise, not the limit.
@@ -236,13 +272,15 @@ fn short_runs_find_a_hidden_limit_in_seconds() {
         "throttle-discover-burst0-1000",
         "throttle-discover-slow-200",
     ] {
-        let r = run(name);
-        assert!(r.utilisation >= 0.85, "{name}: {r:?}");
-        assert!(
-            r.status_429 * 20 <= r.requests,
-            "{name}: 429s over 5 %: {r:?}"
-        );
-        assert_eq!(r.gave_up, 0, "{name}: {r:?}");
+        let runs = seeds(name, 10);
+        for (seed, r) in runs.iter().cloned().chain([(0, run(name))]) {
+            assert!(r.utilisation >= 0.85, "{name} seed {seed}: {r:?}");
+            assert!(
+                r.status_429 * 20 <= r.requests,
+                "{name} seed {seed}: 429s over 5 %: {r:?}"
+            );
+            assert_eq!(r.gave_up, 0, "{name} seed {seed}: {r:?}");
+        }
     }
 }
 
