@@ -105,11 +105,22 @@
 //! late, `throttle-configured-*-200` over 20 seeds, 7 runs of 20 with a 429, 6 of them in
 //! the first 9 requests, became 1 of 20), a 429 at the configured rate kept the configured
 //! rate (it had cost 1-5 % of the rate), and 429s taken for noise were held to 1 % of the
-//! sends: the whole binary twice more, 24 of 24 (nginx burst 0: with `--rate` 97.9 % and no
-//! 429 both times, without 96.2 % / 93.4 % with 5 and 7 × 429; burst 10 without, 6 and 9 ×
-//! 429). One run of nine of burst 10 without `--rate` that day had 11 × 429 of 211 (5.2 %,
-//! over the 5 %): five 429s find the rate after the burst (halving from 700/s), four more
-//! come while the search bisects (a probation passes on the burst nginx banked meanwhile).
+//! sends (and six, so that a short run is not held to it): the whole binary twice more, 24 of
+//! 24 (nginx burst 0: with `--rate` 97.9 % and no 429 both times, without 96.2 % / 93.4 %
+//! with 5 and 7 × 429; burst 10 without, 6 and 9 × 429). Then the `--rate` burst-0 run 16
+//! times: no 429 in any, 97.8-98.0 %; without `--rate`, 8 runs: 88.9-94.2 %, 5-7 × 429.
+//!
+//! **Not met every run: nginx burst 10 without `--rate`, ≤ 5 % 429s.** Its 429s over 28
+//! runs that day, with three builds: 6-11 of 206-211 requests, 11 (5.2 %) in 8 of them
+//! (before the noise share: 9, 6, 10, 10, 8, 6, and earlier 8, 9, 8, 11, 8, 9, 10; with it,
+//! 6-11; with its slack raised to six, 6, 8, 9, 8, 11, 11, 8, 6). From nginx's log: five
+//! 429s find the rate after the burst (halving from the 700/s of the burst: 350, 175, 88,
+//! 44), and up to four more come while the search bisects upwards from the 19.6/s that held,
+//! since nginx's bucket stays full at that rate and any rate over 20/s is refused within a
+//! few requests. Ending the search at bounds 8 % apart instead of 5 % cost more 429s
+//! everywhere in the simulator (`throttle-discover-slow-200` 4.1 % → 4.8 % on average over
+//! 20 seeds); quartering after two 429s in a row on the first send of a rate saved one or
+//! two 429s a run but cost `throttle-noise-5000` 5 points of utilisation.
 //!
 //! nginx is a Debian package (`.ci/run` installs it); express and express-rate-limit are
 //! installed into `target/real-servers/` by `cli/tests/servers/install.sh`. Outside CI, a missing

@@ -27,7 +27,7 @@
 //!
 //! **Noise.** Cruising under the rate that last met a 429, a 429 that is at most the second
 //! in 100 sends, with those taken for noise since the last decrease at most 1 % of the sends
-//! since (and three), is taken for a service shedding load at random, not for the limit: the
+//! since (and six), is taken for a service shedding load at random, not for the limit: the
 //! rate stays and the retry is spaced (see [`Adaptive::is_jitter`]).
 //!
 //! **With a configured rate** (`--rate`), a 429 at about that rate is most often the limiter's
@@ -61,7 +61,7 @@ const NOISE_WINDOW: u64 = 100;
 /// The most 429s taken for noise since the last decrease, as a share of the sends since, and
 /// the few always allowed (see [`Adaptive::is_jitter`]).
 const NOISE_SHARE: f64 = 0.01;
-const NOISE_SLACK: f64 = 3.0;
+const NOISE_SLACK: f64 = 6.0;
 
 /// Adaptive discovery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -374,7 +374,7 @@ impl Adaptive {
     ///   cycle: to 30 % of a 20/s limit over 5,000 requests (`throttle-noise-5000`). A limit is
     ///   met at about the rate it was met before. The 429s taken for noise since the last
     ///   decrease stay at most [`NOISE_SHARE`] (1 %) of the sends since, and
-    ///   [`NOISE_SLACK`] (3): a rate a little over a bucket's refill draws 429s spaced just
+    ///   [`NOISE_SLACK`] (6, so that a short run is not held to it): a rate a little over a bucket's refill draws 429s spaced just
     ///   under two in 100, again and again, and the window alone would let the client sit
     ///   there (`throttle-unknown-limit`, 20 seeds: 0.02-1.58 % of 429s, mean 0.80 %; with
     ///   the share 0.02-0.77 %, mean 0.19 %, and the noise scenarios unchanged).
@@ -613,7 +613,7 @@ mod tests {
     }
 
     /// Without a configured rate, cruising under the rate that last failed: 429s at most two
-    /// in 100 sends, and at most 1 % of the sends since the last decrease (and three), are
+    /// in 100 sends, and at most 1 % of the sends since the last decrease (and six), are
     /// noise and leave the rate; a third within 100 lowers it, and so do 429s steadily more
     /// than 1 % (a rate a little over a limit: `throttle-unknown-limit` sat 2.4 % over its
     /// limit with 1.6 % 429s, just under two in 100 each time), and a 429 at or over the rate
@@ -643,9 +643,9 @@ mod tests {
             send(&mut a, 60, &mut now);
             a.on_throttle(now, now, f64::INFINITY);
             absorbed += 1;
-            assert!(absorbed <= 10, "1.7 % of 429s never lowered the rate");
+            assert!(absorbed <= 20, "1.7 % of 429s never lowered the rate");
         }
-        assert!(absorbed > 3, "{absorbed}");
+        assert!(absorbed > 6, "{absorbed}");
         // Forty 429s, one every 150 sends (0.7 %): none moves the rate.
         let mut a = cruising();
         let mut now = 20_000_000_000;
