@@ -173,24 +173,28 @@ fn configured_short_runs_take_late_reads_without_a_429() {
     }
 }
 
-/// An undocumented token bucket, discovered and then cruised with CUBIC: its 429s are about
-/// one per cycle of [`AdaptiveConfig::cycle_requests`] (66) requests at most, 1.5 %. Over 20
-/// seeds: 0.02-1.58 % (mean 0.8 %), utilisation 0.9885-1.0; the file's seed gives 0.48 %.
-///
-/// [`AdaptiveConfig::cycle_requests`]: paceline::throttle::AdaptiveConfig::cycle_requests
+/// An undocumented token bucket, discovered and then cruised with CUBIC. Over 20 seeds:
+/// 429s 0.02-0.77 % (mean 0.19 %), utilisation 0.985-1.0; the file's seed gives 0.48 %.
+/// Before 429s taken for noise were held to 1 % of the sends, half the seeds were over 1 %
+/// (up to 1.58 %: the client sat 2.4 % over the limit, its 429s just under the noise rule's
+/// two in 100), while the file's seed gave 0.48 %.
 #[test]
 fn unknown_limits_are_discovered() {
-    let r = run("throttle-unknown-limit");
-    assert!(r.utilisation >= 0.95, "{r:?}");
-    assert!(r.status_429 * 100 <= r.requests, "429s over 1 %: {r:?}");
-    for (seed, r) in seeds("throttle-unknown-limit", 4) {
-        assert!(r.utilisation >= 0.95, "seed {seed}: {r:?}");
-        assert!(
-            r.status_429 * 50 <= r.requests,
-            "seed {seed}: 429s over 2 %: {r:?}"
-        );
-        assert_eq!(r.gave_up, 0, "seed {seed}: {r:?}");
+    let name = "throttle-unknown-limit";
+    for (seed, r) in seeds(name, 4).into_iter().chain([(0, run(name))]) {
+        assert_discovered(name, seed, &r, 0.95, 1);
     }
+}
+
+/// A hidden limit found: at least `utilisation` of it, 429s at most `percent` of the
+/// requests, nothing given up (`seed` 0: the file's own).
+fn assert_discovered(name: &str, seed: u64, r: &Report, utilisation: f64, percent: u64) {
+    assert!(r.utilisation >= utilisation, "{name} seed {seed}: {r:?}");
+    assert!(
+        r.status_429 * 100 <= r.requests * percent,
+        "{name} seed {seed}: 429s over {percent} %: {r:?}"
+    );
+    assert_eq!(r.gave_up, 0, "{name} seed {seed}: {r:?}");
 }
 
 /// A service that sheds 1 % of requests at random: those 429s are noise, not the limit.
@@ -272,14 +276,8 @@ fn short_runs_find_a_hidden_limit_in_seconds() {
         "throttle-discover-burst0-1000",
         "throttle-discover-slow-200",
     ] {
-        let runs = seeds(name, 10);
-        for (seed, r) in runs.iter().cloned().chain([(0, run(name))]) {
-            assert!(r.utilisation >= 0.85, "{name} seed {seed}: {r:?}");
-            assert!(
-                r.status_429 * 20 <= r.requests,
-                "{name} seed {seed}: 429s over 5 %: {r:?}"
-            );
-            assert_eq!(r.gave_up, 0, "{name} seed {seed}: {r:?}");
+        for (seed, r) in seeds(name, 10).into_iter().chain([(0, run(name))]) {
+            assert_discovered(name, seed, &r, 0.85, 5);
         }
     }
 }
