@@ -51,6 +51,10 @@ const RECENT: usize = 8;
 /// Requests a probation needs besides its time.
 const PROBATION_SENDS: u64 = 5;
 
+/// Sends that measure a client's rate well enough, at its first 429, to tell it was sending at
+/// about its configured rate (two intervals).
+const DECLARED_SENDS: usize = 3;
+
 /// Bounds this close (upper ÷ lower) end the search.
 const CONVERGED: f64 = 1.05;
 
@@ -271,15 +275,16 @@ impl Adaptive {
     /// the same congestion event and do not decrease it again (one decrease per round trip).
     ///
     /// `declared` is the rate the caller configured for these requests (infinite: none). A
-    /// first 429 at about that rate says it is a hair too high, not that the limit is far
-    /// below. After a run of sends at it that all went through (a strict limiter that counts
+    /// first 429 at about that rate is most likely a late read (a strict limiter that counts
     /// arrivals to the millisecond refuses one now and then when two requests arrive a few
-    /// milliseconds closer than they left), the client cruises 1 % under the rate that met
-    /// it; otherwise the search starts with 90 % of it as the rate that holds. Cruising at
-    /// about that rate, a 429 after a whole cycle of requests ([`AdaptiveConfig::cycle_requests`])
-    /// went through at it is the same jitter again, not a lower limit: the rate stays (see
-    /// [`Adaptive::is_jitter`]). 429s more often than that and than noise, at or under the
-    /// rate, search lower.
+    /// milliseconds closer than they left), not a limit far below: once [`DECLARED_SENDS`]
+    /// sends measure the rate at 90 % of it or more, the client cruises at the configured rate
+    /// and the 429 costs its retry; measured lower, at what was measured; with fewer sends,
+    /// the search starts with 90 % of it as the rate that holds. Cruising at about that rate,
+    /// a 429 after a whole cycle of requests ([`AdaptiveConfig::cycle_requests`]) went
+    /// through at it, or at most the second in [`NOISE_WINDOW`] sends, is the same jitter
+    /// again: the rate stays (see [`Adaptive::is_jitter`]). 429s more often than that, at or
+    /// under the rate, lower it.
     pub(crate) fn on_throttle(&mut self, now: u64, sent_at: u64, declared: f64) {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
@@ -301,7 +306,7 @@ impl Adaptive {
         self.last_throttle_ns = now;
         self.ups = 0;
         let at_declared = declared.is_finite() && failed <= declared * 1.1;
-        if !self.active && at_declared && self.recent_len >= 3 {
+        if !self.active && at_declared && self.recent_len >= DECLARED_SENDS {
             // Sending at about the configured rate (a few sends measure it a little low: the
             // first request is charged as of its answer), this 429 is most likely a late read.
             let at = if failed >= declared * 0.9 {
@@ -374,10 +379,11 @@ impl Adaptive {
     ///   cycle: to 30 % of a 20/s limit over 5,000 requests (`throttle-noise-5000`). A limit is
     ///   met at about the rate it was met before. The 429s taken for noise since the last
     ///   decrease stay at most [`NOISE_SHARE`] (1 %) of the sends since, and
-    ///   [`NOISE_SLACK`] (6, so that a short run is not held to it): a rate a little over a bucket's refill draws 429s spaced just
-    ///   under two in 100, again and again, and the window alone would let the client sit
-    ///   there (`throttle-unknown-limit`, 20 seeds: 0.02-1.58 % of 429s, mean 0.80 %; with
-    ///   the share 0.02-0.77 %, mean 0.19 %, and the noise scenarios unchanged).
+    ///   [`NOISE_SLACK`] (6, so that a short run is not held to it): a rate a little over a
+    ///   bucket's refill draws 429s spaced just under two in 100, again and again, and the
+    ///   window alone would let the client sit there (`throttle-unknown-limit`, 20 seeds:
+    ///   0.02-1.58 % of 429s, mean 0.80 %; with the share 0.02-0.77 %, mean 0.19 %, and the
+    ///   noise scenarios unchanged).
     ///
     /// A limit really under the rate refuses more often than that (every request over it with
     /// no burst; more than 2 % of requests as soon as the rate is 2 % over a bucket's), and

@@ -30,16 +30,17 @@
 //! of reads up to 7 ms late, 20 seeds: 7 runs of 20 had a 429, 6 of them in the first 9
 //! requests; 1 run of 20 now). It costs the first answers' spread: on loopback a fraction of
 //! a millisecond each; with 30–60 ms of jitter at 10 per second, 84 ms over the first 8
-//! (`core/tests/late_reads.rs`). Each bucket moves its record of the last unit to `sent + shift` only if
-//! that is later than what it has: a request already charged after this one (several in
-//! flight, or a round trip longer than the interval) has moved the bucket further, and the
-//! shift then costs nothing — and helps nothing, as that request has left. So the rule costs
-//! time only right after an unusually slow answer, at most a quarter of an interval each
-//! time; a backend slow after the limiter's check (a page that takes longer to render) looks
-//! the same from the client, and the cap bounds what it costs. Against the nginx run above it
-//! moved requests by 3–114 ms in all in 10 s (0.03–1.1 % of the rate, the more the busier the
-//! machine). On a busy machine many answers are slow and a read 1–2 ms late is no outlier:
-//! the rule then misses some of the late reads (see `cli/tests/real_limiters.rs`).
+//! (`core/tests/late_reads.rs`). Each bucket moves its record of the last unit to
+//! `sent + shift` only if that is later than what it has: a request already charged after
+//! this one (several in flight, or a round trip longer than the interval) has moved the
+//! bucket further, and the shift then costs nothing — and helps nothing, as that request
+//! has left. So the rule costs time only right after an unusually slow answer, at most a
+//! quarter of an interval each time; a backend slow after the limiter's check (a page that
+//! takes longer to render) looks the same from the client, and the cap bounds what it costs.
+//! Against the nginx run above it moved requests by 3–114 ms in all in 10 s (0.03–1.1 % of
+//! the rate, the more the busier the machine). On a busy machine many answers are slow and a
+//! read 1–2 ms late is no outlier: the rule then misses some of the late reads (see
+//! `cli/tests/real_limiters.rs`).
 
 use super::{Throttle, Ticket};
 
@@ -63,8 +64,8 @@ pub(super) struct RoundTrips {
     typical: Option<(u64, u64)>,
     /// Round trips recorded since then.
     stale: u8,
-    /// The fastest round trip seen, the route's first request's included (0: none yet).
-    floor: u64,
+    /// The fastest round trip seen, the route's first request's included.
+    floor: Option<u64>,
 }
 
 impl RoundTrips {
@@ -89,12 +90,7 @@ impl RoundTrips {
     }
 
     fn note_floor(&mut self, rtt: u64) {
-        let rtt = rtt.max(1);
-        self.floor = if self.floor == 0 {
-            rtt
-        } else {
-            self.floor.min(rtt)
-        };
+        self.floor = Some(self.floor.map_or(rtt, |f| f.min(rtt)));
     }
 
     /// Remembers a round trip (the oldest one goes when [`KEPT`] are kept).
@@ -124,8 +120,7 @@ impl RoundTrips {
         let late = match self.typical {
             Some((median, fence)) if rtt > fence => rtt - median,
             Some(_) => 0,
-            None if self.floor > 0 => rtt.saturating_sub(self.floor),
-            None => 0,
+            None => self.floor.map_or(0, |f| rtt.saturating_sub(f)),
         };
         self.record(rtt);
         late
