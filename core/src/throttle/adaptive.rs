@@ -58,6 +58,14 @@ const DECLARED_SENDS: usize = 3;
 /// Bounds this close (upper ÷ lower) end the search.
 const CONVERGED: f64 = 1.05;
 
+/// Requests admitted back to back before the first 429 that show the limiter banks a burst.
+const BURST_SENDS: u64 = 3;
+
+/// What an average between two 429s needs to measure a limiter that banks a burst: this
+/// many requests admitted, over at least this long (ns).
+const HELD_SENDS: u64 = 10;
+const HELD_SPAN_NS: u64 = 500_000_000;
+
 /// Sends over which a 429 under the rate that last failed counts as noise while it is at
 /// most the second (see [`Adaptive::is_jitter`]).
 const NOISE_WINDOW: u64 = 100;
@@ -135,6 +143,14 @@ pub(crate) struct Adaptive {
     /// Units sent in all, and that count at the last two 429s (newest first).
     total_sent: u64,
     throttled_at: [u64; 2],
+    /// When the last 429 came, ns.
+    last_429_ns: u64,
+    /// The first 429 came after [`BURST_SENDS`] or more requests went through back to back,
+    /// and the next request met one too (a limiter that banks a burst, now full; a 429 at
+    /// random is followed by a success): see [`Adaptive::held`]. `maybe_bursty` until the
+    /// next answer tells.
+    bursty: bool,
+    maybe_bursty: bool,
     /// Cruising, 429s taken for noise since the last decrease, and `total_sent` then.
     noise: u64,
     decreased_at: u64,
@@ -173,6 +189,9 @@ impl Adaptive {
             last_max_rate: 0.0,
             total_sent: 0,
             throttled_at: [0; 2],
+            last_429_ns: 0,
+            bursty: false,
+            maybe_bursty: false,
             last_throttle_ns: 0,
             k: 0.0,
             c: 0.0,
@@ -289,8 +308,20 @@ impl Adaptive {
         if !self.cfg.enabled || (self.active && sent_at < self.last_throttle_ns) {
             return;
         }
-        let jitter = self.is_jitter(declared);
+        // What a limiter that banks a burst admitted since the last 429, when it is 5 % under
+        // the rate of the last sends: that rate is over the limit, and the burst that hid it
+        // is spent.
+        let held = self.held(now).filter(|h| h.1 < 0.95 * self.recent_rate());
+        if !self.active {
+            // `total_sent` counts this request too.
+            self.maybe_bursty = self.total_sent > BURST_SENDS;
+        } else if self.maybe_bursty {
+            self.maybe_bursty = false;
+            self.bursty = true;
+        }
+        let jitter = self.is_jitter(declared, held);
         self.throttled_at = [self.total_sent, self.throttled_at[0]];
+        self.last_429_ns = now;
         if jitter {
             // The next one counts from here; CUBIC's cycle (from the last decrease) goes on.
             self.noise += 1;
@@ -327,7 +358,17 @@ impl Adaptive {
             self.active = true;
             self.searching = true;
             self.hi = self.hi.min(failed).max(self.cfg.min_rate);
-            if self.lo * CONVERGED >= self.hi {
+            if let Some((low, _, high)) = held {
+                // The rate that held did on a burst the limiter had banked (it admitted 5 %
+                // less since it was last full): what it admitted bounds it.
+                self.lo = low;
+                self.hi = self.hi.min(high).max(low);
+                if self.hi <= self.lo * CONVERGED {
+                    self.cruise_from(self.lo, self.hi, now);
+                    self.space_from(now);
+                    return;
+                }
+            } else if self.lo * CONVERGED >= self.hi {
                 // A 429 at (or a hair above) a rate that held: the probation passed on a burst
                 // allowance the limiter had banked, not on the rate.
                 self.lo = self.hi * self.cfg.beta;
@@ -346,6 +387,15 @@ impl Adaptive {
         // CUBIC climbs back towards this one; one at or below it means the limit fell: search
         // again below it.
         let current = self.rate.max(self.cfg.min_rate);
+        if let Some((low, mid, _)) = held {
+            // The limiter admitted 5 % less than this rate since it was last full: the rest
+            // came from a burst it had banked, now spent. Back under what it admitted, and
+            // CUBIC flat at it.
+            self.lo = low;
+            self.cruise_from(low.min(current * 0.92), mid / 0.95, now);
+            self.space_from(now);
+            return;
+        }
         if current <= self.lo {
             self.searching = true;
             self.hi = current;
@@ -388,10 +438,11 @@ impl Adaptive {
     /// A limit really under the rate refuses more often than that (every request over it with
     /// no burst; more than 2 % of requests as soon as the rate is 2 % over a bucket's), and
     /// those 429s lower the rate as before.
-    fn is_jitter(&self, declared: f64) -> bool {
+    fn is_jitter(&self, declared: f64, held: Option<(f64, f64, f64)>) -> bool {
         if !self.active || self.searching {
             return false;
         }
+        let over = held.is_some();
         // `throttled_at` does not hold this 429 yet: [the last, the one before].
         let rare = self.total_sent.saturating_sub(self.throttled_at[1]) >= NOISE_WINDOW;
         let configured = declared.is_finite()
@@ -401,7 +452,36 @@ impl Adaptive {
         // spaced just under the window's two, again and again, and is then the limit.
         let sent = self.total_sent.saturating_sub(self.decreased_at) as f64;
         let scarce = (self.noise + 1) as f64 <= NOISE_SHARE * sent + NOISE_SLACK;
-        configured || (self.rate < self.hi && rare && scarce)
+        configured || (self.rate < self.hi && rare && scarce && !over)
+    }
+
+    /// What a limiter that banks a burst (it let [`BURST_SENDS`] or more requests through
+    /// back to back before its first 429) admitted between the last 429 and this one, when
+    /// that is at least [`HELD_SENDS`] requests over [`HELD_SPAN_NS`]: `n` requests over `Δ`
+    /// seconds, as (low, mid, high) = `((n − 1) / Δ, n / Δ, (n + 1) / Δ)`. The limiter was
+    /// full at both 429s, so its rate is at least `low` (it had less than a request of room at
+    /// the first), and at most `high` unless it emptied on the way (the client sent under its
+    /// rate long enough to bank the whole burst again). Rates a burst carried past the limit
+    /// for a probation, or for CUBIC's flat stretch, show here: the average is under them.
+    fn held(&self, now: u64) -> Option<(f64, f64, f64)> {
+        if !self.bursty || !self.active {
+            return None;
+        }
+        // `total_sent` counts this request; it was refused.
+        let n = self
+            .total_sent
+            .saturating_sub(self.throttled_at[0])
+            .saturating_sub(1);
+        let span = now.saturating_sub(self.last_429_ns);
+        if n < HELD_SENDS || span < HELD_SPAN_NS {
+            return None;
+        }
+        let span = span as f64 / NS;
+        Some((
+            (n - 1) as f64 / span,
+            n as f64 / span,
+            (n + 1) as f64 / span,
+        ))
     }
 
     /// The next send no sooner than one interval at the current rate from `now` (the request
@@ -435,6 +515,7 @@ impl Adaptive {
         if !self.active {
             return;
         }
+        self.maybe_bursty = false;
         if self.searching {
             let probation = (self.cfg.probation.max(0.0) * NS) as u64
                 * (1 << self.ups.saturating_sub(1).min(1));
@@ -490,6 +571,57 @@ mod tests {
             }
         }
         (refused, found, ok)
+    }
+
+    /// Drives `a` against a limiter that banks a burst (nginx's `limit_req` with `burst` and
+    /// `nodelay`, a GCRA): a request is admitted when it arrives no earlier than `burst`
+    /// intervals before the limiter's theoretical arrival time, which each admission pushes
+    /// one interval on. Sends as [`against_strict`] does. Returns (429s, admitted).
+    fn against_burst(a: &mut Adaptive, gap_ns: u64, burst: u64, for_ns: u64) -> (u32, u32) {
+        let (mut now, mut tat, mut refused, mut ok) = (0u64, 0u64, 0, 0);
+        while now < for_ns {
+            now = a.earliest(now);
+            a.consume(now, 1);
+            let admitted = now + burst * gap_ns >= tat;
+            if admitted {
+                tat = tat.max(now) + gap_ns;
+            }
+            now += 1_000_000;
+            if admitted {
+                ok += 1;
+                a.on_success(now);
+            } else {
+                refused += 1;
+                a.on_throttle(now, now - 1_000_000, f64::INFINITY);
+            }
+        }
+        (refused, ok)
+    }
+
+    /// 20/s with a burst of 10, the limiter full after the first 11 requests: probations
+    /// passed on the burst it banks again whenever the rate is under its own. Between two
+    /// 429s it was full at both, so what it admitted in between is its rate: the search ends
+    /// there, and cruising does not sit over it on what is left of the burst.
+    #[test]
+    fn a_burst_that_hid_the_limit_is_measured_out() {
+        let mut a = Adaptive::new(AdaptiveConfig::default());
+        let (refused, ok) = against_burst(&mut a, 50_000_000, 10, 10_000_000_000);
+        assert!(a.bursty);
+        assert!(refused <= 7, "{refused} 429s");
+        assert!(ok >= 190, "{ok} admitted");
+        // The rate after the last 429 is under the limit: no cruising on a burst.
+        let rate = a.rate().unwrap();
+        assert!(rate <= 20.4 && rate >= 17.0, "{rate}");
+        // A limiter that admits back to back, then a 429 at random (the next request goes
+        // through): not a burst, and no measuring.
+        let mut b = Adaptive::new(AdaptiveConfig::default());
+        for k in 0..5 {
+            b.consume(k * 1_000_000, 1);
+        }
+        b.on_throttle(5_000_000, 4_000_000, f64::INFINITY);
+        b.consume(20_000_000, 1);
+        b.on_success(21_000_000);
+        assert!(!b.bursty && !b.maybe_bursty);
     }
 
     #[test]
