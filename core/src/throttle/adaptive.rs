@@ -611,7 +611,7 @@ mod tests {
         assert!(ok >= 190, "{ok} admitted");
         // The rate after the last 429 is under the limit: no cruising on a burst.
         let rate = a.rate().unwrap();
-        assert!(rate <= 20.4 && rate >= 17.0, "{rate}");
+        assert!((17.0..=20.4).contains(&rate), "{rate}");
         // A limiter that admits back to back, then a 429 at random (the next request goes
         // through): not a burst, and no measuring.
         let mut b = Adaptive::new(AdaptiveConfig::default());
