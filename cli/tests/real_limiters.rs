@@ -122,9 +122,10 @@
 //! utilisation. What fixed it: a limiter that banks a burst (requests through back to back
 //! before its first 429, the next one refused too) was full at both of two 429s, so what it
 //! admitted in between is its rate (see `paceline`'s `throttle::adaptive`). Then, 19:55-20:40
-//! on 2026-12-06: burst 10 without `--rate` 34 runs, **6-8 × 429 (2.9-3.9 %)**, 100.8-105.2 %;
-//! burst 0 without 4 runs, 5-7 × 429, 88.8-95.7 %; 5 r/s without 4 runs, 8-9 × 429, 91.2-94.9 %;
-//! the whole binary, 12 of 12.
+//! on 2026-12-06, with the final build: burst 10 without `--rate` 29 runs, **6-8 × 429
+//! (2.9-3.9 %)**, 100.8-105.2 % (with two builds before it, 14 runs, 6-10); burst 0 without,
+//! 5 runs, 5-7 × 429, 88.8-95.7 %; 5 r/s without, 5 runs, 8-9 × 429, 91.2-94.9 %; the whole
+//! binary, 12 of 12.
 //!
 //! nginx is a Debian package (`.ci/run` installs it); express and express-rate-limit are
 //! installed into `target/real-servers/` by `cli/tests/servers/install.sh`. Outside CI, a missing
