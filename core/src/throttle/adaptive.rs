@@ -88,6 +88,31 @@ const NOISE_WINDOW: u64 = 100;
 const NOISE_SHARE: f64 = 0.01;
 const NOISE_SLACK: f64 = 6.0;
 
+/// Whether the limiter banks a burst (see [`Adaptive::held`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Burst {
+    /// No sign of one: no 429 yet, or the first came after fewer than [`BURST_SENDS`]
+    /// requests, or the answer after it was a success (a 429 at random).
+    No,
+    /// The first 429 came after [`BURST_SENDS`] or more requests went through back to back;
+    /// the next answer tells.
+    Maybe,
+    /// And the next request met a 429 too: a limiter that banks a burst, now full.
+    Yes,
+}
+
+/// What a limiter that banks a burst admitted between two 429s, requests per second (see
+/// [`Adaptive::held`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Held {
+    /// At least its rate: `(n − 1) / Δ`.
+    low: f64,
+    /// What it admitted: `n / Δ`.
+    mid: f64,
+    /// At most its rate unless it emptied on the way: `(n + 1) / Δ`.
+    high: f64,
+}
+
 /// Adaptive discovery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -158,12 +183,8 @@ pub(crate) struct Adaptive {
     throttled_at: [u64; 2],
     /// When the last 429 came, ns.
     last_429_ns: u64,
-    /// The first 429 came after [`BURST_SENDS`] or more requests went through back to back,
-    /// and the next request met one too (a limiter that banks a burst, now full; a 429 at
-    /// random is followed by a success): see [`Adaptive::held`]. `maybe_bursty` until the
-    /// next answer tells.
-    bursty: bool,
-    maybe_bursty: bool,
+    /// Whether the limiter banks a burst.
+    burst: Burst,
     /// Cruising, 429s taken for noise since the last decrease, and `total_sent` then.
     noise: u64,
     decreased_at: u64,
@@ -203,8 +224,7 @@ impl Adaptive {
             total_sent: 0,
             throttled_at: [0; 2],
             last_429_ns: 0,
-            bursty: false,
-            maybe_bursty: false,
+            burst: Burst::No,
             last_throttle_ns: 0,
             k: 0.0,
             c: 0.0,
@@ -324,15 +344,16 @@ impl Adaptive {
         // What a limiter that banks a burst admitted since the last 429, when it is 5 % under
         // the rate of the last sends: that rate is over the limit, and the burst that hid it
         // is spent.
-        let held = self.held(now).filter(|h| h.1 < 0.95 * self.recent_rate());
+        let held = self.held(now).filter(|h| h.mid < 0.95 * self.recent_rate());
         if !self.active {
             // `total_sent` counts this request too.
-            self.maybe_bursty = self.total_sent > BURST_SENDS;
-        } else if self.maybe_bursty {
-            self.maybe_bursty = false;
-            self.bursty = true;
+            if self.total_sent > BURST_SENDS {
+                self.burst = Burst::Maybe;
+            }
+        } else if self.burst == Burst::Maybe {
+            self.burst = Burst::Yes;
         }
-        let jitter = self.is_jitter(declared, held);
+        let jitter = self.is_jitter(declared, held.is_some());
         self.throttled_at = [self.total_sent, self.throttled_at[0]];
         self.last_429_ns = now;
         if jitter {
@@ -371,7 +392,7 @@ impl Adaptive {
             self.active = true;
             self.searching = true;
             self.hi = self.hi.min(failed).max(self.cfg.min_rate);
-            if let Some((low, _, high)) = held {
+            if let Some(Held { low, high, .. }) = held {
                 // The rate that held did on a burst the limiter had banked (it admitted 5 %
                 // less since it was last full): what it admitted bounds it.
                 self.lo = low;
@@ -400,7 +421,7 @@ impl Adaptive {
         // CUBIC climbs back towards this one; one at or below it means the limit fell: search
         // again below it.
         let current = self.rate.max(self.cfg.min_rate);
-        if let Some((low, mid, _)) = held {
+        if let Some(Held { low, mid, .. }) = held {
             // The limiter admitted 5 % less than this rate since it was last full: the rest
             // came from a burst it had banked, now spent. Back under what it admitted, and
             // CUBIC flat at it.
@@ -450,12 +471,12 @@ impl Adaptive {
     ///
     /// A limit really under the rate refuses more often than that (every request over it with
     /// no burst; more than 2 % of requests as soon as the rate is 2 % over a bucket's), and
-    /// those 429s lower the rate as before.
-    fn is_jitter(&self, declared: f64, held: Option<(f64, f64, f64)>) -> bool {
+    /// those 429s lower the rate as before; so do those of a limiter that banks a burst and
+    /// admitted 5 % less than the rate since its last 429 (`over`: see [`Adaptive::held`]).
+    fn is_jitter(&self, declared: f64, over: bool) -> bool {
         if !self.active || self.searching {
             return false;
         }
-        let over = held.is_some();
         // `throttled_at` does not hold this 429 yet: [the last, the one before].
         let rare = self.total_sent.saturating_sub(self.throttled_at[1]) >= NOISE_WINDOW;
         let configured = declared.is_finite()
@@ -471,13 +492,14 @@ impl Adaptive {
     /// What a limiter that banks a burst (it let [`BURST_SENDS`] or more requests through
     /// back to back before its first 429) admitted between the last 429 and this one, when
     /// that is at least [`HELD_SENDS`] requests over [`HELD_SPAN_NS`]: `n` requests over `Δ`
-    /// seconds, as (low, mid, high) = `((n − 1) / Δ, n / Δ, (n + 1) / Δ)`. The limiter was
+    /// seconds, as [`Held`] `((n − 1) / Δ, n / Δ, (n + 1) / Δ)`. The limiter was
     /// full at both 429s, so its rate is at least `low` (it had less than a request of room at
     /// the first), and at most `high` unless it emptied on the way (the client sent under its
     /// rate long enough to bank the whole burst again). Rates a burst carried past the limit
     /// for a probation, or for CUBIC's flat stretch, show here: the average is under them.
-    fn held(&self, now: u64) -> Option<(f64, f64, f64)> {
-        if !self.bursty || !self.active {
+    fn held(&self, now: u64) -> Option<Held> {
+        // `Yes` comes with a second 429, so only once active.
+        if self.burst != Burst::Yes {
             return None;
         }
         // `total_sent` counts this request; it was refused.
@@ -490,11 +512,11 @@ impl Adaptive {
             return None;
         }
         let span = span as f64 / NS;
-        Some((
-            (n - 1) as f64 / span,
-            n as f64 / span,
-            (n + 1) as f64 / span,
-        ))
+        Some(Held {
+            low: (n - 1) as f64 / span,
+            mid: n as f64 / span,
+            high: (n + 1) as f64 / span,
+        })
     }
 
     /// The next send no sooner than one interval at the current rate from `now` (the request
@@ -528,7 +550,9 @@ impl Adaptive {
         if !self.active {
             return;
         }
-        self.maybe_bursty = false;
+        if self.burst == Burst::Maybe {
+            self.burst = Burst::No;
+        }
         if self.searching {
             let probation = (self.cfg.probation.max(0.0) * NS) as u64
                 * (1 << self.ups.saturating_sub(1).min(1));
@@ -619,7 +643,7 @@ mod tests {
     fn a_burst_that_hid_the_limit_is_measured_out() {
         let mut a = Adaptive::new(AdaptiveConfig::default());
         let (refused, ok) = against_burst(&mut a, 50_000_000, 10, 10_000_000_000);
-        assert!(a.bursty);
+        assert_eq!(a.burst, Burst::Yes);
         assert!(refused <= 7, "{refused} 429s");
         assert!(ok >= 190, "{ok} admitted");
         // The rate after the last 429 is under the limit: no cruising on a burst.
@@ -634,7 +658,7 @@ mod tests {
         b.on_throttle(5_000_000, 4_000_000, f64::INFINITY);
         b.consume(20_000_000, 1);
         b.on_success(21_000_000);
-        assert!(!b.bursty && !b.maybe_bursty);
+        assert_eq!(b.burst, Burst::No);
     }
 
     #[test]
