@@ -541,6 +541,14 @@ mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
 
+    fn get(path: &str) -> ModelRequest<'_> {
+        ModelRequest {
+            method: "GET",
+            path,
+            body: b"",
+        }
+    }
+
     /// Every request in the outage gets a bare 503 (no `Retry-After`, no rate-limit headers)
     /// whatever the limits and other chaos say, and the limiters admit none of them; before and
     /// after, the model answers as usual.
@@ -557,11 +565,7 @@ mod tests {
                 p_reset_before: 0.5,
                 ..Chaos::default()
             });
-        let req = ModelRequest {
-            method: "GET",
-            path: "/items",
-            body: b"",
-        };
+        let req = get("/items");
         let s = 1_000_000_000u64;
         let mut admitted_before = 0;
         for i in 0..10 {
@@ -600,11 +604,7 @@ mod tests {
             }),
             ..Chaos::default()
         });
-        let req = ModelRequest {
-            method: "GET",
-            path: "/",
-            body: b"",
-        };
+        let req = get("/");
         assert_eq!(m.handle(0, &req).status, 500);
         assert_eq!(m.handle(1_000_000_000, &req).status, 200);
     }
@@ -629,11 +629,7 @@ mod tests {
                 late_read_ms: 7.0,
                 ..Chaos::default()
             });
-        let req = ModelRequest {
-            method: "GET",
-            path: "/",
-            body: b"",
-        };
+        let req = get("/");
         let (mut late, mut refused, mut admitted_at) = (0, 0, None::<u64>);
         for k in 0..200u64 {
             let sent = k * 50 * ms;
